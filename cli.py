@@ -1,0 +1,256 @@
+"""netready command line (typer). Thin: it parses options and calls into netready/."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="netready",
+    help="Check, report and fix Circular 32/2017 network rules: HTTPS/TLS 1.2, IPv6, DNSSEC.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+lab_app = typer.Typer(help="The built-in offline lab: real BIND, Knot and nginx in network namespaces.",
+                      no_args_is_help=True)
+app.add_typer(lab_app, name="lab")
+
+EXIT_USAGE = 3
+
+
+class Fmt(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    html = "html"
+    junit = "junit"
+
+
+class Lang(StrEnum):
+    vi = "vi"
+    en = "en"
+
+
+ResolverOpt = Annotated[list[str] | None, typer.Option("--resolver", help="Recursive resolver to fetch through "
+                                                       "(repeatable); validation still happens in netready.")]
+RootHintsOpt = Annotated[str | None, typer.Option("--root-hints", help="Root hints file (iterative mode).")]
+AnchorOpt = Annotated[str | None, typer.Option("--trust-anchor", help="Root DS/DNSKEY in zone-file form.")]
+CaOpt = Annotated[str | None, typer.Option("--ca-file", help="Extra CA bundle (PEM) to trust.")]
+LabOpt = Annotated[bool, typer.Option("--lab", help="Use the running lab's root hints, trust anchor and CA.")]
+FmtOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
+LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of messages (vi or en).")]
+
+
+def _fail_usage(message: str) -> None:
+    typer.echo(f"netready: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def check(
+    names: Annotated[list[str] | None, typer.Argument(help="Portal names (IDN accepted).")] = None,
+    input_file: Annotated[str | None, typer.Option("--input", "-i", help="File of names (list or CSV).")] = None,
+    profile: Annotated[str, typer.Option(help="circular32, strict, lab, or a YAML file.")] = "circular32",
+    fmt: FmtOpt = Fmt.table,
+    lang: LangOpt = Lang.en,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    resolver: ResolverOpt = None,
+    root_hints: RootHintsOpt = None,
+    trust_anchor: AnchorOpt = None,
+    ca_file: CaOpt = None,
+    lab: LabOpt = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=512, help="Targets checked at once.")] = 16,
+    timeout: Annotated[float, typer.Option(help="Seconds per network operation.")] = 2.0,
+    budget: Annotated[float, typer.Option(help="Seconds per target, all probes included.")] = 30.0,
+) -> None:
+    """Check portals against the Circular 32 rules and print the verdicts. Exit 0 all compliant,
+    1 some not compliant, 2 a required check could not run, 3 usage error."""
+    from netready.app import UsageError, build_settings, read_names
+    from netready.judge import exit_code
+    from netready.profiles import ProfileError, load_profile
+    from netready.render import render, use_colour
+    from netready.scan import scan
+
+    try:
+        targets = read_names(names or [], input_file)
+        prof = load_profile("lab" if lab and profile == "circular32" else profile)
+        settings = build_settings(resolver, root_hints, trust_anchor, ca_file, timeout, budget, use_lab=lab)
+    except (UsageError, ProfileError) as exc:
+        _fail_usage(str(exc))
+    report = _scan_with_progress(scan, targets, settings, prof, concurrency)
+    _emit(render(report, fmt.value, lang.value, colour=use_colour() and not output), output)
+    raise typer.Exit(exit_code(report.summary))
+
+
+def _scan_with_progress(scan, targets, settings, prof, concurrency):  # type: ignore[no-untyped-def]
+    if len(targets) <= 1 or not sys.stderr.isatty():
+        return scan(targets, settings, prof, concurrency=concurrency)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=True) as progress:
+        task = progress.add_task("checking", total=len(targets))
+        return scan(targets, settings, prof, concurrency=concurrency,
+                    on_result=lambda r: progress.update(task, advance=1, description=r.target.ascii_name))
+
+
+@app.command()
+def rejudge(
+    report_file: Annotated[str, typer.Argument(help="A JSON report written by netready check -f json.")],
+    profile: Annotated[str, typer.Option(help="circular32, strict, lab, or a YAML file.")] = "circular32",
+    fmt: FmtOpt = Fmt.table,
+    lang: LangOpt = Lang.en,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Judge saved observations again under a profile, without touching the network."""
+    from netready.judge import exit_code
+    from netready.judge import rejudge as do_rejudge
+    from netready.model import Report
+    from netready.profiles import ProfileError, load_profile
+    from netready.render import render, use_colour
+
+    try:
+        report = Report.load(report_file)
+        prof = load_profile(profile)
+    except (OSError, ValueError, KeyError, ProfileError) as exc:
+        _fail_usage(f"{report_file}: {exc}")
+    new = do_rejudge(report, prof)
+    _emit(render(new, fmt.value, lang.value, colour=use_colour() and not output), output)
+    raise typer.Exit(exit_code(new.summary))
+
+
+@app.command()
+def demo(
+    lang: LangOpt = Lang.en,
+    out_dir: Annotated[str, typer.Option(help="Where the JSON and HTML reports are written.")] = "out",
+) -> None:
+    """Bring the lab up, check every lab portal, print the report (what `make demo` runs)."""
+    from netready import lab as lab_mod
+    from netready.app import build_settings
+    from netready.profiles import load_profile
+    from netready.render import render, use_colour
+    from netready.scan import scan
+
+    t0 = time.perf_counter()
+    try:
+        env = lab_mod.up()
+    except lab_mod.LabError as exc:
+        typer.echo(f"netready: lab cannot start: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"lab up in {time.perf_counter() - t0:.1f} s", err=True)
+    env_dict = env.to_dict()
+    names = [p["name"] for p in env_dict["portals"]]
+    settings = build_settings(use_lab=True)
+    t1 = time.perf_counter()
+    report = _scan_with_progress(scan, names, settings, load_profile("lab"), 16)
+    elapsed = time.perf_counter() - t1
+    sys.stdout.write(render(report, "table", lang.value, colour=use_colour()))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "demo-report.json").write_text(render(report, "json"), encoding="utf-8")
+    (out / "demo-report.html").write_text(render(report, "html", lang.value), encoding="utf-8")
+    typer.echo(f"checked {len(names)} lab portals in {elapsed:.2f} s; reports: {out}/demo-report.json, "
+               f"{out}/demo-report.html; stop the lab with: netready lab down", err=True)
+
+
+@lab_app.command("up")
+def lab_up() -> None:
+    """Start the lab (idempotent)."""
+    from netready import lab as lab_mod
+
+    t0 = time.perf_counter()
+    try:
+        env = lab_mod.up()
+    except lab_mod.LabError as exc:
+        typer.echo(f"netready: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"lab up in {time.perf_counter() - t0:.1f} s: {len(env.to_dict()['portals'])} portals")
+
+
+@lab_app.command("down")
+def lab_down() -> None:
+    """Stop every lab process and remove every namespace, link and file it made."""
+    from netready import lab as lab_mod
+
+    lab_mod.down()
+    typer.echo("lab down")
+
+
+@lab_app.command("status")
+def lab_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """What runs."""
+    from netready import lab as lab_mod
+
+    st = lab_mod.status()
+    typer.echo(json.dumps(st, indent=2, default=str) if as_json else _status_text(st))
+
+
+def _status_text(st: dict) -> str:  # type: ignore[type-arg]
+    lines = []
+    for key, value in st.items():
+        if isinstance(value, dict | list):
+            lines.append(f"{key}:")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            lines.extend(f"  {k}: {v}" for k, v in items)
+        else:
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)
+
+
+@lab_app.command("env")
+def lab_env(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The trust anchor, root hints, CA bundle and resolvers that probes need."""
+    from netready import lab as lab_mod
+
+    try:
+        env = lab_mod.env().to_dict()
+    except lab_mod.LabError as exc:
+        typer.echo(f"netready: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(env, indent=2, default=str))
+        return
+    for key in ("root_hints", "trust_anchor", "ca_bundle", "resolvers"):
+        typer.echo(f"{key}: {env.get(key)}")
+    for p in env.get("portals", []):
+        typer.echo(f"portal {p['name']} ({p.get('scenario')}): {' '.join(p.get('ipv4', []) + p.get('ipv6', []))}")
+
+
+def _is(exc: BaseException, name: str) -> bool:
+    # typer may vendor click, so match click's exception classes by name rather than by import.
+    return any(cls.__name__ == name for cls in type(exc).__mro__)
+
+
+def main() -> None:
+    """Entry point: usage errors exit with 3 (click's default would be 2, which means 'could not run')."""
+    try:
+        rv = app(standalone_mode=False)
+    except Exception as exc:
+        if _is(exc, "UsageError"):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(EXIT_USAGE)
+        if _is(exc, "Abort"):
+            typer.echo("aborted", err=True)
+            sys.exit(130)
+        if _is(exc, "Exit"):
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        raise
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

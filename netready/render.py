@@ -1,0 +1,183 @@
+"""Report rendering: table (tabulate), json, csv (one row per target), junit and html.
+
+Renderers take a Report and return text; they never probe or judge.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import sys
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from tabulate import tabulate
+
+from netready.model import Report
+from netready.rules import CATEGORIES, catalogue
+from netready.templating import get_template
+
+FORMATS = ("table", "json", "csv", "html", "junit")
+
+LABELS = {
+    "en": {
+        "target": "target", "rule": "rule", "level": "level", "verdict": "verdict", "subject": "on",
+        "reason": "reason", "compliant": "COMPLIANT", "not-compliant": "NOT COMPLIANT",
+        "undetermined": "UNDETERMINED (a required check could not run)", "score": "score",
+        "addresses": "addresses", "none": "none",
+    },
+    "vi": {
+        "target": "tên miền", "rule": "quy tắc", "level": "mức", "verdict": "kết quả", "subject": "trên",
+        "reason": "lý do", "compliant": "ĐẠT", "not-compliant": "KHÔNG ĐẠT",
+        "undetermined": "CHƯA XÁC ĐỊNH (có kiểm tra bắt buộc không chạy được)", "score": "điểm",
+        "addresses": "địa chỉ", "none": "không có",
+    },
+}
+VERDICT_WORDS = {
+    "en": {"pass": "pass", "fail": "fail", "warn": "warn", "info": "info", "error": "error"},
+    "vi": {"pass": "đạt", "fail": "không đạt", "warn": "cảnh báo", "info": "thông tin", "error": "lỗi"},
+}
+LEVEL_WORDS = {
+    "en": {"required": "required", "recommended": "recommended", "info": "info"},
+    "vi": {"required": "bắt buộc", "recommended": "khuyến nghị", "info": "thông tin"},
+}
+COLOURS = {"pass": "32", "fail": "31", "warn": "33", "info": "36", "error": "35"}
+
+
+def use_colour(stream: Any = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _paint(text: str, verdict: str, colour: bool) -> str:
+    return f"\x1b[{COLOURS[verdict]}m{text}\x1b[0m" if colour else text
+
+
+def _short(text: str, width: int = 90) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render(report: Report, fmt: str = "table", lang: str = "en", colour: bool = False) -> str:
+    if fmt == "table":
+        return render_table(report, lang, colour)
+    if fmt == "json":
+        return report.to_json() + "\n"
+    if fmt == "csv":
+        return render_csv(report)
+    if fmt == "junit":
+        return render_junit(report, lang)
+    if fmt == "html":
+        return render_html(report, lang)
+    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def summary_line(report: Report, target: str, lang: str) -> str:
+    labels = LABELS[lang]
+    s = report.summary["targets"][target]
+    scores = ", ".join(
+        f"{CATEGORIES[c][lang]} {s['scores'][c]:.0f}%" for c in CATEGORIES if s["scores"].get(c) is not None
+    )
+    overall = s["scores"].get("overall")
+    overall_txt = f"{overall:.0f}%" if overall is not None else "-"
+    return f"{target}: {labels[s['status']]} — {labels['score']} {overall_txt} ({scores})"
+
+
+def render_table(report: Report, lang: str = "en", colour: bool = False) -> str:
+    labels = LABELS[lang]
+    rules = catalogue()
+    out: list[str] = []
+    for target in report.targets:
+        name = target.ascii_name
+        header = name if target.name == name else f"{target.name} ({name})"
+        addrs = ", ".join(target.addresses) or labels["none"]
+        error = f" — {target.error}" if target.error else ""
+        out.append(f"== {header} — {labels['addresses']}: {addrs}{error}")
+        rows = []
+        for f in report.findings_for(name):
+            rows.append([
+                f.rule_id,
+                LEVEL_WORDS[lang][f.level],
+                _paint(VERDICT_WORDS[lang][f.verdict], f.verdict, colour),
+                f.subject or "",
+                _short(f.text(lang)),
+            ])
+        rows.sort(key=lambda r: list(rules).index(r[0]) if r[0] in rules else 999)
+        out.append(tabulate(rows, headers=[labels["rule"], labels["level"], labels["verdict"], labels["subject"],
+                                           labels["reason"]], tablefmt="simple"))
+        out.append(summary_line(report, name, lang))
+        out.append("")
+    totals = report.summary.get("totals", {})
+    if totals:
+        out.append(
+            f"{totals['targets']} target(s): {totals['compliant']} compliant, {totals['not_compliant']} not compliant,"
+            f" {totals['undetermined']} undetermined — profile {report.profile}, netready {report.tool_version}"
+        )
+    return "\n".join(out) + "\n"
+
+
+def render_csv(report: Report) -> str:
+    """One row per target, one column per rule (worst verdict over its subjects), pshtt-style."""
+    order = ["error", "fail", "warn", "info", "pass"]
+    rules = list(catalogue())
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["name", "ascii_name", "status", "score", "ipv4", "ipv6", *rules])
+    for target in report.targets:
+        worst: dict[str, str] = {}
+        for f in report.findings_for(target.ascii_name):
+            cur = worst.get(f.rule_id)
+            if cur is None or order.index(f.verdict) < order.index(cur):
+                worst[f.rule_id] = f.verdict
+        s = report.summary["targets"][target.ascii_name]
+        writer.writerow([
+            target.name, target.ascii_name, s["status"], s["scores"].get("overall"),
+            " ".join(target.ipv4), " ".join(target.ipv6), *[worst.get(r, "") for r in rules],
+        ])
+    return buf.getvalue()
+
+
+def render_junit(report: Report, lang: str = "en") -> str:
+    """One testsuite per target, one testcase per rule and subject; required fails are failures."""
+    suites = ET.Element("testsuites", name="netready", timestamp=report.started)
+    for target in report.targets:
+        findings = report.findings_for(target.ascii_name)
+        suite = ET.SubElement(suites, "testsuite", name=target.ascii_name, tests=str(len(findings)))
+        failures = errors = skipped = 0
+        for f in findings:
+            case_name = f"{f.rule_id}" + (f" [{f.subject}]" if f.subject else "")
+            case = ET.SubElement(suite, "testcase", classname=f"netready.{target.ascii_name}", name=case_name)
+            text = f.text(lang)
+            if f.verdict == "error":
+                errors += 1
+                ET.SubElement(case, "error", message=text)
+            elif f.verdict == "fail" and f.level == "required":
+                failures += 1
+                ET.SubElement(case, "failure", message=text)
+            elif f.verdict in ("fail", "warn", "info"):
+                skipped += 1 if f.verdict == "info" else 0
+                ET.SubElement(case, "system-out").text = f"{f.verdict}: {text}"
+        suite.set("failures", str(failures))
+        suite.set("errors", str(errors))
+        suite.set("skipped", str(skipped))
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def render_html(report: Report, lang: str = "en") -> str:
+    """A self-contained evidence page: inline CSS, no network assets, raw JSON hashed in the appendix."""
+    raw = report.to_json()
+    return get_template("report.html.j2").render(
+        report=report,
+        lang=lang,
+        labels=LABELS[lang],
+        verdicts=VERDICT_WORDS[lang],
+        levels=LEVEL_WORDS[lang],
+        rules=catalogue(),
+        categories=CATEGORIES,
+        raw_json=raw,
+        raw_sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
+    )

@@ -1,0 +1,264 @@
+"""Plain DNS: name normalisation, single queries with UDP->TCP fallback, and address resolution.
+
+Resolution goes either through the recursive resolvers the user gives, or iteratively from root
+hints; never through /etc/resolv.conf. Other probes (dnssec, ipv6) build on these helpers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import dns.zonefile
+
+from netready.model import Observation, ObservationTimer, ProbeSettings
+
+MAX_LABEL = 63
+MAX_NAME = 253
+MAX_REFERRALS = 24
+MAX_CNAME_HOPS = 8
+
+
+class NameError_(ValueError):
+    """The user's name cannot be a DNS host name (empty or over-long label, bad IDN...)."""
+
+
+def to_ascii(name: str) -> str:
+    """IDNA 2008 (UTS 46) conversion of a user-given name to its ASCII form, with length checks."""
+    raw = name.strip().rstrip(".")
+    if not raw:
+        raise NameError_("empty name")
+    try:
+        ascii_name = dns.name.from_unicode(raw).to_text(omit_final_dot=True)
+    except (dns.exception.DNSException, UnicodeError) as exc:
+        raise NameError_(f"not a valid domain name: {raw!r} ({exc})") from exc
+    labels = ascii_name.split(".")
+    if any(len(label) == 0 for label in labels):
+        raise NameError_(f"empty label in {raw!r}")
+    if any(len(label) > MAX_LABEL for label in labels):
+        raise NameError_(f"label longer than {MAX_LABEL} characters in {raw!r}")
+    if len(ascii_name) > MAX_NAME:
+        raise NameError_(f"name longer than {MAX_NAME} characters: {raw!r}")
+    return ascii_name.lower()
+
+
+@dataclass
+class Answer:
+    """One response (or the failure to get one) from one server."""
+
+    server: str
+    response: dns.message.Message | None
+    tcp: bool = False
+    error: str | None = None
+    rtt_ms: float = 0.0
+
+
+def ask(
+    server: str,
+    qname: str | dns.name.Name,
+    rdtype: str | int,
+    timeout: float,
+    dnssec: bool = False,
+    recursion: bool = False,
+    tcp: bool = False,
+) -> Answer:
+    """One query to one server: UDP first, TCP when truncated (or when tcp=True)."""
+    q = dns.message.make_query(qname, rdtype, want_dnssec=dnssec, use_edns=0, payload=1232)
+    if not recursion:
+        q.flags &= ~dns.flags.RD
+    else:
+        q.flags |= dns.flags.CD  # fetch even bogus data: netready validates, not the resolver
+    t0 = time.perf_counter()
+    try:
+        if tcp:
+            resp, used_tcp = dns.query.tcp(q, server, timeout=timeout), True
+        else:
+            resp, used_tcp = dns.query.udp_with_fallback(q, server, timeout=timeout)
+    except dns.exception.Timeout:
+        return Answer(server, None, tcp, f"timeout after {timeout:g} s")
+    except (OSError, dns.exception.DNSException, ValueError, EOFError) as exc:
+        return Answer(server, None, tcp, f"{type(exc).__name__}: {exc}")
+    return Answer(server, resp, used_tcp, None, round((time.perf_counter() - t0) * 1000, 3))
+
+
+def load_root_hints(path: str | Path) -> list[str]:
+    """Addresses of the root servers from a hints file (zone-file form: NS, A, AAAA)."""
+    text = Path(path).read_text(encoding="utf-8")
+    addrs: list[str] = []
+    for rrset in dns.zonefile.read_rrsets(text, origin=dns.name.root, relativize=False, default_ttl=3600):
+        if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            addrs.extend(rd.address for rd in rrset)
+    if not addrs:
+        raise ValueError(f"no root server address in hints file {path}")
+    return addrs
+
+
+@dataclass
+class Resolution:
+    """The outcome of resolving one name/type: final rrset (after CNAMEs), chain of CNAMEs, trail."""
+
+    qname: str
+    rdtype: str
+    records: list[str] = field(default_factory=list)
+    cnames: list[str] = field(default_factory=list)
+    rcode: str | None = None
+    error: str | None = None
+    servers: list[str] = field(default_factory=list)  # servers that gave the final answer
+
+
+class Resolver:
+    """Fetches records through given recursive resolvers, or iteratively from root hints."""
+
+    def __init__(self, settings: ProbeSettings) -> None:
+        self.settings = settings
+        self.timeout = settings.timeout
+        self.root_servers: list[str] = []
+        if not settings.resolvers:
+            if not settings.root_hints:
+                raise ValueError("no resolver and no root hints given: refusing to use the system resolver")
+            self.root_servers = load_root_hints(settings.root_hints)
+
+    def _first_answer(self, servers: list[str], qname: dns.name.Name, rdtype: str, recursion: bool) -> Answer:
+        last = Answer(servers[0] if servers else "-", None, error="no server to ask")
+        for server in servers:
+            ans = ask(server, qname, rdtype, self.timeout, dnssec=True, recursion=recursion)
+            if ans.response is not None and ans.response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                return ans
+            if ans.response is not None:
+                last = Answer(server, ans.response, ans.tcp, f"rcode {dns.rcode.to_text(ans.response.rcode())}")
+            else:
+                last = ans
+        return last
+
+    def query(self, qname: str, rdtype: str, _depth: int = 0) -> tuple[Answer, list[str]]:
+        """The final response for qname/rdtype and the list of servers consulted last."""
+        name = dns.name.from_text(qname)
+        if self.settings.resolvers:
+            servers = list(self.settings.resolvers)
+            return self._first_answer(servers, name, rdtype, recursion=True), servers
+        servers = list(self.root_servers)
+        for _ in range(MAX_REFERRALS):
+            ans = self._first_answer(servers, name, rdtype, recursion=False)
+            resp = ans.response
+            if resp is None or ans.error:
+                return ans, servers
+            if resp.answer or resp.rcode() == dns.rcode.NXDOMAIN:
+                return ans, servers
+            referral = [rr for rr in resp.authority if rr.rdtype == dns.rdatatype.NS]
+            if not referral or not name.is_subdomain(referral[0].name):
+                return ans, servers  # NODATA
+            next_servers = self._referral_addresses(referral[0], resp, _depth)
+            if not next_servers:
+                return Answer(ans.server, resp, error=f"no address for any name server of {referral[0].name}"), servers
+            servers = next_servers
+        return Answer(servers[0], None, error="too many referrals"), servers
+
+    def _referral_addresses(self, ns_rrset: dns.rrset.RRset, resp: dns.message.Message, depth: int) -> list[str]:
+        ns_names = [rd.target for rd in ns_rrset]
+        glue = [
+            rd.address
+            for rr in resp.additional
+            if rr.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA) and rr.name in ns_names
+            for rd in rr
+        ]
+        if glue or depth > 3:
+            return glue
+        found: list[str] = []
+        for ns in ns_names:
+            for rdtype in ("A", "AAAA"):
+                res = self.resolve(ns.to_text(), rdtype, _depth=depth + 1)
+                found.extend(res.records)
+            if found:
+                break
+        return found
+
+    def resolve(self, qname: str, rdtype: str, _depth: int = 0) -> Resolution:
+        """Follow CNAMEs to the final records of one type."""
+        result = Resolution(qname=qname, rdtype=rdtype)
+        current = dns.name.from_text(qname)
+        seen: set[dns.name.Name] = set()
+        for _ in range(MAX_CNAME_HOPS):
+            if current in seen:
+                result.error = f"CNAME loop at {current}"
+                return result
+            seen.add(current)
+            ans, servers = self.query(current.to_text(), rdtype, _depth)
+            result.servers = [ans.server]
+            if ans.response is None or ans.error:
+                result.error = ans.error or "no response"
+                return result
+            resp = ans.response
+            result.rcode = dns.rcode.to_text(resp.rcode())
+            if _has(resp, current, rdtype):
+                result.records = _records(resp, current, rdtype)
+                return result
+            cname = _cname_target(resp, current)
+            if cname is None:
+                return result  # NODATA or NXDOMAIN
+            result.cnames.append(cname.to_text())
+            # The CNAME chain may continue inside the same response.
+            current = cname
+            while (nxt := _cname_target(resp, current)) is not None and nxt not in seen:
+                seen.add(current)
+                result.cnames.append(nxt.to_text())
+                current = nxt
+            if _has(resp, current, rdtype):
+                result.records = _records(resp, current, rdtype)
+                return result
+        result.error = "too many CNAME hops"
+        return result
+
+
+def _has(resp: dns.message.Message, name: dns.name.Name, rdtype: str) -> bool:
+    code = dns.rdatatype.from_text(rdtype)
+    return any(rr.name == name and rr.rdtype == code for rr in resp.answer)
+
+
+def _records(resp: dns.message.Message, name: dns.name.Name, rdtype: str) -> list[str]:
+    code = dns.rdatatype.from_text(rdtype)
+    return sorted(rd.to_text() for rr in resp.answer if rr.name == name and rr.rdtype == code for rd in rr)
+
+
+def _cname_target(resp: dns.message.Message, name: dns.name.Name) -> dns.name.Name | None:
+    for rr in resp.answer:
+        if rr.name == name and rr.rdtype == dns.rdatatype.CNAME:
+            return rr[0].target
+    return None
+
+
+def resolve_addresses(ascii_name: str, settings: ProbeSettings) -> tuple[list[str], list[str], Observation]:
+    """A and AAAA of a name, and the observation that records how they were found."""
+    obs = Observation(
+        id=f"dns:{ascii_name}:addresses",
+        probe="dns",
+        target=ascii_name,
+        subject=ascii_name,
+        asked={"types": ["A", "AAAA"], "resolvers": settings.resolvers, "root_hints": settings.root_hints},
+    )
+    ipv4: list[str] = []
+    ipv6: list[str] = []
+    with ObservationTimer(obs):
+        try:
+            resolver = Resolver(settings)
+        except (OSError, ValueError) as exc:
+            obs.error = str(exc)
+            return ipv4, ipv6, obs
+        results = {t: resolver.resolve(ascii_name, t) for t in ("A", "AAAA")}
+        ipv4, ipv6 = results["A"].records, results["AAAA"].records
+        obs.data = {
+            t: {"records": r.records, "cnames": r.cnames, "rcode": r.rcode, "error": r.error, "servers": r.servers}
+            for t, r in results.items()
+        }
+        errors = [f"{t}: {r.error}" for t, r in results.items() if r.error]
+        if errors and not (ipv4 or ipv6):
+            obs.error = "; ".join(errors)
+    return ipv4, ipv6, obs

@@ -1,0 +1,47 @@
+"""Suite-wide fixtures: the built-in lab is brought up once and shared by every test that needs it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from netready.model import ProbeSettings
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The running lab (netready.lab.LabEnv). Started once; stopped at the end only if we started it."""
+    from netready import lab as lab_mod
+
+    was_up = lab_mod.is_up() if hasattr(lab_mod, "is_up") else False
+    env = lab_mod.up()
+    yield env
+    if not was_up and not os.environ.get("NETREADY_KEEP_LAB"):
+        lab_mod.down()
+
+
+@pytest.fixture(scope="session")
+def lab_settings(lab) -> ProbeSettings:
+    """Probe settings that point only at lab servers: root hints, trust anchor, CA bundle."""
+    return ProbeSettings(
+        resolvers=[],
+        root_hints=str(lab.root_hints),
+        trust_anchor=str(lab.trust_anchor),
+        ca_file=str(lab.ca_bundle),
+        timeout=2.0,
+        lab=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def lab_resolver_settings(lab) -> ProbeSettings:
+    """The same, but fetching through the lab's validating recursive resolver."""
+    return ProbeSettings(
+        resolvers=list(lab.resolvers),
+        root_hints=str(lab.root_hints),
+        trust_anchor=str(lab.trust_anchor),
+        ca_file=str(lab.ca_bundle),
+        timeout=2.0,
+        lab=True,
+    )
