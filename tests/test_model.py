@@ -1,0 +1,69 @@
+"""The result model: JSON round trip, schema version, pure re-judging."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from netready.judge import rejudge, summarize, target_summary
+from netready.model import SCHEMA_VERSION, Finding, Observation, Report, Target
+from netready.profiles import load_profile
+
+
+def _report() -> Report:
+    target = Target(name="dịchvụcông.gov.vn", ascii_name="xn--dchvcng-o0a4b6c.gov.vn", ipv4=["198.51.100.7"],
+                    ipv6=["2001:db8::7"])
+    obs = Observation(id="dns:x:addresses", probe="dns", target=target.ascii_name, subject=target.ascii_name,
+                      asked={"types": ["A", "AAAA"]}, data={"A": {"records": ["198.51.100.7"]}}, duration_ms=1.5)
+    finding = Finding(rule_id="VN-HTTPS", target=target.ascii_name, verdict="fail", level="required",
+                      message={"vi": "không trả lời cổng 443", "en": "no answer on port 443"},
+                      subject="198.51.100.7", evidence=[obs.id])
+    return Report(tool_version="0.1.0", started="2026-11-26T00:00:00.000Z", finished="2026-11-26T00:00:01.000Z",
+                  profile="circular32", targets=[target], observations=[obs], findings=[finding],
+                  summary=summarize([target], [finding]))
+
+
+def test_round_trip_keeps_everything_and_unicode():
+    report = _report()
+    text = report.to_json()
+    assert json.loads(text)["schema_version"] == SCHEMA_VERSION
+    assert "không trả lời" in text  # Vietnamese stays readable in the JSON, not \u-escaped
+    again = Report.from_json(text)
+    assert again.to_dict() == report.to_dict()
+    assert again.targets[0].addresses == ["198.51.100.7", "2001:db8::7"]
+
+
+def test_unknown_schema_version_is_refused():
+    data = _report().to_dict()
+    data["schema_version"] = 999
+    with pytest.raises(ValueError, match="schema_version"):
+        Report.from_dict(data)
+
+
+def test_required_error_is_undetermined_never_pass():
+    f = [Finding("VN-DNSSEC", "t", "error", "required", {"vi": "", "en": ""}),
+         Finding("VN-HTTPS", "t", "pass", "required", {"vi": "", "en": ""})]
+    s = target_summary(f)
+    assert s["status"] == "undetermined" and not s["compliant"]
+    assert s["error_required"] == ["VN-DNSSEC"]
+    assert s["scores"]["dnssec"] == 0.0 and s["scores"]["https"] == 100.0
+
+
+def test_compliance_needs_every_subject_to_pass():
+    f = [Finding("VN-TLS12", "t", "pass", "required", {"vi": "", "en": ""}, subject="198.51.100.7"),
+         Finding("VN-TLS12", "t", "fail", "required", {"vi": "", "en": ""}, subject="2001:db8::7")]
+    s = target_summary(f)
+    assert s["status"] == "not-compliant" and s["failed_required"] == ["VN-TLS12"]
+    assert s["scores"]["https"] == 0.0  # a rule scores at its worst subject
+
+
+def test_rejudge_is_pure_and_profile_driven():
+    report = _report()
+    a = rejudge(report, load_profile("circular32"))
+    b = rejudge(Report.from_json(a.to_json()), load_profile("circular32"))
+    assert [x.to_dict() for x in a.findings] == [x.to_dict() for x in b.findings]
+    strict = rejudge(report, load_profile("strict"))
+    levels = {f.rule_id: f.level for f in strict.findings}
+    assert levels["BP-HSTS"] == "required" and levels["BP-CAA"] == "info"
+    assert {f.rule_id for f in a.findings} >= {"VN-HTTPS", "VN-DNSSEC", "BP-HSTS"}
