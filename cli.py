@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import time
 from enum import StrEnum
@@ -67,7 +69,9 @@ def check(
     profile: Annotated[str, typer.Option(help="circular32, strict, lab, or a YAML file.")] = "circular32",
     fmt: FmtOpt = Fmt.table,
     lang: LangOpt = Lang.en,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the report to this file, "
+                                                "journaling each finished target to FILE.jsonl.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip targets already in FILE.jsonl.")] = False,
     resolver: ResolverOpt = None,
     root_hints: RootHintsOpt = None,
     trust_anchor: AnchorOpt = None,
@@ -79,33 +83,47 @@ def check(
 ) -> None:
     """Check portals against the Circular 32 rules and print the verdicts. Exit 0 all compliant,
     1 some not compliant, 2 a required check could not run, 3 usage error."""
-    from netready.app import UsageError, build_settings, read_names
+    from netready.app import UsageError, build_settings, read_names, run_check
     from netready.judge import exit_code
     from netready.profiles import ProfileError, load_profile
     from netready.render import render, use_colour
-    from netready.scan import scan
 
     try:
         targets = read_names(names or [], input_file)
         prof = load_profile("lab" if lab and profile == "circular32" else profile)
         settings = build_settings(resolver, root_hints, trust_anchor, ca_file, timeout, budget, use_lab=lab)
+        if resume and not output:
+            raise UsageError("--resume needs --output FILE (the run to resume)")
     except (UsageError, ProfileError) as exc:
         _fail_usage(str(exc))
-    report = _scan_with_progress(scan, targets, settings, prof, concurrency)
-    _emit(render(report, fmt.value, lang.value, colour=use_colour() and not output), output)
-    raise typer.Exit(exit_code(report.summary))
+    with _progress(len(targets)) as on_result:
+        run = run_check(targets, settings, prof, concurrency, output, resume, fmt.value, lang.value, on_result)
+    if output:
+        typer.echo(f"report written to {output} ({len(run.report.targets)} of {len(targets)} targets"
+                   f"{f', {run.resumed} resumed' if run.resumed else ''}; journal {output}.jsonl)", err=True)
+    else:
+        sys.stdout.write(render(run.report, fmt.value, lang.value, colour=use_colour()))
+    if run.interrupted:
+        typer.echo("interrupted: the report holds the finished targets; run again with --resume to complete it",
+                   err=True)
+        sys.stdout.flush()
+        os._exit(130)  # in-flight probes are abandoned; everything finished is already on disk
+    raise typer.Exit(exit_code(run.report.summary))
 
 
-def _scan_with_progress(scan, targets, settings, prof, concurrency):  # type: ignore[no-untyped-def]
-    if len(targets) <= 1 or not sys.stderr.isatty():
-        return scan(targets, settings, prof, concurrency=concurrency)
+@contextlib.contextmanager
+def _progress(total: int):  # type: ignore[no-untyped-def]
+    """A progress bar on a terminal for more than one target; yields the per-result callback."""
+    if total <= 1 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True) as progress:
-        task = progress.add_task("checking", total=len(targets))
-        return scan(targets, settings, prof, concurrency=concurrency,
-                    on_result=lambda r: progress.update(task, advance=1, description=r.target.ascii_name))
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("checking", total=total)
+        yield lambda r: progress.update(task, advance=1, description=r.target.ascii_name)
 
 
 @app.command()
@@ -156,7 +174,8 @@ def demo(
     names = [p["name"] for p in env_dict["portals"]]
     settings = build_settings(use_lab=True)
     t1 = time.perf_counter()
-    report = _scan_with_progress(scan, names, settings, load_profile("lab"), 16)
+    with _progress(len(names)) as on_result:
+        report = scan(names, settings, load_profile("lab"), concurrency=16, on_result=on_result)
     elapsed = time.perf_counter() - t1
     sys.stdout.write(render(report, "table", lang.value, colour=use_colour()))
     out = Path(out_dir)

@@ -104,3 +104,57 @@ class DemoResult:
 
 def lab_portal_names(env: dict[str, Any]) -> list[str]:
     return [p["name"] for p in env.get("portals", [])]
+
+
+@dataclass
+class CheckRun:
+    report: Any  # netready.model.Report
+    interrupted: bool
+    resumed: int  # targets taken from the journal
+
+
+def run_check(
+    names: list[str],
+    settings: ProbeSettings,
+    profile: Any,
+    concurrency: int = 16,
+    output: str | None = None,
+    resume: bool = False,
+    fmt: str = "json",
+    lang: str = "en",
+    on_result: Any = None,
+) -> CheckRun:
+    """A batch check that journals each finished target when writing to a file, resumes from that
+    journal, and on Ctrl-C still writes a valid report of what finished."""
+    from netready.journal import Journal, journal_path, read_journal, write_atomic
+    from netready.model import utc_now
+    from netready.render import render
+    from netready.scan import build_report, scan_results
+
+    if resume and not output:
+        raise UsageError("--resume needs --output FILE (the run to resume)")
+    started = utc_now()
+    done = {}
+    journal = None
+    if output:
+        jpath = journal_path(output)
+        if resume:
+            done = {r.target.name: r for r in read_journal(jpath) if r.target.name in set(names)}
+        journal = Journal(jpath, fresh=not resume)
+
+    def record(result: Any) -> None:
+        if journal:
+            journal.append(result)
+        if on_result:
+            on_result(result)
+
+    try:
+        outcome = scan_results(names, settings, profile, concurrency, on_result=record, done=done)
+    finally:
+        if journal:
+            journal.close()
+    report = build_report(outcome.results, settings, profile, started, rejudge=bool(done))
+    report.summary["interrupted"] = outcome.interrupted
+    if output:
+        write_atomic(Path(output), render(report, fmt, lang))
+    return CheckRun(report, outcome.interrupted, len(done))

@@ -79,6 +79,43 @@ def check_one(name: str, settings: ProbeSettings, profile: Profile,
     return TargetResult(target, observations, judge_target(target, observations, profile))
 
 
+@dataclass
+class ScanOutcome:
+    """Results in input order, and whether the run was cut short (Ctrl-C)."""
+
+    results: list[TargetResult]
+    interrupted: bool = False
+
+
+def scan_results(
+    names: list[str],
+    settings: ProbeSettings,
+    profile: Profile,
+    concurrency: int = 8,
+    probe_names: Iterable[str] = DEFAULT_PROBES,
+    on_result: Callable[[TargetResult], None] | None = None,
+    done: dict[str, TargetResult] | None = None,
+) -> ScanOutcome:
+    """Check every name not already in `done`; on Ctrl-C, return what finished so far."""
+    probe_names = tuple(probe_names)
+    results: dict[str, TargetResult] = dict(done or {})
+    todo = [n for n in names if n not in results]
+    interrupted = False
+    pool = cf.ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="target")
+    try:
+        futures = {pool.submit(check_one, n, settings, profile, probe_names): n for n in todo}
+        for fut in cf.as_completed(futures):
+            result = fut.result()
+            results[futures[fut]] = result
+            if on_result:
+                on_result(result)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
+    return ScanOutcome([results[n] for n in names if n in results], interrupted)
+
+
 def scan(
     names: list[str],
     settings: ProbeSettings,
@@ -89,22 +126,19 @@ def scan(
 ) -> Report:
     """Check every name; results come back in input order whatever order they finish in."""
     started = utc_now()
-    probe_names = tuple(probe_names)
-    results: dict[int, TargetResult] = {}
-    with cf.ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="target") as pool:
-        futures = {pool.submit(check_one, n, settings, profile, probe_names): i for i, n in enumerate(names)}
-        for fut in cf.as_completed(futures):
-            result = fut.result()
-            results[futures[fut]] = result
-            if on_result:
-                on_result(result)
-    ordered = [results[i] for i in range(len(names))]
-    return build_report(ordered, settings, profile, started)
+    outcome = scan_results(names, settings, profile, concurrency, probe_names, on_result)
+    return build_report(outcome.results, settings, profile, started)
 
 
-def build_report(results: list[TargetResult], settings: ProbeSettings, profile: Profile, started: str) -> Report:
+def build_report(results: list[TargetResult], settings: ProbeSettings, profile: Profile, started: str,
+                 rejudge: bool = False) -> Report:
+    """The report of these results; rejudge=True judges every target again under `profile`
+    (results read back from a journal may have been judged under another profile)."""
     targets = [r.target for r in results]
-    findings = [f for r in results for f in r.findings]
+    if rejudge:
+        findings = [f for r in results for f in judge_target(r.target, r.observations, profile)]
+    else:
+        findings = [f for r in results for f in r.findings]
     return Report(
         tool_version=__version__,
         started=started,

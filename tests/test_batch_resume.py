@@ -1,0 +1,66 @@
+"""Batch runs: the journal survives Ctrl-C, --resume completes the run, no target lost or doubled."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from netready.model import Report
+
+NETREADY = str(Path(sys.executable).parent / "netready")
+
+
+def _journal_targets(path: Path) -> list[str]:
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if rec.get("kind") == "target":
+            names.append(rec["input"])
+    return names
+
+
+def test_interrupt_then_resume(tmp_path):
+    # Root hints that point at a loopback address where nothing answers: every lookup times out,
+    # so targets are slow enough to interrupt and each ends with a clear error, not a hang.
+    hints = tmp_path / "hints"
+    hints.write_text(". 1 NS a.silent.\na.silent. 1 A 127.0.0.9\n", encoding="utf-8")
+    names = [f"dichvucong.agency{i:02d}.gov.vn" for i in range(24)] + ["a..b", "xn--bcher-kva.vn"]
+    (tmp_path / "names.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    out = tmp_path / "run.json"
+    journal = tmp_path / "run.json.jsonl"
+    args = [NETREADY, "check", "-i", str(tmp_path / "names.txt"), "--root-hints", str(hints), "--timeout", "0.4",
+            "--budget", "4", "--concurrency", "4", "-f", "json", "-o", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if journal.exists() and len(_journal_targets(journal)) >= 4:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    partial = Report.load(out)  # valid JSON even though interrupted
+    assert partial.summary["interrupted"] is True
+    first = _journal_targets(journal)
+    assert 4 <= len(first) < len(names)
+    assert sorted(t.name for t in partial.targets) == sorted(first)
+
+    r = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr  # every target ends in an error: undetermined, never pass
+    final = Report.load(out)
+    assert [t.name for t in final.targets] == names  # input order, each exactly once
+    assert sorted(_journal_targets(journal)) == sorted(names)
+    assert final.summary["interrupted"] is False
+    assert final.summary["totals"]["undetermined"] == len(names)
+    for t in final.targets:
+        assert t.error, t.name
+        found = final.findings_for(t.ascii_name)
+        assert all(f.verdict == "error" for f in found if f.level == "required"), [f.to_dict() for f in found]
+        assert not any(f.verdict == "pass" for f in found if f.rule_id != "VN-NAMING")
