@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,15 @@ def test_rejudge_is_pure_and_profile_driven():
     levels = {f.rule_id: f.level for f in strict.findings}
     assert levels["BP-HSTS"] == "required" and levels["BP-CAA"] == "info"
     assert {f.rule_id for f in a.findings} >= {"VN-HTTPS", "VN-DNSSEC", "BP-HSTS"}
+
+
+def test_report_matches_the_published_json_schema():
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(json.loads(_report().to_json()), schema)
+    broken = json.loads(_report().to_json())
+    broken["findings"][0]["verdict"] = "passed"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
