@@ -16,9 +16,10 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rcode
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
-import dns.zonefile
 
 from netready.model import Observation, ObservationTimer, ProbeSettings
 
@@ -90,13 +91,45 @@ def ask(
     return Answer(server, resp, used_tcp, None, round((time.perf_counter() - t0) * 1000, 3))
 
 
+def parse_records(text: str) -> list[tuple[dns.name.Name, dns.rdata.Rdata]]:
+    """Records from zone-file lines, tolerant of what hints and anchor files really contain.
+
+    TTL and class are both optional and in either order ("." IN DS ..., ". 3600 IN NS ...");
+    ';' comments and ( ... ) continuations are accepted. Owners are absolute (relative to the root).
+    """
+    joined: list[str] = []
+    depth, buf = 0, ""
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0]
+        if not line.strip() and depth == 0:
+            continue
+        depth += line.count("(") - line.count(")")
+        buf += " " + line.replace("(", " ").replace(")", " ")
+        if depth <= 0:
+            joined.append(buf.strip())
+            depth, buf = 0, ""
+    out: list[tuple[dns.name.Name, dns.rdata.Rdata]] = []
+    for line in joined:
+        tokens = line.split()
+        owner = dns.name.from_text(tokens[0], origin=dns.name.root)
+        rest = tokens[1:]
+        while rest and (rest[0].isdigit() or rest[0].upper() in ("IN", "CH", "HS")):
+            rest = rest[1:]
+        if len(rest) < 2:
+            raise ValueError(f"cannot read record line: {line!r}")
+        rdtype = dns.rdatatype.from_text(rest[0])
+        out.append((owner, dns.rdata.from_text(dns.rdataclass.IN, rdtype, " ".join(rest[1:]), origin=dns.name.root)))
+    return out
+
+
 def load_root_hints(path: str | Path) -> list[str]:
     """Addresses of the root servers from a hints file (zone-file form: NS, A, AAAA)."""
     text = Path(path).read_text(encoding="utf-8")
-    addrs: list[str] = []
-    for rrset in dns.zonefile.read_rrsets(text, origin=dns.name.root, relativize=False, default_ttl=3600):
-        if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-            addrs.extend(rd.address for rd in rrset)
+    try:
+        records = parse_records(text)
+    except (dns.exception.DNSException, ValueError) as exc:
+        raise ValueError(f"cannot read root hints {path}: {exc}") from exc
+    addrs = [rd.address for _owner, rd in records if rd.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)]
     if not addrs:
         raise ValueError(f"no root server address in hints file {path}")
     return addrs

@@ -1,0 +1,598 @@
+"""DNSSEC rules: VN-DNSSEC, BP-DNSSEC-ALGO, BP-DNSSEC-NSEC3, BP-DNSSEC-SIGS, BP-DNS-CONSISTENT, BP-CAA.
+
+Inputs are the observations of probes/dnssec.py (see docs/probes/dnssec.md). The "portal zones" are the
+zones that hold the portal's answers (its own zone, plus the zones of any CNAME targets): the agency is
+responsible for those, not for the root, .vn or gov.vn, whose state VN-DNSSEC already covers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from netready.evaluate import Outcome, evaluator
+from netready.model import Observation, Target
+
+if TYPE_CHECKING:
+    from netready.profiles import Profile
+
+GOOD_ALGS = {8, 13, 14, 15, 16}
+NOT_RECOMMENDED_ALGS = {5, 7, 10}
+BAD_ALGS = {1, 3, 6, 12}
+ALG_NAMES = {1: "RSAMD5", 3: "DSA", 5: "RSASHA1", 6: "DSA-NSEC3-SHA1", 7: "RSASHA1-NSEC3-SHA1", 8: "RSASHA256",
+             10: "RSASHA512", 12: "ECC-GOST", 13: "ECDSAP256SHA256", 14: "ECDSAP384SHA384", 15: "ED25519",
+             16: "ED448"}  # fmt: skip
+DIGEST_NAMES = {1: "SHA-1", 2: "SHA-256", 3: "GOST", 4: "SHA-384"}
+STATUS_VI = {
+    "secure": "an toàn",
+    "insecure": "không an toàn",
+    "bogus": "sai (bogus)",
+    "indeterminate": "không xác định",
+}
+
+
+def _prefixed(observations: list[Observation], part: str) -> list[Observation]:
+    return [o for o in observations if o.probe == "dnssec" and o.id.split(":")[2:3] == [part]]
+
+
+def _chain(observations: list[Observation]) -> Observation | None:
+    found = _prefixed(observations, "chain")
+    return found[0] if found else None
+
+
+def _no_probe() -> list[Outcome]:
+    return [Outcome("error", "the DNSSEC probe did not run", "phép đo DNSSEC đã không chạy")]
+
+
+def _probe_error(chain: Observation) -> list[Outcome] | None:
+    if chain.data.get("zones"):
+        return None
+    why = chain.error or "no data"
+    return [
+        Outcome(
+            "error", f"DNSSEC check could not run: {why}", f"không kiểm tra được DNSSEC: {why}", evidence=(chain.id,)
+        )
+    ]
+
+
+def _portal_zones(chain: Observation) -> list[dict[str, Any]]:
+    """Zone reports of the zones holding the portal's answers, in order."""
+    names: list[str] = []
+    for a in chain.data.get("answers", []):
+        if a["zone"] not in names:
+            names.append(a["zone"])
+    by_name = {z["zone"]: z for z in chain.data.get("zones", [])}
+    return [by_name[n] for n in names if n in by_name]
+
+
+def _when(obs: Observation) -> float:
+    """The observation time as a POSIX timestamp: the clock every 'days left' is measured against."""
+    text = obs.started.replace("Z", "+00:00")
+    return datetime.fromisoformat(text).astimezone(UTC).timestamp()
+
+
+def _signed(zone: dict[str, Any]) -> bool:
+    return bool(zone.get("dnskeys"))
+
+
+# --- VN-DNSSEC -----------------------------------------------------------------------------------------------
+
+
+@evaluator("VN-DNSSEC")
+def vn_dnssec(target: Target, observations: list[Observation], profile: Profile) -> list[Outcome]:
+    chain = _chain(observations)
+    if chain is None:
+        return _no_probe()
+    if (err := _probe_error(chain)) is not None:
+        return err
+    d = chain.data
+    status, reason = d["status"], d["reason"]
+    name = d["qname"].rstrip(".")
+    ev = (chain.id,)
+    path = " → ".join(z["zone"] for z in d["zones"])
+    if status == "secure":
+        if not d.get("exists"):
+            return [
+                Outcome(
+                    "fail",
+                    f"{name} does not exist (NXDOMAIN, proven securely): nothing to protect",
+                    f"{name} không tồn tại (NXDOMAIN, được chứng minh an toàn)",
+                    evidence=ev,
+                )
+            ]
+        records = [a for a in d["answers"] if a["type"] in ("A", "AAAA") and a["records"] and not a["cname"]]
+        if not records:
+            return [
+                Outcome(
+                    "fail",
+                    f"{name} has no A or AAAA record (absence proven securely)",
+                    f"{name} không có bản ghi A hay AAAA (được chứng minh an toàn)",
+                    evidence=ev,
+                )
+            ]
+        types = "/".join(sorted({a["type"] for a in records}))
+        return [
+            Outcome(
+                "pass",
+                f"secure: chain of trust validates from the trust anchor down to {name} {types} ({path})",
+                f"an toàn: chuỗi tin cậy hợp lệ từ điểm neo tin cậy đến {types} của {name} ({path})",
+                evidence=ev,
+            )
+        ]
+    if status == "indeterminate":
+        return [
+            Outcome(
+                "error",
+                f"DNSSEC status could not be determined: {reason}",
+                f"không xác định được trạng thái DNSSEC: {reason}",
+                evidence=ev,
+            )
+        ]
+    return [Outcome("fail", f"{status}: {reason}", f"{STATUS_VI[status]}: {reason}", evidence=ev)]
+
+
+# --- BP-DNSSEC-ALGO ------------------------------------------------------------------------------------------
+
+
+def _alg(n: int) -> str:
+    return f"{n} ({ALG_NAMES.get(n, 'unknown')})"
+
+
+@evaluator("BP-DNSSEC-ALGO")
+def dnssec_algo(target: Target, observations: list[Observation], profile: Profile) -> list[Outcome]:
+    chain = _chain(observations)
+    if chain is None:
+        return _no_probe()
+    if (err := _probe_error(chain)) is not None:
+        return err
+    out: list[Outcome] = []
+    for z in _portal_zones(chain):
+        zn, ev = z["zone"], (chain.id,)
+        if not _signed(z):
+            if z["status"] == "indeterminate" and z["errors"]:
+                out.append(
+                    Outcome(
+                        "error",
+                        f"{zn}: DNSKEY could not be fetched: {'; '.join(z['errors'])}",
+                        f"{zn}: không lấy được DNSKEY: {'; '.join(z['errors'])}",
+                        zn,
+                        ev,
+                    )
+                )
+            else:
+                out.append(
+                    Outcome(
+                        "info",
+                        f"{zn} is not signed: no DNSKEY algorithm to judge",
+                        f"{zn} chưa được ký: không có thuật toán DNSKEY để đánh giá",
+                        zn,
+                        ev,
+                    )
+                )
+            continue
+        algs = sorted({k["algorithm"] for k in z["dnskeys"] if k["zone_key"]})
+        digests = sorted({d["digest_type"] for d in z["ds"]})
+        keys = ", ".join(f"{k['key_tag']}/{_alg(k['algorithm'])}/{k['key_bits']} bit" for k in z["dnskeys"])
+        ds_text = ", ".join(DIGEST_NAMES.get(x, str(x)) for x in digests) or "none"
+        bad = [a for a in algs if a in BAD_ALGS]
+        weak = [a for a in algs if a in NOT_RECOMMENDED_ALGS or a not in GOOD_ALGS | BAD_ALGS]
+        fails_en, fails_vi, warns_en, warns_vi = [], [], [], []
+        if bad:
+            fails_en.append(f"algorithm {', '.join(_alg(a) for a in bad)} must not be used (RFC 8624)")
+            fails_vi.append(f"thuật toán {', '.join(_alg(a) for a in bad)} không được dùng (RFC 8624)")
+        if digests and not any(x in (2, 4) for x in digests):
+            fails_en.append(f"DS digest only {ds_text}: SHA-256 (2) or SHA-384 (4) is required")
+            fails_vi.append(f"DS chỉ dùng {ds_text}: cần SHA-256 (2) hoặc SHA-384 (4)")
+        if weak:
+            warns_en.append(f"algorithm {', '.join(_alg(a) for a in weak)} is not recommended (RFC 8624)")
+            warns_vi.append(f"thuật toán {', '.join(_alg(a) for a in weak)} không được khuyến nghị (RFC 8624)")
+        if not digests and z["ds_source"] == "parent":
+            warns_en.append("no DS at the parent: digest type cannot be judged")
+            warns_vi.append("không có DS ở vùng cha: không đánh giá được kiểu băm")
+        detail_en = f"keys {keys}; DS digest {ds_text}"
+        detail_vi = f"khóa {keys}; DS {ds_text}"
+        if fails_en:
+            out.append(
+                Outcome(
+                    "fail",
+                    f"{zn}: {'; '.join(fails_en + warns_en)} ({detail_en})",
+                    f"{zn}: {'; '.join(fails_vi + warns_vi)} ({detail_vi})",
+                    zn,
+                    ev,
+                )
+            )
+        elif warns_en:
+            out.append(
+                Outcome(
+                    "warn",
+                    f"{zn}: {'; '.join(warns_en)} ({detail_en})",
+                    f"{zn}: {'; '.join(warns_vi)} ({detail_vi})",
+                    zn,
+                    ev,
+                )
+            )
+        else:
+            out.append(
+                Outcome(
+                    "pass",
+                    f"{zn}: recommended algorithms only ({detail_en})",
+                    f"{zn}: chỉ dùng thuật toán được khuyến nghị ({detail_vi})",
+                    zn,
+                    ev,
+                )
+            )
+    return out or [
+        Outcome("error", "no zone found for the portal", "không tìm thấy vùng của cổng", evidence=(chain.id,))
+    ]
+
+
+# --- BP-DNSSEC-NSEC3 -----------------------------------------------------------------------------------------
+
+
+@evaluator("BP-DNSSEC-NSEC3")
+def dnssec_nsec3(target: Target, observations: list[Observation], profile: Profile) -> list[Outcome]:
+    chain = _chain(observations)
+    if chain is None:
+        return _no_probe()
+    if (err := _probe_error(chain)) is not None:
+        return err
+    max_iter = int(profile.threshold("nsec3_max_iterations", 0))
+    denials = {o.data.get("zone") or o.subject: o for o in _prefixed(observations, "denial")}
+    out: list[Outcome] = []
+    for z in _portal_zones(chain):
+        zn = z["zone"]
+        obs = denials.get(zn)
+        if not _signed(z):
+            out.append(
+                Outcome(
+                    "info",
+                    f"{zn} is not signed: NSEC3 parameters not applicable",
+                    f"{zn} chưa được ký: không áp dụng tham số NSEC3",
+                    zn,
+                    (chain.id,),
+                )
+            )
+            continue
+        if obs is None or obs.error or not obs.data.get("rcode"):
+            why = obs.error if obs is not None and obs.error else "no denial observation"
+            out.append(
+                Outcome(
+                    "error",
+                    f"{zn}: denial of existence not observed: {why}",
+                    f"{zn}: không quan sát được phủ định tồn tại: {why}",
+                    zn,
+                    (chain.id,),
+                )
+            )
+            continue
+        d, ev = obs.data, (chain.id, obs.id)
+        if d["kind"] == "nsec":
+            out.append(
+                Outcome(
+                    "pass",
+                    f"{zn} uses NSEC (no NSEC3 parameters to tune)",
+                    f"{zn} dùng NSEC (không có tham số NSEC3)",
+                    zn,
+                    ev,
+                )
+            )
+            continue
+        if d["kind"] != "nsec3" or not d.get("nsec3"):
+            out.append(
+                Outcome(
+                    "warn",
+                    f"{zn}: no NSEC/NSEC3 proof for {d['qname']} ({d['rcode']}): {d['reason']}",
+                    f"{zn}: không có bằng chứng NSEC/NSEC3 cho {d['qname']} ({d['rcode']}): {d['reason']}",
+                    zn,
+                    ev,
+                )
+            )
+            continue
+        n3 = d["nsec3"]
+        it, salt = n3["iterations"], n3["salt"]
+        opt = "; opt-out set" if n3["opt_out"] else ""
+        opt_vi = "; có cờ opt-out" if n3["opt_out"] else ""
+        facts = f"NSEC3 iterations {it}, salt {salt or '-'}{opt}"
+        facts_vi = f"NSEC3 số vòng lặp {it}, salt {salt or '-'}{opt_vi}"
+        if it > max_iter:
+            out.append(
+                Outcome(
+                    "fail",
+                    f"{zn}: {facts}; RFC 9276 asks for {max_iter} extra iterations and no salt",
+                    f"{zn}: {facts_vi}; RFC 9276 yêu cầu {max_iter} vòng lặp thêm và không dùng salt",
+                    zn,
+                    ev,
+                )
+            )
+        elif salt:
+            out.append(
+                Outcome(
+                    "warn",
+                    f"{zn}: {facts}; RFC 9276 asks for an empty salt",
+                    f"{zn}: {facts_vi}; RFC 9276 yêu cầu salt rỗng",
+                    zn,
+                    ev,
+                )
+            )
+        else:
+            out.append(Outcome("pass", f"{zn}: {facts} (RFC 9276)", f"{zn}: {facts_vi} (RFC 9276)", zn, ev))
+    return out
+
+
+# --- BP-DNSSEC-SIGS ------------------------------------------------------------------------------------------
+
+
+def _zone_sigs(chain: Observation, denials: list[Observation], zone: dict[str, Any]) -> list[dict[str, Any]]:
+    zn = zone["zone"]
+    sigs = list(zone.get("dnskey_sigs", []))
+    for a in chain.data.get("answers", []):
+        if a["zone"] == zn:
+            sigs.extend(s for s in a.get("sigs", []) if s["signer"] == zn)
+    for o in denials:
+        if o.data.get("zone") == zn:
+            sigs.extend(s for s in o.data.get("sigs", []) if s["signer"] == zn)
+    return sigs
+
+
+@evaluator("BP-DNSSEC-SIGS")
+def dnssec_sigs(target: Target, observations: list[Observation], profile: Profile) -> list[Outcome]:
+    chain = _chain(observations)
+    if chain is None:
+        return _no_probe()
+    if (err := _probe_error(chain)) is not None:
+        return err
+    days = float(profile.threshold("sig_min_days_left", 3))
+    now = _when(chain)
+    denials = _prefixed(observations, "denial")
+    out: list[Outcome] = []
+    for z in _portal_zones(chain):
+        zn = z["zone"]
+        ev = (chain.id, *(o.id for o in denials if o.data.get("zone") == zn))
+        sigs = _zone_sigs(chain, denials, z)
+        if not _signed(z):
+            out.append(
+                Outcome(
+                    "info",
+                    f"{zn} is not signed: no signature to check",
+                    f"{zn} chưa được ký: không có chữ ký để kiểm tra",
+                    zn,
+                    ev,
+                )
+            )
+            continue
+        if not sigs:
+            out.append(
+                Outcome(
+                    "fail",
+                    f"{zn} has DNSKEYs but no RRSIG was seen over its data",
+                    f"{zn} có DNSKEY nhưng không thấy chữ ký RRSIG nào",
+                    zn,
+                    ev,
+                )
+            )
+            continue
+        expired = [s for s in sigs if s["expiration_ts"] < now]
+        future = [s for s in sigs if s["inception_ts"] > now]
+        broken = [s for s in sigs if s.get("crypto_ok") is False]
+        soon = [s for s in sigs if now <= s["expiration_ts"] < now + days * 86400]
+        first = min(sigs, key=lambda s: s["expiration_ts"])
+        left = (first["expiration_ts"] - now) / 86400
+
+        def who(s: dict[str, Any]) -> str:
+            return f"RRSIG {s['owner']} {s['type']} by {s['key_tag']}"
+
+        if expired or future or broken:
+            en, vi = [], []
+            if expired:
+                s = expired[0]
+                en.append(f"{len(expired)} of {len(sigs)} signatures expired (e.g. {who(s)} at {s['expiration']})")
+                vi.append(f"{len(expired)}/{len(sigs)} chữ ký đã hết hạn (ví dụ {who(s)} lúc {s['expiration']})")
+            if future:
+                s = future[0]
+                en.append(f"{len(future)} not yet valid (e.g. {who(s)} from {s['inception']})")
+                vi.append(f"{len(future)} chữ ký chưa có hiệu lực (ví dụ {who(s)} từ {s['inception']})")
+            if broken:
+                en.append(f"{len(broken)} do not verify (e.g. {who(broken[0])})")
+                vi.append(f"{len(broken)} chữ ký không kiểm chứng được (ví dụ {who(broken[0])})")
+            out.append(Outcome("fail", f"{zn}: {'; '.join(en)}", f"{zn}: {'; '.join(vi)}", zn, ev))
+        elif soon:
+            s = soon[0]
+            out.append(
+                Outcome(
+                    "warn",
+                    f"{zn}: {len(soon)} signature(s) expire within {days:g} days ({who(s)} at {s['expiration']}, "
+                    f"{left:.1f} days left)",
+                    f"{zn}: {len(soon)} chữ ký hết hạn trong vòng {days:g} ngày ({who(s)} lúc {s['expiration']}, "
+                    f"còn {left:.1f} ngày)",
+                    zn,
+                    ev,
+                )
+            )
+        else:
+            out.append(
+                Outcome(
+                    "pass",
+                    f"{zn}: {len(sigs)} signatures valid; the first expires at {first['expiration']} ({left:.1f} days)",
+                    f"{zn}: {len(sigs)} chữ ký hợp lệ; chữ ký sớm hết hạn nhất hết hạn lúc {first['expiration']} "
+                    f"(còn {left:.1f} ngày)",
+                    zn,
+                    ev,
+                )
+            )
+    return out
+
+
+# --- BP-DNS-CONSISTENT ---------------------------------------------------------------------------------------
+
+
+def _server_view(data: dict[str, Any]) -> tuple[list[str], list[str], dict[str, Any]]:
+    """(lame reasons, unreachable transports, observed facts) for one server's UDP and TCP answers."""
+    lame: list[str] = []
+    down: list[str] = []
+    facts: dict[str, Any] = {}
+    for tr in ("udp", "tcp"):
+        t = data.get(tr) or {}
+        if not t.get("answered"):
+            down.append(f"{tr.upper()} ({t.get('error')})")
+            continue
+        if t.get("rcode") != "NOERROR":
+            lame.append(f"{tr.upper()} rcode {t.get('rcode')}")
+            continue
+        if not t.get("aa"):
+            lame.append(f"{tr.upper()} answer not authoritative")
+            continue
+        if t.get("serial") is None and t.get("truncated"):
+            continue  # truncated over UDP: the TCP half of the check carries the answer
+        if t.get("serial") is None:
+            lame.append(f"{tr.upper()} no SOA in the answer")
+            continue
+        facts.setdefault("serial", set()).add(t["serial"])
+        if t.get("dnskey_tags") is not None:
+            facts.setdefault("keys", set()).add(tuple(t["dnskey_tags"]))
+        facts.setdefault("signed", set()).add(bool(t.get("soa_signed")))
+    return lame, down, facts
+
+
+@evaluator("BP-DNS-CONSISTENT")
+def dns_consistent(target: Target, observations: list[Observation], profile: Profile) -> list[Outcome]:
+    chain = _chain(observations)
+    if chain is None:
+        return _no_probe()
+    if (err := _probe_error(chain)) is not None:
+        return err
+    servers = _prefixed(observations, "server")
+    summaries = {o.data.get("zone"): o for o in _prefixed(observations, "servers")}
+    out: list[Outcome] = []
+    for z in _portal_zones(chain):
+        zn = z["zone"]
+        mine = [o for o in servers if o.data.get("zone") == zn]
+        summary = summaries.get(zn)
+        ev = tuple(o.id for o in ([summary] if summary else []) + mine)
+        if not mine:
+            why = summary.error if summary is not None and summary.error else "no name server address found"
+            out.append(
+                Outcome(
+                    "error",
+                    f"{zn}: no authoritative server to compare ({why})",
+                    f"{zn}: không có máy chủ có thẩm quyền để so sánh ({why})",
+                    zn,
+                    ev,
+                )
+            )
+            continue
+        lame_en, down_en = [], []
+        values: dict[str, dict[Any, list[str]]] = {"serial": {}, "keys": {}, "signed": {}}
+        answered = 0
+        for o in mine:
+            who = f"{o.data['ns'].rstrip('.')} ({o.data['address']})"
+            lame, down, facts = _server_view(o.data)
+            if lame:
+                lame_en.append(f"{who}: {', '.join(lame)}")
+            if down:
+                down_en.append(f"{who}: no answer over {', '.join(down)}")
+            if facts:
+                answered += 1
+            for k, vs in facts.items():
+                for v in vs:
+                    values[k].setdefault(v, []).append(who)
+        if not answered:
+            out.append(
+                Outcome(
+                    "error",
+                    f"{zn}: no server answered: {'; '.join(down_en + lame_en)}",
+                    f"{zn}: không máy chủ nào trả lời: {'; '.join(down_en + lame_en)}",
+                    zn,
+                    ev,
+                )
+            )
+            continue
+        diffs: list[str] = []
+        labels = {"serial": "SOA serial", "keys": "DNSKEY key tags", "signed": "signed answers"}
+        for k, by_value in values.items():
+            if len(by_value) > 1:
+                parts = [f"{_fmt(v)} at {', '.join(sorted(set(w)))}" for v, w in sorted(by_value.items(), key=str)]
+                diffs.append(f"{labels[k]} differ: {'; '.join(parts)}")
+        ns_note_en = ns_note_vi = ""
+        if summary is not None and summary.data.get("ns_parent") and summary.data.get("ns_child"):
+            p, c = set(summary.data["ns_parent"]), set(summary.data["ns_child"])
+            if p != c:
+                ns_note_en = f"; NS at the parent {sorted(p)} differ from the zone's own {sorted(c)}"
+                ns_note_vi = f"; NS ở vùng cha {sorted(p)} khác NS của vùng {sorted(c)}"
+        n = len(mine)
+        if diffs or lame_en:
+            problems = diffs + [f"lame: {x}" for x in lame_en]
+            out.append(
+                Outcome(
+                    "fail",
+                    f"{zn}: {'; '.join(problems)}{ns_note_en}",
+                    f"{zn}: các máy chủ không nhất quán: {'; '.join(problems)}{ns_note_vi}",
+                    zn,
+                    ev,
+                )
+            )
+        elif down_en or ns_note_en:
+            out.append(
+                Outcome(
+                    "warn",
+                    f"{zn}: answering servers agree, but {'; '.join(down_en)}{ns_note_en}",
+                    f"{zn}: các máy chủ trả lời thống nhất, nhưng {'; '.join(down_en)}{ns_note_vi}",
+                    zn,
+                    ev,
+                )
+            )
+        else:
+            serial = next(iter(values["serial"]), None)
+            keys = next(iter(values["keys"]), ())
+            signed = next(iter(values["signed"]), False)
+            facts_en = f"serial {serial}, DNSKEY {_fmt(keys)}, {'signed' if signed else 'unsigned'}"
+            facts_vi = f"serial {serial}, DNSKEY {_fmt(keys)}, {'có ký' if signed else 'không ký'}"
+            out.append(
+                Outcome(
+                    "pass",
+                    f"{zn}: {n} server addresses agree over UDP and TCP ({facts_en})",
+                    f"{zn}: {n} địa chỉ máy chủ thống nhất qua UDP và TCP ({facts_vi})",
+                    zn,
+                    ev,
+                )
+            )
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "[" + " ".join(str(x) for x in v) + "]" if v else "none"
+    return str(v)
+
+
+# --- BP-CAA --------------------------------------------------------------------------------------------------
+
+
+@evaluator("BP-CAA")
+def caa(target: Target, observations: list[Observation], profile: Profile) -> list[Outcome]:
+    found = _prefixed(observations, "caa")
+    if not found:
+        return _no_probe()
+    o = found[0]
+    ev = (o.id,)
+    if o.error:
+        return [Outcome("error", f"CAA lookup failed: {o.error}", f"không tra cứu được CAA: {o.error}", evidence=ev)]
+    d = o.data
+    if d.get("found_at"):
+        recs = "; ".join(d["records"])
+        return [
+            Outcome(
+                "pass",
+                f"CAA present at {d['found_at'].rstrip('.')}: {recs}",
+                f"có bản ghi CAA tại {d['found_at'].rstrip('.')}: {recs}",
+                evidence=ev,
+            )
+        ]
+    climbed = ", ".join(c["name"].rstrip(".") for c in d.get("checked", []))
+    return [
+        Outcome(
+            "info",
+            f"no CAA record (checked {climbed}): any CA may issue certificates for this name",
+            f"không có bản ghi CAA (đã kiểm tra {climbed}): mọi CA đều có thể cấp chứng thư cho tên này",
+            evidence=ev,
+        )
+    ]

@@ -1,0 +1,314 @@
+"""Fetching for the DNSSEC probe: cached, concurrent queries and the zone-cut walk from the root.
+
+Two modes share one code path: iterative (the servers of each zone, found by referrals from the root
+hints) and through recursive resolvers (RD+CD set, so bogus data still reaches netready, which then
+validates it itself). Leaf queries run in one thread pool and never wait on anything; composite jobs
+(a per-server check, the CAA climb) run in a second pool and wait only on leaf queries: no deadlock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+
+from netready.model import ProbeSettings
+from probes.dns import load_root_hints
+
+MAX_ZONE_DEPTH = 32
+MAX_NS_LOOKUP_DEPTH = 3
+
+
+@dataclass
+class Reply:
+    """The first usable response for a question, and what the other servers did before it."""
+
+    server: str | None
+    response: dns.message.Message | None
+    tcp: bool = False
+    error: str | None = None  # set when no server gave a usable response
+    failures: list[str] = field(default_factory=list)  # "server: reason" for servers that failed first
+    rtt_ms: float = 0.0
+
+    @property
+    def rcode(self) -> str | None:
+        return dns.rcode.to_text(self.response.rcode()) if self.response is not None else None
+
+
+@dataclass
+class Zone:
+    name: dns.name.Name
+    parent: Zone | None
+    servers: list[str]  # addresses asked for this zone (the resolvers in resolver mode)
+    ns_names: list[str] = field(default_factory=list)  # from the delegation (or apex NS)
+    glue: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None  # why no server address is known
+
+
+def query_once(
+    server: str, qname: dns.name.Name, rdtype: int, timeout: float, recursion: bool, tcp: bool, fallback: bool = True
+) -> tuple[dns.message.Message | None, bool, str | None, float]:
+    """One question to one server: (response, over_tcp, error, rtt_ms). Never raises."""
+    q = dns.message.make_query(qname, rdtype, want_dnssec=True, use_edns=0, payload=1232)
+    if recursion:
+        q.flags |= dns.flags.RD | dns.flags.CD  # CD: get bogus data too; netready validates, not the resolver
+    else:
+        q.flags &= ~dns.flags.RD
+    t0 = time.perf_counter()
+    try:
+        if tcp:
+            resp, used_tcp = dns.query.tcp(q, server, timeout=timeout), True
+        elif fallback:
+            resp, used_tcp = dns.query.udp_with_fallback(q, server, timeout=timeout)
+        else:
+            resp, used_tcp = dns.query.udp(q, server, timeout=timeout), False
+    except dns.exception.Timeout:
+        return None, tcp, f"timeout after {timeout:g} s", 0.0
+    except dns.message.Truncated:
+        return None, tcp, "truncated", 0.0
+    except (OSError, dns.exception.DNSException, ValueError, EOFError, KeyError, IndexError) as exc:
+        return None, tcp, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 0.0
+    return resp, used_tcp, None, round((time.perf_counter() - t0) * 1000, 3)
+
+
+class Fetcher:
+    """Cached, deduplicated, deadline-bounded queries for one probe run."""
+
+    def __init__(self, settings: ProbeSettings) -> None:
+        self.settings = settings
+        self.deadline = time.monotonic() + settings.budget
+        self.recursive = bool(settings.resolvers)
+        self.io, self.jobs = _pools()
+        self._cache: dict[tuple, Future[Reply]] = {}
+        self._lock = threading.Lock()
+        self.queries = 0
+        self.zones: dict[dns.name.Name, Zone] = {}
+        self._zone_lock = threading.Lock()
+        if self.recursive:
+            root_servers = list(settings.resolvers)
+        else:
+            if not settings.root_hints:
+                raise ValueError("no resolver and no root hints given: refusing to use the system resolver")
+            root_servers = load_root_hints(settings.root_hints)
+        self.zones[dns.name.root] = Zone(dns.name.root, None, root_servers)
+
+    def close(self) -> None:
+        """Nothing to release: the pools are shared, and queued queries past the deadline return at once."""
+
+    # --- leaf queries -------------------------------------------------------------------------------------
+
+    def timeout(self) -> float:
+        return max(0.0, min(self.settings.timeout, self.deadline - time.monotonic()))
+
+    def raw(self, server: str, qname: dns.name.Name, rdtype: int, tcp: bool, fallback: bool = True) -> Future:
+        """One uncached, non-recursive question to one server (per-server checks want each server's own answer)."""
+        return self.io.submit(self._raw, server, qname, rdtype, tcp, fallback, False)
+
+    def _raw(self, server: str, qname: dns.name.Name, rdtype: int, tcp: bool, fallback: bool, recursion: bool) -> tuple:
+        t = self.timeout()
+        if t <= 0:
+            return None, tcp, "time budget for this target exhausted", 0.0
+        with self._lock:
+            self.queries += 1
+        return query_once(server, qname, rdtype, t, recursion, tcp, fallback)
+
+    def ask(self, servers: list[str], qname: dns.name.Name, rdtype: int) -> Future[Reply]:
+        """The first usable reply from these servers, tried in order; cached for the run."""
+        key = (tuple(servers), qname, rdtype)
+        with self._lock:
+            fut = self._cache.get(key)
+            if fut is None:
+                fut = self.io.submit(self._ask, list(servers), qname, rdtype)
+                self._cache[key] = fut
+        return fut
+
+    def _ask(self, servers: list[str], qname: dns.name.Name, rdtype: int) -> Reply:
+        failures: list[str] = []
+        if not servers:
+            return Reply(None, None, error="no server address known")
+        for server in servers:
+            resp, tcp, err, rtt = self._raw(server, qname, rdtype, False, True, self.recursive)
+            if resp is None:
+                failures.append(f"{server}: {err}")
+                continue
+            rc = resp.rcode()
+            if rc not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                failures.append(f"{server}: rcode {dns.rcode.to_text(rc)}")
+                continue
+            return Reply(server, resp, tcp, None, failures, rtt)
+        return Reply(None, None, error="; ".join(failures), failures=failures)
+
+    # --- zone cuts ----------------------------------------------------------------------------------------
+
+    def deepest_zone(self, name: dns.name.Name) -> Zone:
+        with self._zone_lock:
+            best = self.zones[dns.name.root]
+            for zname, zone in self.zones.items():
+                if name.is_subdomain(zname) and len(zname) > len(best.name):
+                    best = zone
+            return best
+
+    def zone_chain(self, zone: Zone) -> list[Zone]:
+        chain = []
+        z: Zone | None = zone
+        while z is not None:
+            chain.append(z)
+            z = z.parent
+        return list(reversed(chain))
+
+    def find_zone(self, qname: dns.name.Name, depth: int = 0) -> tuple[Zone, str | None, bool]:
+        """Walk label by label below the deepest known zone: (zone holding qname, error, name_exists).
+
+        Asking NS for each ancestor (as QNAME minimisation does) finds every cut, also those a server
+        authoritative for both parent and child would otherwise hide.
+        """
+        zone = self.deepest_zone(qname)
+        for n in range(len(zone.name) + 1, len(qname) + 1):
+            name = dns.name.Name(qname.labels[len(qname) - n :])
+            with self._zone_lock:
+                known = self.zones.get(name)
+            if known is not None:
+                zone = known
+                continue
+            reply = self.ask(zone.servers, name, dns.rdatatype.NS).result()
+            if reply.response is None:
+                return zone, f"servers of {zone.name} failed for {name} NS: {reply.error}", True
+            resp = reply.response
+            if resp.rcode() == dns.rcode.NXDOMAIN:
+                return zone, None, False
+            ns = _ns_rrset(resp, name)
+            if ns is None:
+                if any(r.name == name and r.rdtype == dns.rdatatype.CNAME for r in resp.answer):
+                    return zone, None, True
+                continue  # not a cut: an ordinary name (or empty non-terminal) inside the zone
+            child = self._make_zone(name, zone, ns, resp, depth)
+            with self._zone_lock:
+                zone = self.zones.setdefault(name, child)
+            self.prefetch(zone)
+        return zone, None, True
+
+    def _make_zone(
+        self, name: dns.name.Name, parent: Zone, ns: dns.rrset.RRset, resp: dns.message.Message, depth: int
+    ) -> Zone:
+        ns_names = sorted({rd.target for rd in ns}, key=lambda n: n.to_text())
+        glue: dict[str, list[str]] = {}
+        for rr in resp.additional:
+            if rr.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA) and rr.name in ns_names:
+                glue.setdefault(rr.name.to_text(), []).extend(rd.address for rd in rr)
+        zone = Zone(name, parent, [], [n.to_text() for n in ns_names], glue)
+        if self.recursive:
+            zone.servers = list(self.settings.resolvers)
+            return zone
+        addrs = [a for n in zone.ns_names for a in glue.get(n, [])]
+        if not addrs and depth < MAX_NS_LOOKUP_DEPTH:
+            for ns_name in ns_names:
+                if ns_name.is_subdomain(name):
+                    continue  # in-bailiwick without glue: unreachable, we would loop
+                addrs.extend(self.addresses(ns_name, depth + 1))
+                if addrs:
+                    break
+        zone.servers = _order(addrs)
+        if not addrs:
+            zone.error = f"no address for any name server of {name}"
+        return zone
+
+    def prefetch(self, zone: Zone) -> None:
+        """Start DS (at the parent) and DNSKEY (at the zone) as soon as a cut is known."""
+        if zone.parent is not None:
+            self.ask(zone.parent.servers, zone.name, dns.rdatatype.DS)
+        self.ask(zone.servers, zone.name, dns.rdatatype.DNSKEY)
+
+    def lookup(self, qname: dns.name.Name, rdtype: int, depth: int = 0) -> tuple[Zone, Reply | None, str | None]:
+        """The reply for qname/rdtype from the zone holding qname (no CNAME following here)."""
+        zone, err, exists = self.find_zone(qname, depth)
+        if err:
+            return zone, None, err
+        if not zone.servers:
+            return zone, None, zone.error or f"no server for {zone.name}"
+        reply = self.ask(zone.servers, qname, rdtype).result()
+        return zone, reply, reply.error
+
+    def addresses_many(self, hosts: list[dns.name.Name]) -> dict[dns.name.Name, list[str]]:
+        """A and AAAA of several host names at once (all questions in flight together)."""
+        pending: list[tuple[dns.name.Name, int, Future[Reply]]] = []
+        for host in hosts:
+            zone, err, _exists = self.find_zone(host)
+            if err or not zone.servers:
+                continue
+            for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                pending.append((host, rdtype, self.ask(zone.servers, host, rdtype)))
+        found: dict[dns.name.Name, list[str]] = {h: [] for h in hosts}
+        for host, rdtype, fut in pending:
+            reply = fut.result()
+            if reply.response is None:
+                continue
+            rrs = [r for r in reply.response.answer if r.name == host]
+            if any(r.rdtype == dns.rdatatype.CNAME for r in rrs):  # rare for a name server: slow path
+                found[host] = self.addresses(host)
+                continue
+            found[host].extend(rd.address for r in rrs if r.rdtype == rdtype for rd in r)
+        return found
+
+    def addresses(self, host: dns.name.Name, depth: int = 0) -> list[str]:
+        """A and AAAA of a host name (name servers), following CNAMEs a few steps."""
+        found: list[str] = []
+        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            name = host
+            for _ in range(4):
+                _zone, reply, err = self.lookup(name, rdtype, depth)
+                if err or reply is None or reply.response is None:
+                    break
+                rrs = [r for r in reply.response.answer if r.name == name]
+                target = next((r[0].target for r in rrs if r.rdtype == dns.rdatatype.CNAME), None)
+                found.extend(rd.address for r in rrs if r.rdtype == rdtype for rd in r)
+                if target is None:
+                    break
+                name = target
+        return found
+
+
+_POOLS: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
+_POOLS_LOCK = threading.Lock()
+
+
+def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    """Process-wide pools (threads cost ~0.1 ms each to start; a run should not pay for 30 of them).
+
+    Leaf queries never wait on anything and jobs wait only on leaf queries, so sharing cannot deadlock.
+    """
+    global _POOLS
+    with _POOLS_LOCK:
+        if _POOLS is None:
+            _POOLS = (
+                ThreadPoolExecutor(max_workers=32, thread_name_prefix="dnssec-io"),
+                ThreadPoolExecutor(max_workers=16, thread_name_prefix="dnssec-job"),
+            )
+        return _POOLS
+
+
+def _ns_rrset(resp: dns.message.Message, name: dns.name.Name) -> dns.rrset.RRset | None:
+    for section in (resp.answer, resp.authority):
+        for rr in section:
+            if rr.name == name and rr.rdtype == dns.rdatatype.NS:
+                return rr
+    return None
+
+
+def _order(addrs: list[str]) -> list[str]:
+    """IPv4 first (works everywhere), then IPv6; duplicates removed."""
+    seen: list[str] = []
+    for a in sorted(addrs, key=lambda a: ":" in a):
+        if a not in seen:
+            seen.append(a)
+    return seen
