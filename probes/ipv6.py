@@ -1,0 +1,544 @@
+"""IPv6 readiness of a portal: what its AAAA records are, whether the web answers over each address
+(and the same as over IPv4), whether its zone's name servers serve it over IPv6, and whether the
+name resolves from the root over IPv6 transport alone. Measures only; netready.evaluate.ipv6 judges.
+
+Observations (ids; shapes in docs/probes/ipv6.md):
+  ipv6:<name>:aaaa            the AAAA (and A) records, each AAAA classified (global, link-local...)
+  ipv6:<name>:web:<address>   per A and AAAA: TCP 80, HTTPS GET (status + body fingerprint)
+  ipv6:<name>:dns             the zone cut, its name servers, their AAAA, SOA over IPv6 UDP and TCP
+  ipv6:<name>:v6only          AAAA resolved from the root using only IPv6 server addresses
+  ipv6:<name>:icmp:<address>  ICMPv6 echo + short hop trace (information; needs root)
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+from netaddr import IPAddress, IPNetwork
+
+from netready.model import Observation, ObservationTimer, ProbeSettings, Target
+from probes import dns as pdns
+from probes.http import fetch, tcp_connect
+
+PROBE = "ipv6"
+MAX_WORKERS = 16
+ICMP_HOPS = 8  # hop trace length: enough for a lab or the last hops of a real path
+ICMP_WAIT = 0.5  # seconds to collect echo replies / time-exceeded messages
+
+# Most specific first; the first prefix an address falls in gives its class.
+ADDRESS_CLASSES: tuple[tuple[str, str], ...] = (
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("::ffff:0:0/96", "ipv4-mapped"),
+    ("::/96", "ipv4-compatible"),
+    ("64:ff9b::/96", "nat64"),
+    ("64:ff9b:1::/48", "nat64"),
+    ("100::/64", "discard"),
+    ("2001::/32", "teredo"),
+    ("2001:2::/48", "benchmarking"),
+    ("2001:10::/28", "orchid"),
+    ("2001:20::/28", "orchid"),
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("2002::/16", "6to4"),
+    ("fc00::/7", "unique-local"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local"),
+    ("ff00::/8", "multicast"),
+    ("2000::/3", "global"),
+)
+_NETS = tuple((IPNetwork(net), cls) for net, cls in ADDRESS_CLASSES)
+
+
+def classify(address: str) -> str:
+    """Class of an IPv6 address: global, documentation, link-local, ipv4-mapped... or invalid."""
+    try:
+        ip = IPAddress(address.split("%")[0], 6)
+    except (ValueError, TypeError, Exception):  # netaddr raises AddrFormatError (a subclass of Exception)
+        return "invalid"
+    for net, cls in _NETS:
+        if ip in net:
+            return cls
+    return "reserved"
+
+
+# --- web over each address -------------------------------------------------------------------
+
+
+def _web(name: str, address: str, family: int, settings: ProbeSettings) -> Observation:
+    obs = Observation(
+        id=f"{PROBE}:{name}:web:{address}",
+        probe=PROBE,
+        target=name,
+        subject=address,
+        asked={"family": family, "tcp_ports": [80, 443], "https": f"GET https://{name}/"},
+    )
+    with ObservationTimer(obs):
+        t80 = tcp_connect(address, 80, settings.timeout)
+        https = fetch(address, 443, name, True, settings.ca_file, settings.timeout)
+        # Port 443 reachability comes from the fetch's own connect: one connection fewer.
+        t443 = {
+            "port": 443,
+            "open": https["stage"] != "connect",
+            "error": https["error"] if https["stage"] == "connect" else None,
+            "elapsed_ms": https["connect_ms"] if https["connect_ms"] is not None else https["elapsed_ms"],
+        }
+        obs.data = {
+            "family": family,
+            "class": classify(address) if family == 6 else "ipv4",
+            "tcp": {"80": t80, "443": t443},
+            "https": https,
+        }
+        if https["error"] and https["status"] is None:
+            obs.error = https["error"]
+    return obs
+
+
+# --- the zone's name servers over IPv6 -------------------------------------------------------
+
+
+def _find_zone(resolver: pdns.Resolver, name: str) -> tuple[str | None, str | None]:
+    """The zone that holds `name` (owner of the SOA answering for it), or (None, error)."""
+    candidate = dns.name.from_text(name)
+    target = candidate
+    while True:
+        ans, _ = resolver.query(candidate.to_text(), "SOA")
+        if ans.response is None or ans.error:
+            return None, f"SOA query for {candidate} failed: {ans.error or 'no response'}"
+        resp = ans.response
+        for rrset in (*resp.answer, *resp.authority):
+            if rrset.rdtype == dns.rdatatype.SOA and target.is_subdomain(rrset.name):
+                return rrset.name.to_text(), None
+        if candidate == dns.name.root:
+            return None, f"no SOA found above {name}"
+        candidate = candidate.parent()
+
+
+def _soa_over(address: str, zone: str, tcp: bool, timeout: float) -> dict[str, Any]:
+    ans = pdns.ask(address, zone, "SOA", timeout, dnssec=False, recursion=False, tcp=tcp)
+    out: dict[str, Any] = {"ok": False, "rcode": None, "aa": None, "serial": None, "error": ans.error}
+    out["rtt_ms"] = ans.rtt_ms
+    if ans.response is None:
+        return out
+    resp = ans.response
+    out["rcode"] = dns.rcode.to_text(resp.rcode())
+    out["aa"] = bool(resp.flags & dns.flags.AA)
+    zname = dns.name.from_text(zone)
+    soa = [rr for rr in resp.answer if rr.rdtype == dns.rdatatype.SOA and rr.name == zname]
+    if soa:
+        out["serial"] = soa[0][0].serial
+    out["ok"] = resp.rcode() == dns.rcode.NOERROR and out["aa"] and bool(soa)
+    if not out["ok"] and not out["error"]:
+        out["error"] = (
+            f"answer without authority (rcode {out['rcode']}, aa={out['aa']}, SOA {'present' if soa else 'absent'})"
+        )
+    return out
+
+
+def _dns(name: str, settings: ProbeSettings, pool: ThreadPoolExecutor) -> Observation:
+    obs = Observation(id=f"{PROBE}:{name}:dns", probe=PROBE, target=name, subject=name, asked={"query": "SOA"})
+    with ObservationTimer(obs):
+        try:
+            resolver = pdns.Resolver(settings)
+        except (OSError, ValueError) as exc:
+            obs.error = str(exc)
+            return obs
+        zone, error = _find_zone(resolver, name)
+        if zone is None:
+            obs.error = error
+            return obs
+        obs.subject = zone
+        ns_res = resolver.resolve(zone, "NS")
+        if ns_res.error or not ns_res.records:
+            obs.data = {"zone": zone, "name_servers": []}
+            obs.error = f"NS of {zone}: {ns_res.error or 'no NS records (rcode ' + str(ns_res.rcode) + ')'}"
+            return obs
+        ns_names = sorted(set(ns_res.records))
+        addr_jobs = {(ns, t): pool.submit(resolver.resolve, ns, t) for ns in ns_names for t in ("A", "AAAA")}
+        servers: list[dict[str, Any]] = []
+        soa_jobs = {}
+        for ns in ns_names:
+            v4, v6 = addr_jobs[(ns, "A")].result(), addr_jobs[(ns, "AAAA")].result()
+            entry = {
+                "name": ns,
+                "ipv4": v4.records,
+                "ipv6": v6.records,
+                "lookup_errors": [f"{t}: {r.error}" for t, r in (("A", v4), ("AAAA", v6)) if r.error],
+                "v6": [],
+            }
+            for addr in v6.records:
+                for tcp in (False, True):
+                    soa_jobs[(ns, addr, tcp)] = pool.submit(_soa_over, addr, zone, tcp, settings.timeout)
+            servers.append(entry)
+        for entry in servers:
+            for addr in entry["ipv6"]:
+                entry["v6"].append(
+                    {
+                        "address": addr,
+                        "class": classify(addr),
+                        "udp": soa_jobs[(entry["name"], addr, False)].result(),
+                        "tcp": soa_jobs[(entry["name"], addr, True)].result(),
+                    }
+                )
+            entry["v6_capable"] = any(r["udp"]["ok"] and r["tcp"]["ok"] for r in entry["v6"])
+        obs.data = {
+            "zone": zone,
+            "name_servers": servers,
+            "ns_count": len(servers),
+            "ns_with_aaaa": sum(1 for s in servers if s["ipv6"]),
+            "ns_v6_capable": sum(1 for s in servers if s["v6_capable"]),
+        }
+    return obs
+
+
+# --- resolution over IPv6 transport only -----------------------------------------------------
+
+
+@dataclass
+class _V6Walk:
+    timeout: float
+    deadline: float  # the target's budget: dead servers cost a timeout each, so bound the sum
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    queries: int = 0
+
+
+def _v6_servers_for(walk: _V6Walk, root: list[str], ns_names: list[str], depth: int) -> list[str]:
+    found: list[str] = []
+    for ns in ns_names:
+        records, _, _ = _v6_resolve(walk, root, ns, "AAAA", depth + 1)
+        found.extend(records)
+        if found:
+            break
+    return found
+
+
+def _v6_resolve(
+    walk: _V6Walk, root: list[str], qname: str, rdtype: str, depth: int = 0
+) -> tuple[list[str], str | None, str | None]:
+    """Iterative resolution that only ever contacts IPv6 addresses. Returns (records, rcode, error)."""
+    if depth > 4:
+        return [], None, "too deep resolving name server addresses"
+    name = dns.name.from_text(qname)
+    servers = list(root)
+    zone = "."
+    for _ in range(pdns.MAX_REFERRALS):
+        if not servers:
+            return [], None, f"no IPv6 address for any name server of {zone}"
+        answer = None
+        errors = []
+        for server in servers:
+            if time.monotonic() > walk.deadline:
+                return [], None, "time budget exhausted during IPv6-only resolution"
+            walk.queries += 1
+            ans = pdns.ask(server, name, rdtype, walk.timeout, dnssec=False, recursion=False)
+            if ans.response is not None and ans.response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                answer = ans
+                break
+            errors.append(f"{server}: {ans.error or dns.rcode.to_text(ans.response.rcode())}")
+        if depth == 0:
+            walk.steps.append({"zone": zone, "servers": servers, "answered_by": answer.server if answer else None})
+        if answer is None:
+            return [], None, f"no IPv6 name server of {zone} answered: {'; '.join(errors)}"
+        resp = answer.response
+        assert resp is not None
+        rcode = dns.rcode.to_text(resp.rcode())
+        if resp.answer or resp.rcode() == dns.rcode.NXDOMAIN:
+            code = dns.rdatatype.from_text(rdtype)
+            records = sorted(rd.to_text() for rr in resp.answer if rr.rdtype == code for rd in rr)
+            cname = next(
+                (rr[0].target for rr in resp.answer if rr.rdtype == dns.rdatatype.CNAME and rr.name == name), None
+            )
+            if not records and cname is not None:
+                return _v6_resolve(walk, root, cname.to_text(), rdtype, depth + 1)
+            return records, rcode, None
+        referral = [rr for rr in resp.authority if rr.rdtype == dns.rdatatype.NS]
+        if not referral or not name.is_subdomain(referral[0].name):
+            return [], rcode, None  # NODATA
+        zone = referral[0].name.to_text()
+        ns_names = [rd.target for rd in referral[0]]
+        glue = [
+            rd.address for rr in resp.additional if rr.rdtype == dns.rdatatype.AAAA and rr.name in ns_names for rd in rr
+        ]
+        servers = glue or _v6_servers_for(walk, root, [n.to_text() for n in ns_names], depth)
+    return [], None, "too many referrals"
+
+
+def _v6only(name: str, settings: ProbeSettings) -> Observation:
+    obs = Observation(
+        id=f"{PROBE}:{name}:v6only",
+        probe=PROBE,
+        target=name,
+        subject=name,
+        asked={"type": "AAAA", "from": "root hints, IPv6 addresses only"},
+    )
+    with ObservationTimer(obs):
+        if not settings.root_hints:
+            obs.data = {"skipped": "no root hints given: resolution from the root over IPv6 needs them"}
+            return obs
+        try:
+            root = [a for a in pdns.load_root_hints(settings.root_hints) if ":" in a]
+        except (OSError, ValueError) as exc:
+            obs.error = f"root hints: {exc}"
+            return obs
+        walk = _V6Walk(timeout=settings.timeout, deadline=time.monotonic() + settings.budget)
+        if not root:
+            records, rcode, error = [], None, "the root hints have no IPv6 address"
+        else:
+            records, rcode, error = _v6_resolve(walk, root, name, "AAAA")
+        obs.data = {"skipped": None, "records": records, "rcode": rcode, "steps": walk.steps, "queries": walk.queries}
+        obs.error = error
+    return obs
+
+
+# --- ICMPv6 echo and hop trace (information only) --------------------------------------------
+
+ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY, ICMP6_TIME_EXCEEDED, ICMP6_DST_UNREACH = 128, 129, 3, 1
+IPV6_UNICAST_HOPS = getattr(socket, "IPV6_UNICAST_HOPS", 16)
+
+
+def _icmp(name: str, address: str, timeout: float) -> Observation:
+    """One echo (hop limit 64); then, unless it came back unreachable, echoes with hop limits
+    1..ICMP_HOPS sent at once; each phase waits at most ICMP_WAIT seconds. A raw ICMPv6 socket
+    (root) lets the kernel route and checksum: no scapy import (0.26 s) and no trouble with
+    scapy's own routing table inside namespaces."""
+    obs = Observation(
+        id=f"{PROBE}:{name}:icmp:{address}",
+        probe=PROBE,
+        target=name,
+        subject=address,
+        asked={"echo": True, "trace_hops": ICMP_HOPS, "wait_s_per_phase": min(ICMP_WAIT, timeout)},
+    )
+    with ObservationTimer(obs):
+        if os.geteuid() != 0:
+            obs.data = {"skipped": "not root: raw ICMPv6 sockets need root (CAP_NET_RAW)"}
+            return obs
+        ident = (os.getpid() ^ int(time.monotonic() * 1000)) & 0xFFFF
+        try:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        except OSError as exc:
+            obs.data = {"skipped": f"raw ICMPv6 socket refused: {exc.strerror or exc}"}
+            return obs
+        sent: dict[int, float] = {}
+        replies: dict[int, dict[str, Any]] = {}
+        try:
+            dest = socket.getaddrinfo(address, None, socket.AF_INET6, flags=socket.AI_NUMERICHOST)[0][4]
+            wait = min(ICMP_WAIT, timeout)
+
+            def send(seq: int) -> None:  # seq 0 = the echo; seq h = hop limit h
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_UNICAST_HOPS, 64 if seq == 0 else seq)
+                sock.sendto(struct.pack("!BBHHH", ICMP6_ECHO_REQUEST, 0, 0, ident, seq) + b"netready", dest)
+                sent[seq] = time.monotonic()
+
+            send(0)
+            _collect(sock, ident, sent, replies, time.monotonic() + wait, lambda r: 0 in r)
+            # No trace when the echo came back "unreachable": routers rate-limit ICMPv6 errors
+            # (a burst of about 6), and spending them here would make the web checks' SYNs time out.
+            if replies.get(0, {}).get("type", "echo-reply") == "echo-reply":
+                for hop in range(1, ICMP_HOPS + 1):
+                    send(hop)
+                _collect(sock, ident, sent, replies, time.monotonic() + wait, _trace_done)
+        except OSError as exc:
+            obs.error = f"ICMPv6 to {address} failed: {exc.strerror or exc}"
+        finally:
+            sock.close()
+        echo = replies.get(0)
+        hops = [dict(hop=h, **replies[h]) for h in sorted(replies) if h > 0]
+        # Hops at or beyond the destination all answer with echo replies from it: keep the first.
+        trace: list[dict[str, Any]] = []
+        for hop in hops:
+            trace.append(hop)
+            if hop["type"] == "echo-reply":
+                break
+        obs.data = {
+            "skipped": None,
+            "echo": {"replied": echo is not None and echo["type"] == "echo-reply", **(echo or {})},
+            "trace": trace,
+            "reached": any(h["type"] == "echo-reply" for h in trace) or bool(echo and echo["type"] == "echo-reply"),
+        }
+    return obs
+
+
+def _collect(sock: socket.socket, ident: int, sent: dict[int, float], replies: dict[int, dict[str, Any]],
+             deadline: float, done: Any) -> None:  # fmt: skip
+    while (left := deadline - time.monotonic()) > 0 and not done(replies):
+        if not select.select([sock], [], [], left)[0]:
+            return
+        packet, src = sock.recvfrom(2048)
+        _match(packet, src[0], ident, sent, replies)
+
+
+def _trace_done(replies: dict[int, dict[str, Any]]) -> bool:
+    """The echo is answered and every hop up to the first echo reply is known (or the echo failed)."""
+    if 0 not in replies:
+        return False
+    if replies[0]["type"] != "echo-reply":
+        return True
+    last = next((h for h in sorted(replies) if h > 0 and replies[h]["type"] != "time-exceeded"), None)
+    return last is not None and all(h in replies for h in range(1, last))
+
+
+def _match(packet: bytes, src: str, ident: int, sent: dict[int, float], replies: dict[int, dict[str, Any]]) -> None:
+    if len(packet) < 8:
+        return
+    kind = packet[0]
+    if kind == ICMP6_ECHO_REPLY:
+        pid, seq = struct.unpack("!HH", packet[4:8])
+        what = "echo-reply"
+    elif kind in (ICMP6_TIME_EXCEEDED, ICMP6_DST_UNREACH) and len(packet) >= 8 + 40 + 8:
+        inner = packet[8 + 40 :]  # the invoking packet: our IPv6 header, then our echo request
+        if inner[0] != ICMP6_ECHO_REQUEST:
+            return
+        pid, seq = struct.unpack("!HH", inner[4:8])
+        what = "time-exceeded" if kind == ICMP6_TIME_EXCEEDED else f"unreachable (code {packet[1]})"
+    else:
+        return
+    if pid != ident or seq not in sent or seq in replies:
+        return
+    replies[seq] = {"from": src, "type": what, "rtt_ms": round((time.monotonic() - sent[seq]) * 1000, 3)}
+
+
+# --- the AAAA records ------------------------------------------------------------------------
+
+
+def _aaaa(target: Target, settings: ProbeSettings) -> Observation:
+    name = target.ascii_name
+    obs = Observation(id=f"{PROBE}:{name}:aaaa", probe=PROBE, target=name, subject=name, asked={"type": "AAAA"})
+    with ObservationTimer(obs):
+        records = [{"address": a, "class": classify(a)} for a in target.ipv6]
+        data: dict[str, Any] = {"records": records, "ipv4": list(target.ipv4), "rcode": None, "lookup_error": None}
+        if not records:
+            # Empty could mean "no AAAA" or "lookup failed": ask again to tell them apart.
+            try:
+                res = pdns.Resolver(settings).resolve(name, "AAAA")
+                data["rcode"], data["lookup_error"] = res.rcode, res.error
+                if res.records:  # the scanner's lookup lost them: record, do not invent
+                    data["late_records"] = res.records
+            except (OSError, ValueError) as exc:
+                data["lookup_error"] = str(exc)
+            if data["lookup_error"]:
+                obs.error = f"AAAA lookup failed: {data['lookup_error']}"
+        obs.data = data
+    return obs
+
+
+def run(target: Target, settings: ProbeSettings, *, icmp: bool = True) -> list[Observation]:
+    """All IPv6 observations of one resolved target. Never raises; bounded by settings.timeout per
+    operation (checks run concurrently). icmp=False leaves out the ICMPv6 echo/trace."""
+    name = target.ascii_name
+    # A name without addresses still gets the AAAA re-check and the name-server checks.
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+        aaaa = pool.submit(_aaaa, target, settings)
+        dnsf = pool.submit(_dns, name, settings, pool)
+        v6only = pool.submit(_v6only, name, settings)
+        webs = [pool.submit(_web, name, a, 6, settings) for a in target.ipv6]
+        webs += [pool.submit(_web, name, a, 4, settings) for a in target.ipv4]
+        web_obs = [_result(f, name, "web") for f in webs]
+        # ICMP only after the web checks: the ICMPv6 errors it triggers count against the same
+        # router rate limit as the "no route" answers that make a dead address fail fast.
+        icmps = [pool.submit(_icmp, name, a, settings.timeout) for a in target.ipv6] if icmp else []
+        out: list[Observation] = []
+        for fut, oid in [(aaaa, "aaaa"), (dnsf, "dns"), (v6only, "v6only")]:
+            out.append(_result(fut, name, oid))
+        out += web_obs
+        out += [_result(f, name, "icmp") for f in icmps]
+    return out
+
+
+def _result(fut: Any, name: str, what: str) -> Observation:
+    try:
+        return fut.result()
+    except Exception as exc:  # a probe bug must become a visible error, not a crash of the scan
+        return Observation(
+            id=f"{PROBE}:{name}:{what}:crash:{id(fut)}",
+            probe=PROBE,
+            target=name,
+            subject=name,
+            error=f"internal error in {what} check: {type(exc).__name__}: {exc}",
+        )
+
+
+# --- text rendering for `netready ipv6 NAME` -------------------------------------------------
+
+_LABELS = {
+    "en": {
+        "aaaa": "AAAA records", "none": "none", "addr": "address", "class": "class", "tcp80": "TCP 80",
+        "https": "HTTPS", "body": "body sha256 / simhash", "ns": "name servers of", "ns_name": "name server",
+        "udp": "SOA over IPv6 UDP", "tcp": "SOA over IPv6 TCP", "v6only": "AAAA resolved from the root over IPv6 only",
+        "icmp": "ICMPv6 (information)", "skipped": "skipped", "open": "open", "closed": "closed",
+        "no_reply": "no reply", "hops": "hops", "error": "error",
+    },
+    "vi": {
+        "aaaa": "Bản ghi AAAA", "none": "không có", "addr": "địa chỉ", "class": "loại", "tcp80": "TCP 80",
+        "https": "HTTPS", "body": "sha256 / simhash nội dung", "ns": "máy chủ tên miền của", "ns_name": "máy chủ",
+        "udp": "SOA qua IPv6 UDP", "tcp": "SOA qua IPv6 TCP", "v6only": "Phân giải AAAA từ gốc chỉ qua IPv6",
+        "icmp": "ICMPv6 (tham khảo)", "skipped": "bỏ qua", "open": "mở", "closed": "đóng",
+        "no_reply": "không trả lời", "hops": "chặng", "error": "lỗi",
+    },
+}  # fmt: skip
+
+
+def render_ipv6_text(observations: list[Observation], lang: str = "en") -> str:
+    """Plain-text tables of what the IPv6 probe saw (facts only; verdicts come from the judge)."""
+    from tabulate import tabulate
+
+    t = _LABELS.get(lang, _LABELS["en"])
+    obs = [o for o in observations if o.probe == PROBE]
+    out: list[str] = []
+
+    def one(suffix: str) -> Observation | None:
+        return next((o for o in obs if o.id.endswith(f":{suffix}")), None)
+
+    if (a := one("aaaa")) is not None:
+        recs = a.data.get("records") or []
+        listed = ", ".join(f"{r['address']} ({r['class']})" for r in recs) or t["none"]
+        out.append(f"{t['aaaa']}: {listed}" + (f"  [{t['error']}: {a.error}]" if a.error else ""))
+    rows = []
+    for w in (o for o in obs if ":web:" in o.id):
+        h = w.data.get("https") or {}
+        tcp80 = (w.data.get("tcp") or {}).get("80") or {}
+        err80 = tcp80.get("error") or ""
+        state = t["open"] if tcp80.get("open") else (t["closed"] if "refused" in err80 else err80.split(": ")[-1])
+        https = f"{h['status']} {h.get('reason') or ''}".strip() if h.get("status") is not None else h.get("error")
+        body = f"{(h.get('body_sha256') or '')[:12]} / {h.get('body_simhash', '')}" if h.get("status") else ""
+        rows.append([w.subject, w.data.get("class"), state, https, body])
+    if rows:
+        out.append(tabulate(rows, headers=[t["addr"], t["class"], t["tcp80"], t["https"], t["body"]]))
+    if (d := one("dns")) is not None:
+        zone = d.data.get("zone") or d.subject
+        nrows = []
+        for ns in d.data.get("name_servers") or []:
+            if not ns.get("v6"):
+                nrows.append([ns["name"], t["none"], "-", "-"])
+            for r in ns.get("v6", []):
+                cell = [("ok" if r[p]["ok"] else r[p].get("error") or "fail") for p in ("udp", "tcp")]
+                nrows.append([ns["name"], f"{r['address']} ({r['class']})", *cell])
+        out.append(f"{t['ns']} {zone}" + (f"  [{t['error']}: {d.error}]" if d.error else ""))
+        if nrows:
+            out.append(tabulate(nrows, headers=[t["ns_name"], "AAAA", t["udp"], t["tcp"]]))
+    if (v := one("v6only")) is not None:
+        if v.data.get("skipped"):
+            res = f"{t['skipped']}: {v.data['skipped']}"
+        else:
+            res = ", ".join(v.data.get("records") or []) or f"{t['none']} ({v.data.get('rcode')})"
+        out.append(f"{t['v6only']}: {res}" + (f"  [{t['error']}: {v.error}]" if v.error else ""))
+    for i in (o for o in obs if ":icmp:" in o.id):
+        if i.data.get("skipped"):
+            out.append(f"{t['icmp']} {i.subject}: {t['skipped']}: {i.data['skipped']}")
+            continue
+        echo = i.data.get("echo") or {}
+        first = f"{echo.get('rtt_ms')} ms" if echo.get("replied") else echo.get("type") or t["no_reply"]
+        hops = " > ".join(f"{h['from']}" for h in i.data.get("trace") or [])
+        out.append(f"{t['icmp']} {i.subject}: {first}; {t['hops']}: {hops or '-'}")
+    return "\n\n".join(out) + "\n"

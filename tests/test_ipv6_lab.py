@@ -1,0 +1,105 @@
+"""The IPv6 probe and rules on the built-in lab: every scenario gives the verdicts docs/lab.md lists."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from netready.evaluate import ipv6 as ev
+from netready.evaluate import naming
+from netready.scan import make_target
+from probes import ipv6
+
+RULES = {
+    "VN-IPV6-WEB": ev.ipv6_web,
+    "VN-IPV6-DNS": ev.ipv6_dns,
+    "BP-IPV6-PARITY": ev.ipv6_parity,
+    "VN-NAMING": naming.naming,
+}
+ORDER = ("pass", "info", "warn", "fail", "error")
+
+
+@pytest.fixture(scope="module")
+def profile():
+    from netready.profiles import load_profile
+
+    return load_profile("lab")
+
+
+@pytest.fixture(scope="module")
+def scanned(lab, lab_settings):
+    """Each lab portal scanned once (ICMP included: the lab routes it)."""
+    out = {}
+    for portal in lab.portals:
+        target, obs = make_target(portal.name, lab_settings)
+        obs += ipv6.run(target, lab_settings)
+        out[portal.scenario] = (portal, target, obs)
+    return out
+
+
+def worst(outcomes) -> str:
+    return max((o.verdict for o in outcomes), key=ORDER.index)
+
+
+def expected(portal, rule: str) -> str | None:
+    want = portal.expected.get(rule)
+    return want.get("ipv6") if isinstance(want, dict) else want
+
+
+def test_every_scenario_matches_the_lab_table(scanned, profile) -> None:
+    mismatches = []
+    for scenario, (portal, target, obs) in scanned.items():
+        for rule, fn in RULES.items():
+            want = expected(portal, rule)
+            if want is None:
+                continue
+            outcomes = fn(target, obs, profile)
+            got = worst(outcomes) if outcomes else "error"
+            if got != want:
+                mismatches.append(f"{scenario} {rule}: want {want}, got {got}: {[o.en for o in outcomes]}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_good(scanned, profile) -> None:
+    portal, target, obs = scanned["good"]
+    for o in obs:
+        json.dumps(o.to_dict())
+    assert [o.verdict for o in ev.ipv6_web(target, obs, profile)] == ["pass"] * len(target.ipv6)
+    dns_out = ev.ipv6_dns(target, obs, profile)
+    assert dns_out[0].verdict == "pass" and dns_out[0].subject == portal.zone
+    v6only = next(o for o in obs if o.id.endswith(":v6only"))
+    assert v6only.data["records"] == target.ipv6 and v6only.error is None
+    assert all(":" in s for step in v6only.data["steps"] for s in step["servers"])  # IPv6 transport only
+    icmp = next(o for o in obs if ":icmp:" in o.id)
+    assert icmp.data["echo"]["replied"] is True and icmp.data["trace"][-1]["from"] == target.ipv6[0]
+    assert ev.ipv6_parity(target, obs, profile)[0].verdict == "pass"
+
+
+def test_nov6(scanned, profile) -> None:
+    _, target, obs = scanned["nov6"]
+    web = ev.ipv6_web(target, obs, profile)
+    assert web[0].verdict == "fail" and "no AAAA" in web[0].en
+    dns_out = ev.ipv6_dns(target, obs, profile)
+    assert dns_out[0].verdict == "fail" and dns_out[0].en.startswith("name servers IPv4 only")
+
+
+def test_v6dead(scanned, profile) -> None:
+    _, target, obs = scanned["v6dead"]
+    web = ev.ipv6_web(target, obs, profile)
+    assert web[0].verdict == "fail" and web[0].en.startswith("AAAA published but unreachable (connect to [")
+    icmp = next(o for o in obs if ":icmp:" in o.id)
+    assert icmp.error is None and icmp.data["reached"] is False  # information only
+
+
+def test_v6diff(scanned, profile) -> None:
+    _, target, obs = scanned["v6diff"]
+    assert [o.verdict for o in ev.ipv6_web(target, obs, profile)] == ["pass"]
+    parity = ev.ipv6_parity(target, obs, profile)
+    assert parity[0].verdict in ("fail", "warn") and "different page" in parity[0].en
+
+
+def test_render(scanned) -> None:
+    _, _, obs = scanned["good"]
+    text = ipv6.render_ipv6_text(obs, "vi")
+    assert "Bản ghi AAAA" in text and "2001:db8:200::" in text
