@@ -186,6 +186,131 @@ def demo(
                f"{out}/demo-report.html; stop the lab with: netready lab down", err=True)
 
 
+def _area_command(area: str, name: str, fmt: Fmt, lang: Lang, output: str | None, profile: str,
+                  settings_args: dict, extra: dict | None = None) -> None:  # type: ignore[type-arg]
+    from netready.app import UsageError, area_report, build_settings
+    from netready.judge import exit_code
+    from netready.profiles import ProfileError, load_profile
+    from netready.render import render, use_colour
+
+    try:
+        lab = settings_args.pop("use_lab")
+        prof = load_profile("lab" if lab and profile == "circular32" else profile)
+        settings = build_settings(**settings_args, use_lab=lab)
+        report = area_report(area, name, settings, prof, **(extra or {}))
+    except (UsageError, ProfileError) as exc:
+        _fail_usage(str(exc))
+    if fmt == Fmt.table:
+        text = _area_text(area, report, lang.value) + render(report, "table", lang.value, colour=use_colour())
+    else:
+        text = render(report, fmt.value, lang.value)
+    _emit(text, output)
+    raise typer.Exit(exit_code(report.summary))
+
+
+def _area_text(area: str, report, lang: str) -> str:  # type: ignore[no-untyped-def]
+    """The probe's own human view (chain tree, TLS details, IPv6 details) above the findings."""
+    observations = report.observations
+    try:
+        if area == "dnssec":
+            from netready.dnssec_graph import render_chain_text
+
+            return render_chain_text(observations, lang) + "\n"
+        if area == "tls":
+            from probes.tls import render_tls_text
+
+            return render_tls_text(observations, lang) + "\n"
+        if area == "ipv6":
+            from probes.ipv6 import render_ipv6_text
+
+            return render_ipv6_text(observations, lang) + "\n"
+    except ImportError:
+        return ""
+    return ""
+
+
+@app.command()
+def dnssec(
+    name: Annotated[str, typer.Argument(help="Portal name (IDN accepted).")],
+    trust_anchor: AnchorOpt = None,
+    root_hints: RootHintsOpt = None,
+    resolver: ResolverOpt = None,
+    lab: LabOpt = False,
+    svg: Annotated[str | None, typer.Option("--svg", help="Also write the chain picture (SVG) here.")] = None,
+    profile: Annotated[str, typer.Option(help="circular32, strict, lab, or a YAML file.")] = "circular32",
+    fmt: FmtOpt = Fmt.table,
+    lang: LangOpt = Lang.en,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per query.")] = 2.0,
+) -> None:
+    """The DNSSEC chain of trust from the root to the portal, link by link, and the DNSSEC rules."""
+    if svg:
+        _write_svg(name, svg, dict(resolvers=resolver, root_hints=root_hints, trust_anchor=trust_anchor,
+                                   timeout=timeout, use_lab=lab))
+    _area_command("dnssec", name, fmt, lang, output, profile,
+                  dict(resolvers=resolver, root_hints=root_hints, trust_anchor=trust_anchor, timeout=timeout,
+                       use_lab=lab))
+
+
+def _write_svg(name: str, path: str, settings_args: dict) -> None:  # type: ignore[type-arg]
+    from netready.app import UsageError, build_settings
+    from netready.dnssec_graph import chain_svg
+    from probes.dnssec import run_name
+
+    try:
+        lab = settings_args.pop("use_lab")
+        settings = build_settings(**settings_args, use_lab=lab)
+        Path(path).write_text(chain_svg(run_name(name, settings)), encoding="utf-8")
+    except (UsageError, RuntimeError, OSError) as exc:
+        typer.echo(f"netready: cannot write the chain picture: {exc}", err=True)
+
+
+@app.command()
+def tls(
+    host: Annotated[str, typer.Argument(help="HOST[:PORT] or an address literal ([v6]:port).")],
+    address: Annotated[list[str] | None, typer.Option("--address", help="Probe this address (repeatable) "
+                                                      "instead of resolving HOST.")] = None,
+    ca_file: CaOpt = None,
+    sni: Annotated[str | None, typer.Option("--sni", help="Server name to send (default: HOST).")] = None,
+    resolver: ResolverOpt = None,
+    root_hints: RootHintsOpt = None,
+    lab: LabOpt = False,
+    profile: Annotated[str, typer.Option(help="circular32, strict, lab, or a YAML file.")] = "circular32",
+    fmt: FmtOpt = Fmt.table,
+    lang: LangOpt = Lang.en,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per connection.")] = 2.0,
+) -> None:
+    """Protocol versions, cipher suites, key exchange, certificate chain, redirect and HSTS per address."""
+    from netready.app import UsageError, split_host_port
+
+    try:
+        name, port = split_host_port(host)
+    except UsageError as exc:
+        _fail_usage(str(exc))
+    _area_command("tls", name, fmt, lang, output, profile,
+                  dict(resolvers=resolver, root_hints=root_hints, ca_file=ca_file, timeout=timeout, use_lab=lab),
+                  dict(port=port, addresses=address, sni=sni))
+
+
+@app.command()
+def ipv6(
+    name: Annotated[str, typer.Argument(help="Portal name (IDN accepted).")],
+    root_hints: RootHintsOpt = None,
+    resolver: ResolverOpt = None,
+    ca_file: CaOpt = None,
+    lab: LabOpt = False,
+    profile: Annotated[str, typer.Option(help="circular32, strict, lab, or a YAML file.")] = "circular32",
+    fmt: FmtOpt = Fmt.table,
+    lang: LangOpt = Lang.en,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per network operation.")] = 2.0,
+) -> None:
+    """The portal and its name servers over IPv6: AAAA sanity, reachability, parity with IPv4."""
+    _area_command("ipv6", name, fmt, lang, output, profile,
+                  dict(resolvers=resolver, root_hints=root_hints, ca_file=ca_file, timeout=timeout, use_lab=lab))
+
+
 @lab_app.command("up")
 def lab_up() -> None:
     """Start the lab (idempotent)."""

@@ -158,3 +158,67 @@ def run_check(
     if output:
         write_atomic(Path(output), render(report, fmt, lang))
     return CheckRun(report, outcome.interrupted, len(done))
+
+
+# Rules each area command (`netready dnssec|tls|ipv6`) judges.
+AREA_RULES: dict[str, tuple[str, ...]] = {
+    "dnssec": ("VN-DNSSEC", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS", "BP-DNS-CONSISTENT", "BP-CAA"),
+    "tls": ("VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS-LEGACY-OFF",
+            "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-OCSP"),
+    "ipv6": ("VN-IPV6-WEB", "VN-IPV6-DNS", "BP-IPV6-PARITY", "VN-NAMING"),
+}
+
+
+def split_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
+    """HOST, HOST:PORT, [V6]:PORT or a bare IPv6 literal."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, ""
+    if port and not port.isdigit():
+        raise UsageError(f"bad port in {text!r}")
+    number = int(port) if port else default_port
+    if not 0 < number < 65536:
+        raise UsageError(f"port out of range in {text!r}")
+    return host, number
+
+
+def area_report(
+    area: str,
+    name: str,
+    settings: ProbeSettings,
+    profile: Any,
+    port: int = 443,
+    addresses: list[str] | None = None,
+    sni: str | None = None,
+) -> Any:
+    """Probe one name with one area's probe and judge only that area's rules: a Report."""
+    from netready.judge import judge_target
+    from netready.model import Target, utc_now
+    from netready.scan import TargetResult, build_report, make_target  # noqa: I001
+
+    started = utc_now()
+    if area == "tls" and (addresses or port != 443 or sni):
+        from probes import tls
+
+        observations = tls.scan_host(name, port, addresses, sni, settings)
+        ascii_name = observations[0].target if observations else name
+        target = Target(name=name, ascii_name=ascii_name,
+                        ipv4=[a for a in addresses or [] if ":" not in a],
+                        ipv6=[a for a in addresses or [] if ":" in a])
+        if not addresses:
+            target.ipv4 = sorted({o.subject for o in observations if "." in o.subject and o.subject != ascii_name})
+            target.ipv6 = sorted({o.subject for o in observations if ":" in o.subject})
+    else:
+        import probes
+
+        target, observations = make_target(name, settings)
+        run = probes.load(area)
+        if observations and run is not None:
+            observations.extend(run(target, settings))
+    findings = [f for f in judge_target(target, observations, profile) if f.rule_id in AREA_RULES[area]]
+    return build_report([TargetResult(target, observations, findings)], settings, profile, started)
