@@ -2,7 +2,9 @@
 # Both install what they need (Debian packages, a venv) and are quick the second time.
 
 APT_PACKAGES := bind9 bind9-utils bind9-dnsutils knot knot-dnsutils nginx openssl \
-                iproute2 iputils-ping curl python3-venv python3-dev gcc graphviz
+                iproute2 iputils-ping curl util-linux python3-venv python3-dev gcc graphviz \
+                libreoffice-writer-nogui poppler-utils libpango-1.0-0 libpangoft2-1.0-0 \
+                libharfbuzz-subset0 fonts-liberation2 fonts-dejavu-core
 PYTHON ?= python3
 VENV := .venv
 STAMP_APT := $(VENV)/.stamp-apt

@@ -23,6 +23,9 @@ app = typer.Typer(
 lab_app = typer.Typer(help="The built-in offline lab: real BIND, Knot and nginx in network namespaces.",
                       no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
+contract_app = typer.Typer(help="Hosting/DNS-hosting contract clauses, and verification of a contract with evidence.",
+                           no_args_is_help=True)
+app.add_typer(contract_app, name="contract")
 
 EXIT_USAGE = 3
 
@@ -309,6 +312,121 @@ def ipv6(
     """The portal and its name servers over IPv6: AAAA sanity, reachability, parity with IPv4."""
     _area_command("ipv6", name, fmt, lang, output, profile,
                   dict(resolvers=resolver, root_hints=root_hints, ca_file=ca_file, timeout=timeout, use_lab=lab))
+
+
+class DocFmt(StrEnum):
+    md = "md"
+    html = "html"
+    docx = "docx"
+    pdf = "pdf"
+
+
+class EvidenceFmt(StrEnum):
+    html = "html"
+    json = "json"
+    pdf = "pdf"
+
+
+def _write_doc(render_text, write_file, doc, fmt: str, output: str | None) -> None:  # type: ignore[no-untyped-def]
+    """md/html may go to stdout; docx/pdf are binary and need -o."""
+    if fmt in ("docx", "pdf") and not output:
+        _fail_usage(f"--format {fmt} needs --output FILE")
+    if output:
+        write_file(doc, fmt, output)
+        typer.echo(f"written: {output}", err=True)
+    else:
+        sys.stdout.write(render_text(doc, fmt))
+
+
+@app.command()
+def plan(
+    agency: Annotated[str, typer.Option("--agency", help="The agency's name, as it should appear in the plan.")],
+    scenario: Annotated[str, typer.Option(help="Web hosting: outsourced (thuê dịch vụ) or idc (tự quản lý).")]
+    = "outsourced",
+    dns: Annotated[str, typer.Option(help="DNS: outsourced (DNS hosting provider) or own.")] = "outsourced",
+    report: Annotated[str | None, typer.Option("--from", "--report", help="A netready JSON report: current state "
+                                               "and the gap list come from it.")] = None,
+    start: Annotated[str | None, typer.Option(help="Start date YYYY-MM-DD for the timeline.")] = None,
+    lang: LangOpt = Lang.vi,
+    fmt: Annotated[DocFmt, typer.Option("--format", "-f")] = DocFmt.md,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Draft the IPv6 / DNSSEC / HTTPS deployment plan the guidance asks for (Vietnamese by default)."""
+    from datetime import date
+
+    from netready.model import Report
+    from netready.plan import PlanError, draft_plan, render_plan, write_plan
+
+    try:
+        rep = Report.load(report) if report else None
+        start_date = date.fromisoformat(start) if start else None
+        doc = draft_plan(agency, scenario, dns, rep, lang.value, start_date)
+    except (PlanError, OSError, ValueError, KeyError) as exc:
+        _fail_usage(str(exc))
+    _write_doc(render_plan, write_plan, doc, fmt.value, output)
+
+
+@contract_app.command("clauses")
+def contract_clauses_cmd(
+    scenario: Annotated[str, typer.Option(help="outsourced or idc.")] = "outsourced",
+    service: Annotated[str, typer.Option(help="web, dns or both.")] = "both",
+    lang: LangOpt = Lang.vi,
+    fmt: Annotated[DocFmt, typer.Option("--format", "-f")] = DocFmt.md,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """The technical clauses to put in a hosting or DNS-hosting contract, with acceptance tests."""
+    from netready.contract import ContractError, contract_clauses, render_clauses, write_clauses
+
+    try:
+        doc = contract_clauses(scenario, service, lang.value)
+    except (ContractError, ValueError) as exc:
+        _fail_usage(str(exc))
+    _write_doc(render_clauses, write_clauses, doc, fmt.value, output)
+
+
+@contract_app.command("verify")
+def contract_verify(
+    spec: Annotated[str, typer.Argument(help="SPEC.yml: contract, provider, services, clauses in force.")],
+    resolver: ResolverOpt = None,
+    root_hints: RootHintsOpt = None,
+    trust_anchor: AnchorOpt = None,
+    ca_file: CaOpt = None,
+    lab: LabOpt = False,
+    profile: Annotated[str | None, typer.Option(help="Override the spec's profile.")] = None,
+    lang: LangOpt = Lang.vi,
+    fmt: Annotated[EvidenceFmt, typer.Option("--format", "-f")] = EvidenceFmt.html,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Probe what the contract names and write an evidence report: clause -> rules -> verdicts, hashed.
+    Exit 0 every clause met, 1 some not met, 2 some could not be verified, 3 usage error."""
+    from tabulate import tabulate
+
+    from netready.app import UsageError, build_settings
+    from netready.contract import (
+        ContractError,
+        clause_summary_rows,
+        render_contract_report,
+        verify_contract,
+        write_contract_report,
+    )
+    from netready.contract_spec import SpecError
+    from netready.profiles import ProfileError
+
+    try:
+        settings = build_settings(resolver, root_hints, trust_anchor, ca_file, use_lab=lab)
+        result = verify_contract(spec, settings, profile)
+    except (UsageError, SpecError, ContractError, ProfileError) as exc:
+        _fail_usage(str(exc))
+    if fmt == EvidenceFmt.pdf and not output:
+        _fail_usage("--format pdf needs --output FILE")
+    if output:
+        write_contract_report(result, fmt.value, output, lang.value)
+        headers = ["clause", "status", "rules"] if lang == Lang.en else ["điều khoản", "trạng thái", "quy tắc"]
+        typer.echo(tabulate(clause_summary_rows(result, lang.value), headers=headers), err=True)
+        typer.echo(f"evidence SHA-256 {result.sha256}; written: {output}", err=True)
+    else:
+        sys.stdout.buffer.write(render_contract_report(result, fmt.value, lang.value))
+    raise typer.Exit(result.exit_code())
 
 
 @lab_app.command("up")

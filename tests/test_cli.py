@@ -116,3 +116,20 @@ def test_rejudge_command_offline(tmp_path):
     again = Report.from_json(r.stdout)
     assert again.profile == "strict"
     assert {f.level for f in again.findings if f.rule_id == "BP-HSTS"} == {"required"}
+
+
+def test_plan_and_contract_commands(tmp_path):
+    r = run("plan", "--agency", "Bộ Tư pháp", "--scenario", "outsourced", "--dns", "own")
+    assert r.returncode == 0, r.stderr
+    assert "KẾ HOẠCH TRIỂN KHAI" in r.stdout and "Bộ Tư pháp" in r.stdout
+    assert run("plan", "--agency", "X", "--scenario", "cloud").returncode == 3
+    assert run("plan", "--agency", "X", "-f", "docx").returncode == 3  # binary output needs -o
+    docx = tmp_path / "plan.docx"
+    r = run("plan", "--agency", "X", "--lang", "en", "-f", "docx", "-o", str(docx))
+    assert r.returncode == 0 and docx.stat().st_size > 5000
+    r = run("contract", "clauses", "--service", "web", "--lang", "en")
+    assert r.returncode == 0 and "Acceptance test" in r.stdout
+    bad = tmp_path / "spec.yml"
+    bad.write_text("contract: X\nprovider: Y\nsurprise: 1\n", encoding="utf-8")
+    r = run("contract", "verify", str(bad))
+    assert r.returncode == 3 and "spec.yml:" in r.stderr
