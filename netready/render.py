@@ -167,8 +167,59 @@ def render_junit(report: Report, lang: str = "en") -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
+MAX_PICTURES = 50  # a chain picture costs a Graphviz run; large batches get the tables only
+
+
+def _chain_pictures(report: Report) -> dict[str, str]:
+    """Inline SVG of each target's DNSSEC chain (when Graphviz is there and the batch is small)."""
+    if len(report.targets) > MAX_PICTURES:
+        return {}
+    try:
+        from netready.dnssec_graph import chain_svg
+    except ImportError:
+        return {}
+    pictures: dict[str, str] = {}
+    for target in report.targets:
+        observations = report.observations_for(target.ascii_name)
+        if not any(o.probe == "dnssec" and o.id.endswith(":chain") for o in observations):
+            continue
+        try:
+            svg = chain_svg(observations)
+        except (RuntimeError, OSError, KeyError, TypeError, ValueError):
+            continue
+        pictures[target.ascii_name] = svg[svg.find("<svg"):] if "<svg" in svg else ""
+    return pictures
+
+
+def _certificates(report: Report) -> dict[str, list[dict[str, Any]]]:
+    """Per target: the leaf certificate each address presented, with the facts an auditor files."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for o in report.observations:
+        if o.probe != "tls" or not isinstance(o.data, dict):
+            continue
+        cert = o.data.get("certificate") or {}
+        chain = cert.get("chain") or []
+        if not chain:
+            continue
+        leaf = chain[0]
+        out.setdefault(o.target, []).append({
+            "address": o.data.get("address", o.subject),
+            "subject": leaf.get("subject"),
+            "issuer": leaf.get("issuer"),
+            "names": ", ".join(leaf.get("dns_names") or leaf.get("common_names") or []),
+            "key": f"{leaf.get('key_type')} {leaf.get('key_bits')}",
+            "signature": leaf.get("signature_algorithm"),
+            "not_before": leaf.get("not_before"),
+            "not_after": leaf.get("not_after"),
+            "sha256": leaf.get("sha256") or leaf.get("fingerprint_sha256") or "",
+            "chain_sent": len(chain),
+            "problems": ", ".join(cert.get("reasons") or []) or "-",
+        })
+    return out
+
+
 def render_html(report: Report, lang: str = "en") -> str:
-    """A self-contained evidence page: inline CSS, no network assets, raw JSON hashed in the appendix."""
+    """A self-contained evidence page: inline CSS and SVG, no network assets, raw JSON hashed in the appendix."""
     raw = report.to_json()
     return get_template("report.html.j2").render(
         report=report,
@@ -178,6 +229,8 @@ def render_html(report: Report, lang: str = "en") -> str:
         levels=LEVEL_WORDS[lang],
         rules=catalogue(),
         categories=CATEGORIES,
+        pictures=_chain_pictures(report),
+        certificates=_certificates(report),
         raw_json=raw,
         raw_sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
     )
