@@ -12,6 +12,7 @@ Observations (ids; shapes in docs/probes/ipv6.md):
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import socket
@@ -350,7 +351,12 @@ def _icmp(name: str, address: str, timeout: float) -> Observation:
                     send(hop)
                 _collect(sock, ident, sent, replies, time.monotonic() + wait, _trace_done)
         except OSError as exc:
-            obs.error = f"ICMPv6 to {address} failed: {exc.strerror or exc}"
+            if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) and 0 not in replies:
+                # The kernel already knows the path is dead (an earlier ICMPv6 error cached for the
+                # route): that is an answer about reachability, not a failure of the check.
+                replies[0] = {"type": "unreachable", "from": None, "local": exc.strerror or str(exc)}
+            else:
+                obs.error = f"ICMPv6 to {address} failed: {exc.strerror or exc}"
         finally:
             sock.close()
         echo = replies.get(0)
