@@ -430,13 +430,15 @@ def contract_verify(
 
 
 @lab_app.command("up")
-def lab_up() -> None:
+def lab_up(
+    scale: Annotated[int, typer.Option(min=0, max=20000, help="Add N agency zones and portals for batch runs.")] = 0,
+) -> None:
     """Start the lab (idempotent)."""
     from netready import lab as lab_mod
 
     t0 = time.perf_counter()
     try:
-        env = lab_mod.up()
+        env = lab_mod.up(scale=scale)
     except lab_mod.LabError as exc:
         typer.echo(f"netready: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -11,14 +12,20 @@ from netready.model import ProbeSettings
 
 @pytest.fixture(scope="session")
 def lab():
-    """The running lab (netready.lab.LabEnv). Started once; stopped at the end only if we started it."""
+    """The running lab (netready.lab.LabEnv), named by NETREADY_LAB_NAME (default nrlab). Started once;
+    stopped at the end only if this session started it (NETREADY_KEEP_LAB=1 keeps it)."""
     from netready import lab as lab_mod
 
-    was_up = lab_mod.is_up() if hasattr(lab_mod, "is_up") else False
-    env = lab_mod.up()
+    if os.geteuid() != 0:
+        pytest.fail("the lab needs root (network namespaces, named, knotd, nginx): run the suite as root")
+    name = lab_mod.lab_name()
+    was_up = lab_mod.is_up(name)
+    t0 = time.monotonic()
+    env = lab_mod.up(name)
+    print(f"\nlab {name}: {'reused' if was_up else 'started'} in {time.monotonic() - t0:.2f} s")
     yield env
     if not was_up and not os.environ.get("NETREADY_KEEP_LAB"):
-        lab_mod.down()
+        lab_mod.down(name)
 
 
 @pytest.fixture(scope="session")

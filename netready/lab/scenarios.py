@@ -1,0 +1,236 @@
+"""Scenario catalogue: one portal dichvucong.<scenario>.gov.vn per scenario, and the verdict every rule
+of REQUIREMENTS §2 must give on it. docs/lab.md renders this table; probe tests are written against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RULES = (
+    "VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "VN-IPV6-WEB", "VN-IPV6-DNS",
+    "VN-DNSSEC", "VN-NAMING", "BP-TLS-LEGACY-OFF", "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT",
+    "BP-HSTS", "BP-OCSP", "BP-IPV6-PARITY", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS",
+    "BP-DNS-CONSISTENT", "BP-CAA",
+)  # fmt: skip
+
+# What `good` gives. BP-OCSP is info everywhere: no OCSP responder exists offline, nothing is stapled.
+BASELINE: dict[str, str] = {rule: "pass" for rule in RULES} | {"BP-OCSP": "info"}
+
+# A verdict is a word, or {"ipv4": word, "ipv6": word} when the address families differ.
+Verdict = str | dict[str, str]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    index: int  # web address index: 198.51.100.(128+index), 2001:db8:200::(128+index)
+    summary: str
+    dns_host: str = "bind"  # bind | knot | bind-v4only  (who serves the agency zone)
+    signer: str = "bind-offline"  # bind-policy | bind-offline | knot | none
+    algorithm: int = 13
+    nsec3: tuple[str, int] | None = None  # (salt hex or "-", iterations); None = NSEC
+    dnssec: str = "ok"  # ok | bogus-ds | expired | unsigned
+    web6: str = "same"  # same | none (no AAAA) | dead (AAAA nobody serves) | diff (other page on v6)
+    tls: str = "modern"  # modern (Mozilla intermediate) | legacy
+    cert: str = "good"  # good | rsa1024 | expired | selfsigned
+    send_intermediate: bool = True
+    http80: str = "redirect"  # redirect (301 to https) | page (200, no redirect)
+    hsts: bool = True
+    overrides: dict[str, Verdict] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> str:
+        return f"{self.name}.gov.vn."
+
+    @property
+    def portal(self) -> str:
+        return f"dichvucong.{self.name}.gov.vn"
+
+    def expected(self) -> dict[str, Verdict]:
+        return BASELINE | self.overrides
+
+
+_V6ERR = {"ipv4": "pass", "ipv6": "error"}
+_WEB_RULES = ("VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS-LEGACY-OFF", "BP-TLS13", "BP-TLS-CIPHERS",
+              "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS")  # fmt: skip
+_NOT_RESOLVABLE = (
+    "web rules: pass when the portal's A/AAAA are taken from the authoritative servers or with CD=1; a "
+    "probe that resolves only through the validating lab resolver gets SERVFAIL and must report error"
+)
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "good",
+        1,
+        "fully compliant: dual stack, DNSSEC secure (BIND dnssec-policy, inline signing), TLS 1.2+1.3 "
+        "Mozilla intermediate, RSA 2048 leaf + intermediate, HSTS 63072000, 80 -> 301 https, CAA",
+        signer="bind-policy",
+    ),
+    Scenario(
+        "nov6",
+        2,
+        "IPv4 only: no AAAA for the portal; its name servers have only A records and answer only on IPv4",
+        dns_host="bind-v4only",
+        web6="none",
+        overrides={"VN-IPV6-WEB": "fail", "VN-IPV6-DNS": "fail", "BP-IPV6-PARITY": "info"},
+        notes={"BP-IPV6-PARITY": "info: nothing to compare (no AAAA)"},
+    ),
+    Scenario(
+        "v6dead",
+        3,
+        "AAAA published (2001:db8:dead::131) but nothing serves it: connecting fails at once "
+        "(EHOSTUNREACH, an unreachable route on the lab's host side and in the router); IPv4 side like good",
+        web6="dead",
+        overrides={"VN-HTTPS": "fail", "VN-IPV6-WEB": "fail", "BP-IPV6-PARITY": "fail"}
+        | {rule: _V6ERR for rule in _WEB_RULES},
+        notes={"VN-HTTPS": "fail: the AAAA address does not answer (connect fails fast, unreachable)"},
+    ),
+    Scenario(
+        "unsigned",
+        4,
+        "zone not signed: insecure delegation (gov.vn proves no DS with NSEC3)",
+        signer="none",
+        dnssec="unsigned",
+        overrides={
+            "VN-DNSSEC": "fail",
+            "BP-DNSSEC-ALGO": "info",
+            "BP-DNSSEC-NSEC3": "info",
+            "BP-DNSSEC-SIGS": "info",
+        },
+        notes={"VN-DNSSEC": "fail: status insecure", "BP-DNSSEC-ALGO": "info: no DNSKEY to judge"},
+    ),
+    Scenario(
+        "bogus",
+        5,
+        "the DS in gov.vn matches no DNSKEY of the zone (zone itself correctly signed): bogus",
+        dnssec="bogus-ds",
+        overrides={"VN-DNSSEC": "fail"},
+        notes={"VN-DNSSEC": "fail: status bogus (resolver SERVFAIL)", "web": _NOT_RESOLVABLE},
+    ),
+    Scenario(
+        "expiredsig",
+        6,
+        "RRSIGs expired (signed offline with start/end in the past, served without re-signing): bogus",
+        dnssec="expired",
+        overrides={"VN-DNSSEC": "fail", "BP-DNSSEC-SIGS": "fail"},
+        notes={"VN-DNSSEC": "fail: status bogus (signature expired)", "web": _NOT_RESOLVABLE},
+    ),
+    Scenario(
+        "legacy",
+        7,
+        "TLS 1.0/1.1/1.2 (no 1.3), RSA 1024 leaf, CBC-SHA1, static-RSA and DHE-1024 suites accepted (no "
+        "3DES: Debian's OpenSSL 3.0 has no 3DES suites at all), no HSTS, port 80 serves the page (200); "
+        "zone signed by Knot (NSEC)",
+        dns_host="knot",
+        signer="knot",
+        tls="legacy",
+        cert="rsa1024",
+        http80="page",
+        hsts=False,
+        overrides={
+            "VN-HTTPS-FORCED": "fail",
+            "VN-TLS-KEY2048": "fail",
+            "BP-TLS-LEGACY-OFF": "fail",
+            "BP-TLS13": "fail",
+            "BP-TLS-CIPHERS": "fail",
+            "BP-TLS-KEX": "fail",
+            "BP-HSTS": "fail",
+        },
+        notes={
+            "VN-TLS-CA": "pass: chain, name and dates are valid; verify at OpenSSL SECLEVEL<=1 or the "
+            "1024-bit key is reported as 'EE certificate key too weak' (that belongs to VN-TLS-KEY2048)",
+            "BP-TLS-KEX": "fail: finite-field DHE with a 1024-bit group (RFC 2409 group 2)",
+        },
+    ),
+    Scenario(
+        "expiredcert",
+        8,
+        "leaf certificate from the lab CA expired 30 days ago (validity entirely in the past)",
+        cert="expired",
+        overrides={"VN-TLS-CA": "fail", "BP-TLS-CERT": "fail"},
+    ),
+    Scenario(
+        "selfsigned",
+        9,
+        "self-signed leaf (RSA 2048, valid 10 years)",
+        cert="selfsigned",
+        send_intermediate=False,
+        overrides={"VN-TLS-CA": "fail", "BP-TLS-CERT": "fail"},
+        notes={"BP-TLS-CERT": "fail: lifetime 3650 days > 398"},
+    ),
+    Scenario(
+        "noint",
+        10,
+        "server sends the leaf only, not the intermediate CA",
+        send_intermediate=False,
+        overrides={"VN-TLS-CA": "fail", "BP-TLS-CERT": "fail"},
+        notes={"VN-TLS-CA": "fail: unable to get local issuer certificate (bundle = lab root only)"},
+    ),
+    Scenario(
+        "v6diff",
+        11,
+        "dual stack, but IPv6 serves a different page (maintenance page, status 200); zone signed by Knot",
+        dns_host="knot",
+        signer="knot",
+        web6="diff",
+        overrides={"BP-IPV6-PARITY": "fail"},
+        notes={"BP-IPV6-PARITY": "fail: same status (200), different body"},
+    ),
+    Scenario(
+        "nsec3iter",
+        12,
+        "zone signed with NSEC3, 10 iterations and salt AABBCCDD (RFC 9276 says 0 and empty)",
+        nsec3=("aabbccdd", 10),
+        overrides={"BP-DNSSEC-NSEC3": "fail"},
+    ),
+    Scenario(
+        "rsasha256",
+        13,
+        "like good, zone signed with algorithm 8 (RSASHA256, 2048-bit keys) offline by BIND",
+        algorithm=8,
+    ),
+)
+
+BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+def scale_names(n: int) -> list[str]:
+    return [f"agency{i:04d}" for i in range(1, n + 1)]
+
+
+def _cell(v: Verdict) -> str:
+    if isinstance(v, dict):
+        return " / ".join(f"{fam[-2:]}: {_cell(word)}" for fam, word in v.items())
+    return {"fail": "**FAIL**"}.get(v, v)
+
+
+def markdown_tables() -> str:
+    """The two tables of docs/lab.md (scenarios, then expected verdicts); a test keeps the doc in sync."""
+    from . import plan  # local: plan does not need scenarios
+
+    out = [
+        "| scenario | portal addresses (A / AAAA) | zone served by, signed by | what it is |",
+        "|---|---|---|---|",
+    ]
+    for s in SCENARIOS:
+        v6 = {"same": plan.web6(s.index), "diff": plan.web6(s.index) + " (other page)", "none": "none",
+              "dead": plan.dead6(s.index) + " (unserved)"}[s.web6]  # fmt: skip
+        sig = {"bind-policy": "BIND dnssec-policy (inline)", "bind-offline": "dnssec-signzone (offline)",
+               "knot": "knotd (automatic)", "none": "unsigned"}[s.signer]  # fmt: skip
+        if s.signer != "none":
+            sig += f", alg {s.algorithm}, " + (
+                f"NSEC3 {s.nsec3[1]} iter salt {s.nsec3[0]}" if s.nsec3 else "NSEC"
+            )
+        host = {
+            "bind": "named (.91/.92)",
+            "knot": "knotd (.101/.102)",
+            "bind-v4only": "named, IPv4 only (.111/.112)",
+        }
+        out.append(f"| `{s.name}` | {plan.web4(s.index)} / {v6} | {host[s.dns_host]}; {sig} | {s.summary} |")
+    out += ["", "| rule | " + " | ".join(f"`{s.name}`" for s in SCENARIOS) + " |",
+            "|---|" + "---|" * len(SCENARIOS)]  # fmt: skip
+    for rule in RULES:
+        out.append(f"| {rule} | " + " | ".join(_cell(s.expected()[rule]) for s in SCENARIOS) + " |")
+    notes = [f"- `{s.name}` {rule}: {text}" for s in SCENARIOS for rule, text in s.notes.items()]
+    return "\n".join(out + ["", "Notes:", *notes]) + "\n"

@@ -1,0 +1,251 @@
+"""DNS hierarchy: zone contents, keys, DS records and offline signing (BIND tools).
+
+Bring-up is bottom-up without waiting for any daemon: every key is made first (dnssec-keygen, or keymgr
+for Knot zones), so each parent's DS set is known before the parent is signed or loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import plan
+from .plan import NameServer
+from .scenarios import SCENARIOS, Scenario, scale_names
+from .sysutil import run
+
+ALG_NAMES = {8: "RSASHA256", 13: "ECDSAP256SHA256"}
+CAA_ISSUER = "ca.netready-lab.test"
+SIG_DAYS = 30  # offline signatures: valid 30 days from `up` (BP-DNSSEC-SIGS wants >= 3 days left)
+
+
+@dataclass
+class Zone:
+    origin: str  # absolute, with the trailing dot
+    server: str  # named-auth view (root|vn|agency|v4only) or knot-gov | knot-agency
+    servers: tuple[NameServer, ...]
+    signer: str = "bind-offline"  # bind-offline | bind-policy | knot | none
+    algorithm: int = 13
+    nsec3: tuple[str, int] | None = None
+    dnssec: str = "ok"  # ok | bogus-ds | expired | unsigned
+    records: list[str] = field(default_factory=list)
+    children: list[Zone] = field(default_factory=list)
+    scenario: str | None = None
+    csk: bool = False  # one key (flags 257) signs everything: half the key generation, for scale zones
+    # Filled during bring-up:
+    keydir: Path | None = None
+    ds: list[str] = field(default_factory=list)  # what the parent publishes
+    unsigned_file: Path | None = None
+    served_file: Path | None = None
+
+    @property
+    def signed(self) -> bool:
+        return self.signer != "none"
+
+    @property
+    def knot(self) -> bool:
+        return self.server.startswith("knot")
+
+
+def _addr_records(s: NameServer) -> list[str]:
+    return [f"{s.name} A {s.ipv4}"] * bool(s.ipv4) + [f"{s.name} AAAA {s.ipv6}"] * bool(s.ipv6)
+
+
+def agency_zone(sc: Scenario) -> Zone:
+    servers = plan.agency_servers(sc.zone, sc.dns_host)
+    portal = f"{sc.portal}."
+    recs = [
+        f"{portal} A {plan.web4(sc.index)}",
+        f"www.{sc.zone} CNAME {portal}",
+        f'{sc.zone} CAA 0 issue "{CAA_ISSUER}"',
+    ]
+    if sc.web6 in ("same", "diff"):
+        recs.append(f"{portal} AAAA {plan.web6(sc.index)}")
+    elif sc.web6 == "dead":
+        recs.append(f"{portal} AAAA {plan.dead6(sc.index)}")
+    server = {"bind": "agency", "bind-v4only": "v4only", "knot": "knot-agency"}[sc.dns_host]
+    return Zone(
+        sc.zone, server, servers, sc.signer, sc.algorithm, sc.nsec3, sc.dnssec, recs, scenario=sc.name
+    )
+
+
+def scale_zone(label: str) -> Zone:
+    origin = f"{label}.gov.vn."
+    recs = [
+        f"dichvucong.{origin} A {plan.SCALE_WEB4}",
+        f"dichvucong.{origin} AAAA {plan.SCALE_WEB6}",
+        f'{origin} CAA 0 issue "{CAA_ISSUER}"',
+    ]
+    return Zone(
+        origin,
+        "agency",
+        plan.agency_servers(origin, "bind"),
+        records=recs,
+        scenario=f"scale:{label}",
+        csk=True,
+    )
+
+
+def hierarchy(scale: int = 0) -> Zone:
+    """The root zone, with vn., gov.vn. and every agency zone below it."""
+    agencies = [agency_zone(sc) for sc in SCENARIOS] + [scale_zone(n) for n in scale_names(scale)]
+    # gov.vn: Knot, NSEC3 with 0 iterations and an empty salt (RFC 9276).
+    gov = Zone("gov.vn.", "knot-gov", plan.GOV_SERVERS, "knot", 13, ("-", 0), children=agencies)
+    # vn.: RSASHA256 like the real .vn; NSEC.
+    vn = Zone("vn.", "vn", plan.VN_SERVERS, "bind-offline", 8, children=[gov])
+    root_recs = [r for s in plan.ROOT_SERVERS for r in _addr_records(s)]
+    return Zone(".", "root", plan.ROOT_SERVERS, "bind-offline", 13, records=root_recs, children=[vn])
+
+
+def file_name(z: Zone) -> str:
+    return z.origin.rstrip(".") or "root"
+
+
+def walk(z: Zone) -> list[Zone]:
+    out = [z]
+    for c in z.children:
+        out.extend(walk(c))
+    return out
+
+
+def zone_text(z: Zone, serial: int) -> str:
+    """Unsigned zone file with absolute names only; children get NS + glue + DS (if any)."""
+    first = z.servers[0].name
+    rname = "hostmaster.root-servers.test." if z.origin == "." else f"hostmaster.{z.origin}"
+    lines = [
+        "$TTL 300",
+        f"{z.origin} 300 SOA {first} {rname} {serial} 1800 900 604800 300",
+        *[f"{z.origin} NS {s.name}" for s in z.servers],
+    ]
+    if z.origin != ".":  # root server addresses are already among the root's own records
+        lines += [r for s in z.servers for r in _addr_records(s)]
+    lines += z.records
+    for c in z.children:
+        lines += [f"{c.origin} NS {s.name}" for s in c.servers]
+        lines += [r for s in c.servers if s.name.endswith(c.origin) for r in _addr_records(s)]
+        lines += [ds.replace(" IN DS ", " DS ") for ds in c.ds]
+    return "\n".join(lines) + "\n"
+
+
+def keygen_bind(z: Zone, keydir: Path, tools: dict[str, str]) -> None:
+    """KSK + ZSK in keydir; DS (SHA-256) from the KSK, or from an unrelated key for a bogus delegation."""
+    keydir.mkdir(parents=True, exist_ok=True)
+    z.keydir = keydir
+    alg = ALG_NAMES[z.algorithm]
+    bits = ["-b", "2048"] if z.algorithm == 8 else []
+    gen = [tools["dnssec-keygen"], "-q", "-K", str(keydir), "-a", alg, *bits, "-L", "300"]
+    ksk = run([*gen, "-f", "KSK", z.origin]).stdout.strip()
+    if not z.csk:
+        run([*gen, z.origin])
+    ds_key = keydir / f"{ksk}.key"
+    if z.dnssec == "bogus-ds":
+        rogue = keydir.parent / f"rogue-{z.origin.rstrip('.')}"
+        rogue.mkdir(exist_ok=True)
+        ds_key = rogue / (
+            run([*gen[:3], str(rogue), *gen[4:], "-f", "KSK", z.origin]).stdout.strip() + ".key"
+        )
+    z.ds = [
+        ln for ln in run([tools["dnssec-dsfromkey"], "-2", str(ds_key)]).stdout.splitlines() if ln.strip()
+    ]
+
+
+def sign_bind(z: Zone, workdir: Path, tools: dict[str, str], now: dt.datetime) -> None:
+    """Offline signing with dnssec-signzone (expired: start and end both in the past, no verification)."""
+    assert z.keydir and z.unsigned_file
+    fmt = "%Y%m%d%H%M%S"
+    start, end = now - dt.timedelta(hours=1), now + dt.timedelta(days=SIG_DAYS)
+    extra: list[str] = []
+    if z.dnssec == "expired":
+        start, end = now - dt.timedelta(days=30), now - dt.timedelta(days=2)
+        extra.append("-P")  # dnssec-signzone would refuse to verify a zone whose signatures are expired
+    if z.nsec3:
+        extra += ["-3", z.nsec3[0], "-H", str(z.nsec3[1])]
+    if z.csk:
+        extra.append("-z")  # the one KSK-flagged key signs every RRset
+    out = z.unsigned_file.with_suffix(".signed")
+    run(
+        [
+            tools["dnssec-signzone"],
+            "-q",
+            "-S",
+            "-K",
+            str(z.keydir),
+            "-d",
+            str(workdir),
+            "-o",
+            z.origin,
+            "-s",
+            start.strftime(fmt),
+            "-e",
+            end.strftime(fmt),
+            *extra,
+            "-f",
+            str(out),
+            str(z.unsigned_file),
+        ]
+    )
+    z.served_file = out
+
+
+def assign_files(root: Zone, zonedir: Path) -> None:
+    zonedir.mkdir(parents=True, exist_ok=True)
+    for z in walk(root):
+        z.unsigned_file = z.served_file = zonedir / f"{file_name(z)}.zone"
+
+
+def prepare(
+    root: Zone, zonedir: Path, keydir: Path, tools: dict[str, str], knot_keygen, serial: int, now: dt.datetime
+) -> None:
+    """Keys for every signed zone, then zone files (children's DS in each parent), then offline signing."""
+    zones = walk(root)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        jobs = []
+        for z in zones:
+            if z.signer in ("bind-offline", "bind-policy"):
+                jobs.append(pool.submit(keygen_bind, z, keydir / file_name(z), tools))
+        for z in zones:  # keymgr uses one LMDB per instance: keep those calls sequential
+            if z.signer == "knot":
+                knot_keygen(z)
+        for j in jobs:
+            j.result()
+        for z in zones:
+            assert z.unsigned_file
+            z.unsigned_file.write_text(zone_text(z, serial))
+        for j in [
+            pool.submit(sign_bind, z, zonedir, tools, now) for z in zones if z.signer == "bind-offline"
+        ]:
+            j.result()
+
+
+def trust_anchor_files(root: Zone, outdir: Path) -> dict[str, Path]:
+    """Root DS (zone-file form), root KSK DNSKEY (zone-file form) and a BIND trust-anchors clause."""
+    assert root.keydir
+    ds = [ln for ln in root.ds if " DS " in ln]
+    ksk = [p for p in root.keydir.glob("K*.key") if " 257 " in p.read_text()]
+    dnskeys = [ln for p in ksk for ln in p.read_text().splitlines() if ln and not ln.startswith(";")]
+    files = {
+        "trust_anchor": outdir / "root.ds",
+        "trust_anchor_dnskey": outdir / "root.dnskey",
+        "trust_anchor_bind": outdir / "trust-anchors.conf",
+    }
+    files["trust_anchor"].write_text("\n".join(ds) + "\n")
+    files["trust_anchor_dnskey"].write_text("\n".join(dnskeys) + "\n")
+    clauses = []
+    for ln in ds:
+        tag, alg, dig, hexd = ln.split()[-4:]
+        clauses.append(f'    . static-ds {tag} {alg} {dig} "{hexd}";')
+    files["trust_anchor_bind"].write_text("trust-anchors {\n" + "\n".join(clauses) + "\n};\n")
+    return files
+
+
+def root_hints(path: Path) -> Path:
+    lines = [f".  3600000  NS  {s.name}" for s in plan.ROOT_SERVERS]
+    lines += [
+        f"{r.split()[0]}  3600000  {' '.join(r.split()[1:])}"
+        for s in plan.ROOT_SERVERS
+        for r in _addr_records(s)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path

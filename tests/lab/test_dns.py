@@ -1,0 +1,154 @@
+"""The DNS hierarchy is what docs/lab.md says, checked with dig (authoritative) and delv (validation
+from the lab trust anchor through the lab resolver)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from netready.lab import SCENARIOS
+
+SECURE = [s.name for s in SCENARIOS if s.dnssec == "ok"]
+
+
+def _rrs(out: str, rtype: str) -> list[list[str]]:
+    """Answer/authority records of one type from dig output (not additional): the fields after the type."""
+    rows = []
+    for line in out.split(";; ADDITIONAL SECTION:")[0].splitlines():
+        f = line.split()
+        if len(f) > 4 and not line.startswith(";") and f[3] == rtype:
+            rows.append(f[4:])
+    return rows
+
+
+def _ns(portal, v6: bool = False) -> str:
+    ns = portal.nameservers[0]
+    return ns["ipv6"] if v6 else ns["ipv4"]
+
+
+def test_root_and_tlds_are_signed_on_v4_and_v6(lab, dig):
+    for server in lab.root_servers:
+        for addr in (server["ipv4"], server["ipv6"]):
+            out = dig(addr, ".", "SOA", "+norecurse")
+            assert "flags: qr aa" in out and _rrs(out, "RRSIG"), out
+    out = dig(lab.root_servers[0]["ipv4"], "vn.", "DS", "+norecurse")
+    assert any(r[2] == "2" for r in _rrs(out, "DS")), "root publishes a SHA-256 DS for vn."
+
+
+def test_signers_algorithms_and_denial(lab, dig):
+    good = lab.portal("good")
+    gov_ns = "198.51.100.81"
+    # vn.: RSASHA256 (8); gov.vn: Knot, NSEC3 with 0 iterations and no salt; good: NSEC, algorithm 13.
+    assert {r[2] for r in _rrs(dig("198.51.100.71", "vn.", "DNSKEY", "+norecurse"), "DNSKEY")} == {"8"}
+    assert _rrs(dig(gov_ns, "gov.vn.", "NSEC3PARAM", "+norecurse"), "NSEC3PARAM") == [["1", "0", "0", "-"]]
+    assert _rrs(dig(gov_ns, "nx.gov.vn.", "A", "+norecurse"), "NSEC3")
+    out = dig(_ns(good), "nx.good.gov.vn.", "A", "+norecurse")
+    assert _rrs(out, "NSEC") and not _rrs(out, "NSEC3")
+    assert {r[2] for r in _rrs(dig(_ns(good), "good.gov.vn.", "DNSKEY", "+norecurse"), "DNSKEY")} == {"13"}
+    n3 = lab.portal("nsec3iter")
+    assert _rrs(dig(_ns(n3), "nsec3iter.gov.vn.", "NSEC3PARAM", "+norecurse"), "NSEC3PARAM") == [
+        ["1", "0", "10", "AABBCCDD"]
+    ]
+    rsa = lab.portal("rsasha256")
+    assert {r[2] for r in _rrs(dig(_ns(rsa), "rsasha256.gov.vn.", "DNSKEY", "+norecurse"), "DNSKEY")} == {"8"}
+
+
+def test_ds_matches_child_keys_except_bogus(lab, dig):
+    gov_ns = "198.51.100.81"
+    for sc in SCENARIOS:
+        p = lab.portal(sc.name)
+        ds = _rrs(dig(gov_ns, f"{p.zone}.", "DS", "+norecurse"), "DS")
+        if sc.dnssec == "unsigned":
+            assert not ds
+            out = dig(gov_ns, f"{p.zone}.", "DS", "+norecurse")
+            assert _rrs(out, "NSEC3"), "gov.vn proves the absence of the DS with NSEC3"
+            continue
+        assert ds and all(r[2] == "2" for r in ds), (sc.name, ds)
+        dnskey_out = dig(_ns(p), f"{p.zone}.", "DNSKEY", "+norecurse", "+multiline")
+        tags = set(re.findall(r"key id = (\d+)", dnskey_out))
+        assert tags, dnskey_out
+        if sc.dnssec == "bogus-ds":
+            assert not ({r[0] for r in ds} & tags), "bogus: DS must match no DNSKEY"
+        else:
+            assert {r[0] for r in ds} <= tags, (sc.name, ds, tags)
+
+
+def test_agency_zones_have_two_dual_stack_name_servers(lab, dig):
+    for p in lab.portals:
+        assert len(p.nameservers) == 2
+        addrs = {ns["ipv4"] for ns in p.nameservers}
+        assert len(addrs) == 2, "ns1 and ns2 on distinct addresses"
+        if p.scenario == "nov6":
+            assert all(ns["ipv6"] is None for ns in p.nameservers)
+            continue
+        for ns in p.nameservers:
+            assert ns["ipv6"]
+            for extra in ((), ("+tcp",)):  # VN-IPV6-DNS: UDP and TCP over IPv6
+                out = dig(ns["ipv6"], f"{p.zone}.", "SOA", "+norecurse", *extra)
+                assert "status: NOERROR" in out and "flags: qr aa" in out, (p.zone, ns, out)
+
+
+def test_nov6_is_ipv4_only(lab, dig):
+    p = lab.portal("nov6")
+    assert p.ipv6 == []
+    out = dig(_ns(p), "dichvucong.nov6.gov.vn.", "AAAA", "+norecurse")
+    assert "status: NOERROR" in out and not _rrs(out, "AAAA")
+    out = dig(_ns(p), "ns1.nov6.gov.vn.", "AAAA", "+norecurse")
+    assert not _rrs(out, "AAAA"), "name servers of nov6 have no AAAA"
+    # The nov6 zone is not answered by the dual-stack agency servers either (separate virtual server).
+    out = dig(_ns(lab.portal("good"), v6=True), "nov6.gov.vn.", "SOA", "+norecurse")
+    assert "status: REFUSED" in out
+
+
+def test_v6dead_publishes_unserved_aaaa(lab, dig):
+    p = lab.portal("v6dead")
+    assert p.ipv6 == ["2001:db8:dead::131"]
+    assert _rrs(dig(_ns(p), "dichvucong.v6dead.gov.vn.", "AAAA", "+norecurse"), "AAAA") == [
+        ["2001:db8:dead::131"]
+    ]
+
+
+def test_caa_and_signature_lifetimes(lab, dig):
+    p = lab.portal("good")
+    assert _rrs(dig(_ns(p), "good.gov.vn.", "CAA", "+norecurse"), "CAA")
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).strftime("%Y%m%d%H%M%S")
+    for sc in ("good", "legacy", "rsasha256"):
+        q = lab.portal(sc)
+        sigs = _rrs(dig(_ns(q), f"{q.name}.", "A", "+norecurse"), "RRSIG")
+        assert sigs and all(s[4] > soon and s[5] < now for s in sigs), (sc, sigs)
+    q = lab.portal("expiredsig")
+    sigs = _rrs(dig(_ns(q), f"{q.name}.", "A", "+norecurse"), "RRSIG")
+    assert sigs and all(s[4] < now for s in sigs), sigs
+
+
+@pytest.mark.parametrize("scenario", SECURE)
+def test_delv_fully_validated(lab, delv, scenario):
+    p = lab.portal(scenario)
+    out = delv(p.name, "A")
+    assert "; fully validated" in out, out
+    if p.ipv6:
+        out = delv(p.name, "AAAA", lab.resolvers[1])
+        assert "; fully validated" in out, out
+
+
+def test_delv_unsigned_bogus_expired(lab, delv):
+    out = delv("dichvucong.unsigned.gov.vn", "A")
+    assert "; unsigned answer" in out, out
+    for sc in ("bogus", "expiredsig"):
+        out = delv(f"dichvucong.{sc}.gov.vn", "A")
+        assert "fully validated" not in out and "resolution failed" in out, out
+
+
+def test_validating_resolver(lab, dig):
+    for res in lab.resolvers:
+        out = dig(res, "dichvucong.good.gov.vn.", "AAAA")
+        assert " ad" in out.split("flags:")[1].split(";")[0] and "status: NOERROR" in out, out
+        out = dig(res, "dichvucong.unsigned.gov.vn.", "A")
+        assert "status: NOERROR" in out and " ad" not in out.split("flags:")[1].split(";")[0]
+        for sc in ("bogus", "expiredsig"):
+            assert "status: SERVFAIL" in dig(res, f"dichvucong.{sc}.gov.vn.", "A")
+        # With CD the data is still there (probes can fetch addresses of bogus zones that way).
+        assert "status: NOERROR" in dig(res, "dichvucong.bogus.gov.vn.", "A", "+cd")
