@@ -111,6 +111,8 @@ def render_table(report: Report, lang: str = "en", colour: bool = False) -> str:
                                            labels["reason"]], tablefmt="simple"))
         out.append(summary_line(report, name, lang))
         out.append("")
+    if len(report.targets) > 1:
+        out.append(render_overview(report, lang, colour))
     totals = report.summary.get("totals", {})
     if totals:
         out.append(
@@ -118,6 +120,26 @@ def render_table(report: Report, lang: str = "en", colour: bool = False) -> str:
             f" {totals['undetermined']} undetermined — profile {report.profile}, netready {report.tool_version}"
         )
     return "\n".join(out) + "\n"
+
+
+def render_overview(report: Report, lang: str = "en", colour: bool = False) -> str:
+    """One line per target: status, scores, and the required rules that fail or could not run."""
+    labels = LABELS[lang]
+    head = {"en": ["target", "status", "score", "HTTPS/TLS", "IPv6", "DNSSEC", "required rules failing / not run"],
+            "vi": ["tên miền", "trạng thái", "điểm", "HTTPS/TLS", "IPv6", "DNSSEC",
+                   "quy tắc bắt buộc không đạt / không chạy"]}[lang]
+    rows = []
+    for target in report.targets:
+        s = report.summary["targets"][target.ascii_name]
+        verdict = {"compliant": "pass", "not-compliant": "fail", "undetermined": "error"}[s["status"]]
+
+        def pct(key: str, scores: dict = s["scores"]) -> str:  # type: ignore[type-arg]
+            return "-" if scores.get(key) is None else f"{scores[key]:.0f}%"
+
+        problems = ", ".join(s["failed_required"] + [f"{r} (error)" for r in s["error_required"]])
+        rows.append([target.ascii_name, _paint(labels[s["status"]], verdict, colour), pct("overall"), pct("https"),
+                     pct("ipv6"), pct("dnssec"), problems or "-"])
+    return tabulate(rows, headers=head, tablefmt="simple") + "\n"
 
 
 def render_csv(report: Report) -> str:
