@@ -1,13 +1,16 @@
 # netready — the two commands of the README: `make demo` and `make test`.
 # Both install what they need (Debian packages, a venv) and are quick the second time.
 
+# What netready and its lab need to run (demo included).
 APT_PACKAGES := bind9 bind9-utils bind9-dnsutils knot knot-dnsutils nginx openssl \
                 iproute2 iputils-ping curl util-linux python3-venv python3-dev gcc graphviz \
-                libreoffice-writer-nogui poppler-utils libpango-1.0-0 libpangoft2-1.0-0 \
-                libharfbuzz-subset0 fonts-liberation2 fonts-dejavu-core
+                libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation2 fonts-dejavu-core
+# What only the tests need on top: DOCX -> PDF conversion and PDF text extraction for the plan tests.
+APT_TEST_PACKAGES := libreoffice-writer-nogui poppler-utils
 PYTHON ?= python3
 VENV := .venv
 STAMP_APT := $(VENV)/.stamp-apt
+STAMP_APT_TEST := $(VENV)/.stamp-apt-test
 STAMP_PIP := $(VENV)/.stamp-pip
 
 .PHONY: demo test lint deps venv clean lab-down
@@ -15,7 +18,7 @@ STAMP_PIP := $(VENV)/.stamp-pip
 demo: venv
 	$(VENV)/bin/netready demo
 
-test: venv
+test: venv $(STAMP_APT_TEST)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
@@ -25,13 +28,20 @@ lint: venv
 deps: $(STAMP_APT)
 
 # apt-get update only when a package is missing: the second run costs one dpkg query.
-$(STAMP_APT): Makefile
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
 	@mkdir -p $(VENV) && touch $@
+endef
+
+$(STAMP_APT): Makefile
+	$(call apt_install,$(APT_PACKAGES))
+
+$(STAMP_APT_TEST): Makefile
+	$(call apt_install,$(APT_TEST_PACKAGES))
 
 venv: deps $(STAMP_PIP)
 
