@@ -4,7 +4,8 @@
 # What netready and its lab need to run (demo included).
 APT_PACKAGES := bind9 bind9-utils bind9-dnsutils knot knot-dnsutils nginx openssl \
                 iproute2 iputils-ping curl util-linux python3-venv python3-dev gcc graphviz \
-                libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation2 fonts-dejavu-core
+                libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation2 fonts-dejavu-core \
+                systemd-container debootstrap zstd openssh-client
 # What only the tests need on top: DOCX -> PDF conversion and PDF text extraction for the plan tests.
 APT_TEST_PACKAGES := libreoffice-writer-nogui poppler-utils
 PYTHON ?= python3

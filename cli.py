@@ -432,6 +432,8 @@ def contract_verify(
 @lab_app.command("up")
 def lab_up(
     scale: Annotated[int, typer.Option(min=0, max=20000, help="Add N agency zones and portals for batch runs.")] = 0,
+    machines: Annotated[bool, typer.Option("--machines", help="Also boot the real Debian machines (systemd-nspawn) "
+                                           "that the playbooks remediate: web1, bind1, knot1.")] = False,
 ) -> None:
     """Start the lab (idempotent)."""
     from netready import lab as lab_mod
@@ -443,13 +445,26 @@ def lab_up(
         typer.echo(f"netready: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"lab up in {time.perf_counter() - t0:.1f} s: {len(env.to_dict()['portals'])} portals")
+    if machines:
+        from netready.lab import machines as mach
+
+        t1 = time.perf_counter()
+        try:
+            booted = mach.up()
+        except Exception as exc:  # the machines' own errors say what is missing (image, tools, mirror)
+            typer.echo(f"netready: lab machines cannot start: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"machines up in {time.perf_counter() - t1:.1f} s: "
+                   + ", ".join(f"{m.name} {m.ipv4}" for m in booted))
 
 
 @lab_app.command("down")
 def lab_down() -> None:
-    """Stop every lab process and remove every namespace, link and file it made."""
+    """Stop every lab process and machine, and remove every namespace, link and file they made."""
     from netready import lab as lab_mod
+    from netready.lab import machines as mach
 
+    mach.down()  # idempotent: also clears what a crashed run left
     lab_mod.down()
     typer.echo("lab down")
 
