@@ -1,0 +1,379 @@
+"""Remediation: run a netready playbook through ansible-runner, then re-probe the portals it affects.
+
+    result = remediate("dnssec", "inventories/idc/hosts.yml", check=False, limit=None, settings=settings)
+    result.exit_code()  # 0 fixed, 1 a host failed or was unreachable, 2 a required rule still fails
+
+Flow: read the inventory (ansible-inventory) to find the hosts the run touches and their portals
+(host var `netready_portals`), scan those portals (before), run the playbook in a private temporary
+directory with an event handler (per-host, per-task progress), summarise ok/changed/failed/unreachable
+per host, scan again (after) and pair the verdicts rule by rule. In check mode nothing changes, so the
+portals are scanned once and the "after" column is left empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from netready.model import ProbeSettings, Report
+
+Action = Literal["dual-stack", "dnssec", "tls", "all"]
+PLAYBOOK_DIR = Path(__file__).resolve().parent.parent / "playbooks"
+PLAYBOOKS: dict[str, str] = {
+    "dual-stack": "dual_stack.yml",
+    "dnssec": "dnssec_sign.yml",
+    "tls": "tls_certificates.yml",
+    "all": "site.yml",
+}
+# The rules each action is meant to fix: the exit code looks at these (a dnssec run is not failed
+# by a missing certificate it never touched).
+# VN-IPV6-DNS is not gated: it needs two name servers, which no playbook can add.
+ACTION_RULES: dict[str, tuple[str, ...]] = {
+    "dual-stack": ("VN-IPV6-WEB",),
+    "dnssec": ("VN-DNSSEC",),
+    "tls": ("VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12"),
+}
+ACTION_RULES["all"] = tuple(r for a in ("dual-stack", "dnssec", "tls") for r in ACTION_RULES[a])
+HOST_EVENTS = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+    "runner_item_on_failed": "failed",
+}
+EXIT_OK, EXIT_HOST_FAILED, EXIT_STILL_FAILING = 0, 1, 2
+
+
+class RemediationError(RuntimeError):
+    """The run could not start: unknown action, missing inventory or playbook, unreadable inventory."""
+
+
+@dataclass
+class TaskEvent:
+    """One task result on one host, as the run goes (what `on_event` receives)."""
+
+    host: str
+    task: str
+    status: str  # ok | changed | failed | unreachable | skipped
+    play: str = ""
+    role: str = ""
+    message: str = ""  # the module's msg for failures (never the module's full output: no_log data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class HostSummary:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    rescued: int = 0
+    ignored: int = 0
+
+    @property
+    def status(self) -> str:
+        if self.unreachable:
+            return "unreachable"
+        if self.failed:
+            return "failed"
+        return "changed" if self.changed else "ok"
+
+
+@dataclass
+class VerdictChange:
+    portal: str
+    rule_id: str
+    level: str
+    subject: str | None
+    before: str | None  # verdict before the run (None: not judged)
+    after: str | None  # verdict after the run (None in check mode)
+    message: str = ""  # the latest English message
+
+
+@dataclass
+class RemediationResult:
+    action: str
+    playbook: str
+    inventory: str
+    check: bool
+    limit: str | None
+    status: str  # ansible-runner status: successful | failed | timeout | canceled
+    rc: int
+    hosts: dict[str, HostSummary] = field(default_factory=dict)
+    events: list[TaskEvent] = field(default_factory=list)
+    portals: list[str] = field(default_factory=list)
+    before: Report | None = None
+    after: Report | None = None
+    verdicts: list[VerdictChange] = field(default_factory=list)
+    stdout: str = ""  # Ansible's own text output, for the log
+
+    @property
+    def failed_hosts(self) -> list[str]:
+        return sorted(h for h, s in self.hosts.items() if s.failed or s.unreachable)
+
+    def still_failing(self) -> list[VerdictChange]:
+        """Required rules of this action that do not pass on the latest scan."""
+        rules = ACTION_RULES.get(self.action, ())
+        out = []
+        for v in self.verdicts:
+            latest = v.before if self.check else v.after
+            if v.rule_id in rules and v.level == "required" and latest is not None and latest != "pass":
+                out.append(v)
+        return out
+
+    def exit_code(self) -> int:
+        return remediation_exit_code(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action, "playbook": self.playbook, "inventory": self.inventory, "check": self.check,
+            "limit": self.limit, "status": self.status, "rc": self.rc,
+            "hosts": {h: asdict(s) | {"status": s.status} for h, s in self.hosts.items()},
+            "events": [e.to_dict() for e in self.events], "portals": self.portals,
+            "verdicts": [asdict(v) for v in self.verdicts], "exit_code": self.exit_code(),
+        }
+
+
+def remediation_exit_code(result: RemediationResult) -> int:
+    """0: every host ok and every required rule of the action passes; 1: a host failed or was
+    unreachable (or Ansible itself failed); 2: hosts fine but a required rule still fails.
+    In check mode only host failures count (nothing was meant to change)."""
+    if result.failed_hosts or result.status != "successful" or result.rc != 0:
+        return EXIT_HOST_FAILED
+    if not result.check and result.still_failing():
+        return EXIT_STILL_FAILING
+    return EXIT_OK
+
+
+def _ansible_bin(name: str) -> str:
+    """Ansible's tools from the interpreter's own environment first (the venv), then PATH."""
+    here = Path(sys.executable).parent / name
+    if here.exists():
+        return str(here)
+    found = shutil.which(name)
+    if not found:
+        raise RemediationError(f"{name} not found: install the 'ansible' Python package")
+    return found
+
+
+def inventory_hosts(inventory: str, limit: str | None = None,
+                    pattern: str = "all") -> dict[str, dict[str, Any]]:
+    """Host -> merged variables of every host in the inventory matching pattern (and limit)."""
+    argv = [_ansible_bin("ansible-inventory"), "-i", inventory, "--list"]
+    if limit:
+        argv += ["--limit", limit]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True"})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RemediationError(f"cannot read inventory {inventory}: {exc}") from exc
+    if proc.returncode != 0:
+        raise RemediationError(f"cannot read inventory {inventory}: {proc.stderr.strip()[-500:]}")
+    data = json.loads(proc.stdout)
+    hostvars: dict[str, dict[str, Any]] = data.get("_meta", {}).get("hostvars", {})
+    members = _group_hosts(data, pattern)
+    return {h: hostvars.get(h, {}) for h in members}
+
+
+def _group_hosts(data: dict[str, Any], group: str, seen: set[str] | None = None) -> list[str]:
+    seen = seen or set()
+    if group in seen or group not in data:
+        return []
+    seen.add(group)
+    node = data[group]
+    hosts = list(node.get("hosts", []))
+    for child in node.get("children", []):
+        hosts += [h for h in _group_hosts(data, child, seen) if h not in hosts]
+    return hosts
+
+
+def portals_of(hosts: dict[str, dict[str, Any]]) -> list[str]:
+    """Portal names the hosts serve (host var netready_portals, a list or one name), in order, once."""
+    out: list[str] = []
+    for variables in hosts.values():
+        names = variables.get("netready_portals") or []
+        for name in [names] if isinstance(names, str) else names:
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def _event_to_task(event: dict[str, Any]) -> TaskEvent | None:
+    kind = event.get("event", "")
+    status = HOST_EVENTS.get(kind)
+    if status is None:
+        return None
+    data = event.get("event_data", {})
+    res = data.get("res") or {}
+    if status == "ok" and res.get("changed"):
+        status = "changed"
+    msg = ""
+    if status in ("failed", "unreachable"):
+        msg = str(res.get("msg") or res.get("stderr") or "")[:2000]
+        if res.get("censored"):
+            msg = str(res["censored"])
+    return TaskEvent(host=data.get("host", "?"), task=data.get("task", ""), status=status,
+                     play=data.get("play", ""), role=data.get("role", ""), message=msg)
+
+
+def _stats_to_hosts(stats: dict[str, Any] | None) -> dict[str, HostSummary]:
+    hosts: dict[str, HostSummary] = {}
+    if not stats:
+        return hosts
+    keys = {"ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable", "skipped": "skipped",
+            "rescued": "rescued", "ignored": "ignored"}
+    for key, attr in keys.items():
+        for host, n in (stats.get(key) or {}).items():
+            setattr(hosts.setdefault(host, HostSummary()), attr, int(n))
+    return hosts
+
+
+def run_playbook(playbook: str, inventory: str, check: bool = False, limit: str | None = None,
+                 extravars: dict[str, Any] | None = None,
+                 on_event: Callable[[TaskEvent], None] | None = None,
+                 timeout: int | None = None) -> tuple[str, int, dict[str, HostSummary], list[TaskEvent], str]:
+    """Run one playbook with ansible-runner; returns (status, rc, per-host summary, task events, stdout)."""
+    import ansible_runner
+
+    events: list[TaskEvent] = []
+    stats: dict[str, Any] = {}
+
+    def handler(event: dict[str, Any]) -> bool:
+        if event.get("event") == "playbook_on_stats":
+            stats.update(event.get("event_data", {}))
+        task = _event_to_task(event)
+        if task:
+            events.append(task)
+            if on_event:
+                on_event(task)
+        return False  # ansible-runner need not write the event to disk
+
+    cmdline = "--diff" + (" --check" if check else "")
+    with tempfile.TemporaryDirectory(prefix="netready-remediate-") as pdd:
+        envvars = {
+            "ANSIBLE_ROLES_PATH": str(PLAYBOOK_DIR / "roles"),
+            "ANSIBLE_CONFIG": str(PLAYBOOK_DIR / "ansible.cfg"),
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_NOCOLOR": "True",
+            # SSH multiplexing sockets are keyed by host/port/user only: lab instances in other network
+            # namespaces use the same addresses, so a shared control path would reach their machines.
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(pdd) / "cp"),
+            # Ansible's tools come from the same environment as this interpreter.
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        runner = ansible_runner.run(
+            private_data_dir=pdd,
+            playbook=str(Path(playbook).resolve()),
+            inventory=str(Path(inventory).resolve()),
+            limit=limit,
+            cmdline=cmdline,
+            extravars=extravars or {},
+            envvars=envvars,
+            quiet=True,
+            event_handler=handler,
+            timeout=timeout,
+            suppress_env_files=True,
+        )
+        stdout = runner.stdout.read() if runner.stdout else ""
+        hosts = _stats_to_hosts(stats or runner.stats)
+        for e in events:  # hosts that failed before any stats (syntax errors never reach here)
+            hosts.setdefault(e.host, HostSummary())
+        return runner.status, int(runner.rc or 0), hosts, events, stdout
+
+
+def compare(before: Report | None, after: Report | None) -> list[VerdictChange]:
+    """Pair findings of the two scans by (portal, rule, subject)."""
+    rows: dict[tuple[str, str, str | None], VerdictChange] = {}
+    for which, report in (("before", before), ("after", after)):
+        if report is None:
+            continue
+        for f in report.findings:
+            key = (f.target, f.rule_id, f.subject)
+            row = rows.setdefault(key, VerdictChange(f.target, f.rule_id, f.level, f.subject, None, None))
+            setattr(row, which, f.verdict)
+            row.message = f.text("en")
+    return list(rows.values())
+
+
+def remediate(
+    action: Action,
+    inventory: str,
+    check: bool = False,
+    limit: str | None = None,
+    settings: ProbeSettings | None = None,
+    portals: list[str] | None = None,
+    on_event: Callable[[TaskEvent], None] | None = None,
+    profile: str | None = None,
+    extravars: dict[str, Any] | None = None,
+    timeout: int | None = None,
+    between: Callable[[], None] | None = None,
+) -> RemediationResult:
+    """Run the action's playbook on the inventory and judge the affected portals before and after.
+
+    settings None: no scans (only the Ansible summary). portals None: the `netready_portals` of the
+    hosts the run touches (inventory and limit). profile: a profile name or file (default: lab when
+    settings.lab, else circular32). between: called after the playbook and before the re-probe
+    (e.g. to hand the exported DS to the parent, the registrar's step, in a lab).
+    """
+    if action not in PLAYBOOKS:
+        raise RemediationError(f"unknown action {action!r}: choose one of {', '.join(PLAYBOOKS)}")
+    if not Path(inventory).exists():
+        raise RemediationError(f"inventory {inventory} does not exist")
+    playbook = PLAYBOOK_DIR / PLAYBOOKS[action]
+    if portals is None:
+        portals = portals_of(inventory_hosts(inventory, limit))
+
+    scan_fn = None
+    if settings is not None and portals:
+        from netready.profiles import load_profile
+        from netready.scan import scan
+
+        prof = load_profile(profile or ("lab" if settings.lab else "circular32"))
+
+        def scan_fn() -> Report:
+            return scan(list(portals), settings, prof)
+
+    before = scan_fn() if scan_fn else None
+    status, rc, hosts, events, stdout = run_playbook(str(playbook), inventory, check, limit, extravars,
+                                                     on_event, timeout)
+    if between and not check:
+        between()
+    after = scan_fn() if scan_fn and not check else None
+    return RemediationResult(
+        action=action, playbook=str(playbook), inventory=str(inventory), check=check, limit=limit,
+        status=status, rc=rc, hosts=hosts, events=events, portals=list(portals), before=before, after=after,
+        verdicts=compare(before, after), stdout=stdout,
+    )
+
+
+def format_summary(result: RemediationResult) -> str:
+    """Plain-text summary: hosts, then verdicts before -> after (for the CLI)."""
+    lines = [f"{result.action} ({Path(result.playbook).name}){' --check' if result.check else ''}: {result.status}"]
+    for host, s in sorted(result.hosts.items()):
+        lines.append(f"  {host:<20} {s.status:<11} ok={s.ok} changed={s.changed} failed={s.failed} "
+                     f"unreachable={s.unreachable} skipped={s.skipped}")
+    for e in result.events:
+        if e.status in ("failed", "unreachable"):
+            lines.append(f"  ! {e.host}: {e.task}: {e.message}")
+    rules = ACTION_RULES.get(result.action, ())
+    shown = [v for v in result.verdicts if v.rule_id in rules]
+    if shown:
+        lines.append("verdicts (before -> after):" if not result.check else "verdicts (now; check mode):")
+        for v in sorted(shown, key=lambda v: (v.portal, v.rule_id, v.subject or "")):
+            arrow = f"{v.before or '-'}" if result.check else f"{v.before or '-'} -> {v.after or '-'}"
+            subject = f" [{v.subject}]" if v.subject else ""
+            lines.append(f"  {v.portal} {v.rule_id}{subject}: {arrow}")
+    lines.append(f"exit code {result.exit_code()}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,222 @@
+"""remediate.py glue and the roles' helpers, on the controller only (no lab machines): real
+ansible-runner runs against local hosts, real nginx/named/knotc checks on candidate files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from netready import remediate as R
+from netready.model import Finding, Report
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMON = ROOT / "playbooks/roles/netready_common/files"
+ROLES = ROOT / "playbooks/roles"
+
+
+def _report(*findings: Finding) -> Report:
+    return Report(tool_version="t", started="s", finished="f", profile="lab", findings=list(findings))
+
+
+def _f(rule: str, verdict: str, subject: str | None = None, level: str = "required") -> Finding:
+    return Finding(rule, "dichvucong.x.gov.vn", verdict, level, {"en": f"{rule} {verdict}", "vi": "x"}, subject)
+
+
+# --- a real ansible-runner run on local hosts -------------------------------------------------------------
+
+LOCAL_PLAY = """
+- name: Local test play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Always ok
+      ansible.builtin.command: "true"
+      changed_when: false
+    - name: Changes on h1 only
+      ansible.builtin.command: "true"
+      changed_when: inventory_hostname == 'h1'
+    - name: Fails on h2 only
+      ansible.builtin.fail:
+        msg: "broken input on {{ inventory_hostname }}"
+      when: inventory_hostname == 'h2'
+    - name: Secret never shown
+      ansible.builtin.command: "echo topsecret"
+      no_log: true
+      changed_when: false
+"""
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("local")
+    (d / "play.yml").write_text(LOCAL_PLAY)
+    inv = d / "hosts.yml"
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inv.write_text(yaml.safe_dump({"all": {"children": {"web": {"hosts": {
+        "h1": local | {"netready_portals": ["dichvucong.a.gov.vn", "dichvucong.b.gov.vn"]},
+        "h2": local | {"netready_portals": "dichvucong.b.gov.vn"}}}}}}))
+    seen: list[R.TaskEvent] = []
+    out = R.run_playbook(str(d / "play.yml"), str(inv), on_event=seen.append)
+    return inv, out, seen
+
+
+def test_run_playbook_summarises_hosts_and_streams_events(local_run):
+    _inv, (status, rc, hosts, events, stdout), seen = local_run
+    assert status == "failed" and rc != 0
+    assert hosts["h1"].changed == 1 and hosts["h1"].failed == 0 and hosts["h1"].status == "changed"
+    assert hosts["h2"].failed == 1 and hosts["h2"].status == "failed"
+    assert seen == events  # the callback saw every event as it came
+    fail = [e for e in events if e.status == "failed"]
+    assert [(e.host, e.task) for e in fail] == [("h2", "Fails on h2 only")]
+    assert "broken input on h2" in fail[0].message
+    assert {e.status for e in events if e.host == "h1"} == {"ok", "changed", "skipped"}
+    assert "PLAY RECAP" in stdout and "Secret never shown" in stdout  # the log is there...
+    assert "topsecret" not in stdout and all("topsecret" not in e.message for e in events)  # ...without the secret
+
+
+def test_check_mode_runs_with_check_flag(tmp_path):
+    (tmp_path / "p.yml").write_text("""
+- name: Check mode probe
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Write a file
+      ansible.builtin.copy:
+        content: "x"
+        dest: "{{ target }}"
+        mode: "0644"
+""")
+    (tmp_path / "h.yml").write_text(yaml.safe_dump({"all": {"hosts": {"h1": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "target": str(tmp_path / "written")}}}}))
+    status, rc, hosts, _events, _ = R.run_playbook(str(tmp_path / "p.yml"), str(tmp_path / "h.yml"), check=True)
+    assert status == "successful" and rc == 0 and hosts["h1"].changed == 1
+    assert not (tmp_path / "written").exists()  # --check reported the change and made none
+
+
+def test_inventory_portals_and_limit(local_run):
+    inv = str(local_run[0])
+    assert R.portals_of(R.inventory_hosts(inv)) == ["dichvucong.a.gov.vn", "dichvucong.b.gov.vn"]
+    assert R.portals_of(R.inventory_hosts(inv, limit="h2")) == ["dichvucong.b.gov.vn"]
+    assert set(R.inventory_hosts(inv, pattern="web")) == {"h1", "h2"}
+
+
+def test_remediate_refuses_bad_input(tmp_path):
+    with pytest.raises(R.RemediationError, match="unknown action"):
+        R.remediate("firewall", str(tmp_path))  # type: ignore[arg-type]
+    with pytest.raises(R.RemediationError, match="does not exist"):
+        R.remediate("tls", str(tmp_path / "nope.yml"))
+    (tmp_path / "bad.yml").write_text("all: [unclosed\n")
+    with pytest.raises(R.RemediationError, match="cannot read inventory"):
+        R.inventory_hosts(str(tmp_path / "bad.yml"))
+
+
+# --- verdict pairing and exit codes ---------------------------------------------------------------------------
+
+def _result(before, after, check=False, failed=0, status="successful", action="tls") -> R.RemediationResult:
+    return R.RemediationResult(action=action, playbook="p", inventory="i", check=check, limit=None, status=status,
+                               rc=0 if status == "successful" else 2,
+                               hosts={"web1": R.HostSummary(ok=3, failed=failed)},
+                               before=before, after=after, verdicts=R.compare(before, after))
+
+
+def test_compare_pairs_findings_by_rule_and_subject():
+    before = _report(_f("VN-TLS-CA", "fail", "198.51.100.200"), _f("VN-DNSSEC", "fail"))
+    after = _report(_f("VN-TLS-CA", "pass", "198.51.100.200"), _f("VN-TLS-CA", "pass", "2001:db8:300::200"))
+    rows = {(v.rule_id, v.subject): (v.before, v.after) for v in R.compare(before, after)}
+    assert rows == {("VN-TLS-CA", "198.51.100.200"): ("fail", "pass"), ("VN-DNSSEC", None): ("fail", None),
+                    ("VN-TLS-CA", "2001:db8:300::200"): (None, "pass")}
+
+
+def test_exit_codes():
+    fixed = _result(_report(_f("VN-TLS-CA", "fail")), _report(_f("VN-TLS-CA", "pass")))
+    assert fixed.exit_code() == R.EXIT_OK
+    still = _result(_report(_f("VN-TLS-CA", "fail")), _report(_f("VN-TLS-CA", "error")))
+    assert still.exit_code() == R.EXIT_STILL_FAILING and [v.rule_id for v in still.still_failing()] == ["VN-TLS-CA"]
+    # a rule the action does not touch, or a recommended one, does not fail the run
+    other = _result(None, _report(_f("VN-DNSSEC", "fail"), _f("VN-TLS-CA", "pass"),
+                                  _f("VN-TLS12", "warn", level="recommended")))
+    assert other.exit_code() == R.EXIT_OK
+    assert _result(None, None, failed=1).exit_code() == R.EXIT_HOST_FAILED
+    assert _result(None, None, status="failed").exit_code() == R.EXIT_HOST_FAILED
+    # check mode: verdicts that still fail are expected, only host failures count
+    assert _result(_report(_f("VN-TLS-CA", "fail")), None, check=True).exit_code() == R.EXIT_OK
+    text = R.format_summary(still)
+    assert "VN-TLS-CA: fail -> error" in text and "exit code 2" in text
+
+
+# --- the roles' helpers on the controller's own nginx / BIND / Knot ------------------------------------------
+
+def _check(kind: str, candidate: Path, target: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(COMMON / "netready-config-check"), kind, str(candidate), target],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_config_check_accepts_good_and_refuses_broken_nginx(tmp_path):
+    good = tmp_path / "good.conf"
+    good.write_text("server { listen 8081; listen [::]:8081; server_name t.example; return 204; }\n")
+    assert _check("nginx", good, "/etc/nginx/conf.d/netready-test.conf").returncode == 0
+    bad = tmp_path / "bad.conf"
+    bad.write_text("server { listen 8081; ssl_certificate /nonexistent/cert.pem; ssl_certificate_key /x;"
+                   " listen 8443 ssl; }\n")
+    res = _check("nginx", bad, "/etc/nginx/conf.d/netready-test.conf")
+    assert res.returncode != 0 and "/nonexistent/cert.pem" in res.stderr
+    assert not Path("/etc/nginx/conf.d/netready-test.conf").exists()  # the live tree was never touched
+
+
+def test_config_check_bind_policy_and_knot(tmp_path):
+    env = {"dnssec_policy_name": "netready", "dnssec_algorithm": "ecdsap256sha256", "dnssec_nsec3": True,
+           "dnssec_nsec3_iterations": 0, "dnssec_nsec3_salt_length": 0, "dnssec_signature_validity": "14d",
+           "dnssec_signature_refresh": "5d", "ansible_managed": "test"}
+    tpl = jinja2.Template((ROLES / "dnssec/templates/named.conf.netready-dnssec.j2").read_text())
+    pol = tmp_path / "policy.conf"
+    pol.write_text(tpl.render(**env))
+    assert "nsec3param iterations 0 optout no salt-length 0;" in pol.read_text()
+    assert _check("bind", pol, "/etc/bind/named.conf.netready-dnssec").returncode == 0
+    pol.write_text(tpl.render(**(env | {"dnssec_algorithm": "nosuchalgo"})))
+    assert _check("bind", pol, "/etc/bind/named.conf.netready-dnssec").returncode != 0
+    knot = tmp_path / "knot.conf"
+    knot.write_text("policy:\n  - id: p\n    algorithm: ecdsap256sha256\n    nsec3-iterations: 0\n"
+                    "zone:\n  - domain: t.gov.vn\n    dnssec-signing: on\n    dnssec-policy: p\n")
+    assert subprocess.run(["knotc", "-c", str(knot), "conf-check"], capture_output=True).returncode == 0
+    knot.write_text(knot.read_text().replace("dnssec-policy: p", "dnssec-policy: missing"))
+    assert subprocess.run(["knotc", "-c", str(knot), "conf-check"], capture_output=True).returncode != 0
+
+
+def test_zone_serial_helper(tmp_path):
+    z = tmp_path / "db"
+    z.write_text("$TTL 300\n@ IN SOA ns1.t.gov.vn. h.t.gov.vn. ( ; comment\n  2099010101 ; serial\n"
+                 " 3600 600 86400 300 )\n@ NS ns1\n")
+    out = subprocess.run([sys.executable, str(COMMON / "netready-zone-serial"), str(z)], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "2099010102"
+    assert "2099010102 ; serial" in z.read_text() and z.read_text().endswith("@ NS ns1\n")
+    z.write_text("@ SOA ns1 h 5 3600 600 86400 300\n")
+    subprocess.run([sys.executable, str(COMMON / "netready-zone-serial"), str(z)], check=True, capture_output=True)
+    assert int(z.read_text().split()[4]) >= 2024010100
+
+
+def test_network_templates_parse(tmp_path):
+    """netplan and NetworkManager files are not exercised by the (Debian) lab: at least they must parse."""
+    import configparser
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True)
+    v = {"ansible_managed": "test", "dual_stack_interface": "eth0", "dual_stack_ipv6_address": "2001:db8:1::10/64",
+         "dual_stack_ipv6_gateway": "2001:db8:1::1",
+         "ansible_facts": {"default_ipv4": {"address": "198.51.100.10", "prefix": "24", "gateway": "198.51.100.1"}}}
+    netplan_tpl = (ROLES / "dual_stack/templates/netplan-ipv6.yaml.j2").read_text()
+    netplan = yaml.safe_load(env.from_string(netplan_tpl).render(**v))
+    eth = netplan["network"]["ethernets"]["eth0"]
+    assert eth["addresses"] == ["2001:db8:1::10/64"] and eth["routes"][0] == {"to": "::/0", "via": "2001:db8:1::1"}
+    cp = configparser.ConfigParser()
+    cp.read_string(env.from_string((ROLES / "dual_stack/templates/networkmanager-ipv6.nmconnection.j2").read_text())
+                   .render(**v))
+    assert cp["ipv6"]["address1"] == "2001:db8:1::10/64,2001:db8:1::1" and cp["ipv6"]["method"] == "manual"
+    assert cp["ipv4"]["address1"] == "198.51.100.10/24,198.51.100.1"
+    ifup = env.from_string((ROLES / "dual_stack/templates/ifupdown-ipv6.j2").read_text()).render(**v)
+    # ifquery parses it on the lab machines (validate: of the template); here the stanza's shape only.
+    assert "iface eth0 inet6 static\n    address 2001:db8:1::10/64\n    gateway 2001:db8:1::1\n" in ifup
