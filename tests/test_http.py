@@ -46,7 +46,8 @@ def test_silent_server_respects_total_deadline() -> None:
         r = fetch(srv.address, srv.port, HOST, False, None, 0.5)
         took = time.monotonic() - t0
     assert r["status"] is None and r["error"].startswith("timeout") and "head" in r["error"]
-    assert 0.45 < took < 0.8
+    # Stops at the deadline, not before; the upper bound only proves it does not hang (slack for a busy CI).
+    assert 0.45 < took < 0.5 + 1.5
 
 
 def test_trickling_server_cannot_extend_the_deadline() -> None:
@@ -56,7 +57,7 @@ def test_trickling_server_cannot_extend_the_deadline() -> None:
         r = fetch(srv.address, srv.port, HOST, False, None, 0.7)
         took = time.monotonic() - t0
     assert r["error"].startswith("timeout"), r
-    assert took < 1.0
+    assert took < 0.7 + 1.5  # bounded by the total deadline (the trickle alone lasts about 8 s)
 
 
 def test_silent_tls_server_times_out_in_handshake() -> None:

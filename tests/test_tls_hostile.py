@@ -289,7 +289,7 @@ def test_silent_server_respects_budget(settings):
         t0 = time.monotonic()
         obs = _scan(port, quick)
         elapsed = time.monotonic() - t0
-    assert elapsed < 1.5, elapsed
+    assert elapsed < quick.budget + 1.0, elapsed  # the per-address budget holds against a silent peer
     assert obs.error and "timeout" in obs.error
     assert _judge(obs)["VN-HTTPS"] == "error"  # silence is not a proof that HTTPS is absent
 

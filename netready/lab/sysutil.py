@@ -126,11 +126,30 @@ def reap(pid: int) -> None:
         pass
 
 
+def argv(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def owns(args: list[str], marker: str) -> bool:
+    """True when an argument is exactly marker (a holder tag) or a path inside marker (our state dir).
+
+    Exact, not a substring: lab "nr" must never match lab "nrlab", nor tag "x-web" match "x-web-dns"."""
+    base = marker.rstrip("/")
+    return any(a == base or f"{base}/" in a for a in args)
+
+
 def find_pids(marker: str) -> list[int]:
-    """Pids of live processes whose command line contains marker (our state dir or holder tag)."""
+    """Pids of live processes started with our own state dir or holder tag as an argument.
+
+    Only a fallback for what a crashed run did not record: everything `up` starts is stopped by the
+    pid it recorded; this finds leftovers of the same lab, never processes of another lab or user."""
     out = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid() and marker in cmdline(int(entry)):
+        if entry.isdigit() and int(entry) != os.getpid() and owns(argv(int(entry)), marker):
             if alive(int(entry)):
                 out.append(int(entry))
     return out
