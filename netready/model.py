@@ -165,6 +165,17 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
+        """A report from its JSON form; anything that is not one raises ValueError saying what is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError(f"not a netready report: top level is {type(data).__name__}, not an object")
+        try:
+            return cls._from_dict(data)
+        except (TypeError, AttributeError, KeyError) as exc:
+            raise ValueError(f"not a valid netready report (schema {SCHEMA_VERSION}): {type(exc).__name__}: {exc}") \
+                from exc
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> Report:
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ValueError(f"unsupported report schema_version {version!r} (this netready reads {SCHEMA_VERSION})")

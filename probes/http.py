@@ -156,7 +156,11 @@ def _handshake(raw: socket.socket, host: str, ctx: ssl.SSLContext, deadline: flo
     raw.settimeout(_remaining(deadline))
     sni = None if _is_literal(host) else host
     tls = ctx.wrap_socket(raw, server_hostname=sni, do_handshake_on_connect=False)
-    tls.do_handshake()
+    try:
+        tls.do_handshake()
+    except BaseException:
+        tls.close()  # the TLS socket owns the descriptor now: close it here, not in the collector
+        raise
     return tls
 
 
@@ -229,9 +233,14 @@ def _read_body(stream: _Stream, headers: list[list[str]], status: int, result: F
                 size = int(line.split(b";")[0].strip(), 16)
             except ValueError as exc:
                 raise ValueError(f"bad chunk size line {line[:40]!r}") from exc
+            if size < 0:
+                raise ValueError(f"negative chunk size in {line[:40]!r}")
             if size == 0:
                 return body
-            body += stream.read(size)
+            # Never trust the announced size for memory: read only what the cap still allows.
+            body += stream.read(min(size, BODY_CAP - len(body)))
+            if len(body) >= BODY_CAP:
+                break
             stream.read_until(b"\n", 16)
         result.body_truncated = True
         return body[:BODY_CAP]

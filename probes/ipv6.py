@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import errno
 import functools
+import itertools
 import os
 import select
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -327,7 +329,7 @@ def _icmp(name: str, address: str, timeout: float) -> Observation:
         if os.geteuid() != 0:
             obs.data = {"skipped": "not root: raw ICMPv6 sockets need root (CAP_NET_RAW)"}
             return obs
-        ident = (os.getpid() ^ int(time.monotonic() * 1000)) & 0xFFFF
+        ident = _next_ident()
         try:
             sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
         except OSError as exc:
@@ -348,13 +350,13 @@ def _icmp(name: str, address: str, timeout: float) -> Observation:
                 sent[seq] = time.monotonic()
 
             send(0)
-            _collect(sock, ident, sent, replies, time.monotonic() + wait, lambda r: 0 in r)
+            _collect(sock, ident, address, sent, replies, time.monotonic() + wait, lambda r: 0 in r)
             # No trace when the echo came back "unreachable": routers rate-limit ICMPv6 errors
             # (a burst of about 6), and spending them here would make the web checks' SYNs time out.
             if replies.get(0, {}).get("type", "echo-reply") == "echo-reply":
                 for hop in range(1, ICMP_HOPS + 1):
                     send(hop)
-                _collect(sock, ident, sent, replies, time.monotonic() + wait, _trace_done)
+                _collect(sock, ident, address, sent, replies, time.monotonic() + wait, _trace_done)
         except OSError as exc:
             if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) and 0 not in replies:
                 # The kernel already knows the path is dead (an earlier ICMPv6 error cached for the
@@ -381,13 +383,24 @@ def _icmp(name: str, address: str, timeout: float) -> Observation:
     return obs
 
 
-def _collect(sock: socket.socket, ident: int, sent: dict[int, float], replies: dict[int, dict[str, Any]],
-             deadline: float, done: Any) -> None:  # fmt: skip
+def _collect(sock: socket.socket, ident: int, address: str, sent: dict[int, float],
+             replies: dict[int, dict[str, Any]], deadline: float, done: Any) -> None:  # fmt: skip
     while (left := deadline - time.monotonic()) > 0 and not done(replies):
         if not select.select([sock], [], [], left)[0]:
             return
         packet, src = sock.recvfrom(2048)
-        _match(packet, src[0], ident, sent, replies)
+        _match(packet, src[0], ident, address, sent, replies)
+
+
+_IDENTS = itertools.count((os.getpid() * 7919) & 0xFFFF)
+_IDENT_LOCK = threading.Lock()
+
+
+def _next_ident() -> int:
+    """A distinct echo identifier per check in this process: a raw socket sees every ICMPv6 packet, so
+    concurrent checks (two AAAAs, many targets) must never share one."""
+    with _IDENT_LOCK:
+        return next(_IDENTS) & 0xFFFF
 
 
 def _trace_done(replies: dict[int, dict[str, Any]]) -> bool:
@@ -414,13 +427,16 @@ def _scapy_icmp6() -> dict[str, Any]:
             "unreach": ICMPv6DestUnreach}
 
 
-def _match(packet: bytes, src: str, ident: int, sent: dict[int, float], replies: dict[int, dict[str, Any]]) -> None:
+def _match(packet: bytes, src: str, ident: int, address: str, sent: dict[int, float],
+           replies: dict[int, dict[str, Any]]) -> None:
     """Dissect one ICMPv6 message (a raw socket gives it without the IPv6 header) with scapy and file it."""
     if len(packet) < 8:
         return
     layers = _scapy_icmp6()
     kind = packet[0]
     if kind == ICMP6_ECHO_REPLY:
+        if socket.inet_pton(socket.AF_INET6, src.split("%")[0]) != socket.inet_pton(socket.AF_INET6, address):
+            return  # an echo reply counts only from the address we asked
         msg = layers["reply"](packet)
         pid, seq, what = msg.id, msg.seq, "echo-reply"
     elif kind in (ICMP6_TIME_EXCEEDED, ICMP6_DST_UNREACH):
