@@ -429,6 +429,158 @@ def contract_verify(
     raise typer.Exit(result.exit_code())
 
 
+class RemAction(StrEnum):
+    dual_stack = "dual-stack"
+    dnssec = "dnssec"
+    tls = "tls"
+    all = "all"
+
+
+class RemFmt(StrEnum):
+    table = "table"
+    json = "json"
+
+
+REGISTRAR = {
+    "en": "Send these DS records to your domain registrar for the parent .vn zone (the zone is signed and serves "
+          "its DNSKEY); keep any old DS until the new one is live:",
+    "vi": "Gửi các bản ghi DS này cho nhà đăng ký tên miền để đưa lên vùng cha .vn (vùng đã ký và trả lời DNSKEY); "
+          "giữ bản ghi DS cũ (nếu có) đến khi bản mới có hiệu lực:",
+}
+SUBMITTED = {"en": "registrar step (lab): DS handed to the lab's gov.vn",
+             "vi": "bước nhà đăng ký (lab): đã đưa DS lên gov.vn của lab"}
+EVENT_COLOURS = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "red"}
+
+
+@app.command()
+def remediate(
+    action: Annotated[RemAction, typer.Argument(help="dual-stack, dnssec, tls, or all (site.yml).")],
+    inventory: Annotated[str, typer.Option("--inventory", "-i", help="Ansible inventory (hosts.yml).")],
+    check: Annotated[bool, typer.Option("--check", help="Dry run (ansible --check --diff): show what would "
+                                        "change, change nothing.")] = False,
+    limit: Annotated[str | None, typer.Option("--limit", help="Only these hosts/groups (Ansible pattern).")] = None,
+    resolver: ResolverOpt = None,
+    root_hints: RootHintsOpt = None,
+    trust_anchor: AnchorOpt = None,
+    ca_file: CaOpt = None,
+    lab: Annotated[bool, typer.Option("--lab", help="The lab's machines: probe with the running lab's hints, anchor "
+                                      "and CA, and hand the exported DS to the lab's gov.vn.")] = False,
+    profile: Annotated[str | None, typer.Option(help="circular32, strict, lab, or a YAML file "
+                                                "(default: lab with --lab, else circular32).")] = None,
+    fmt: Annotated[RemFmt, typer.Option("--format", "-f", help="Output format.")] = RemFmt.table,
+    lang: LangOpt = Lang.en,
+    timeout: Annotated[float, typer.Option(help="Seconds per network operation of the probes.")] = 2.0,
+) -> None:
+    """Fix servers with the playbooks, then probe their portals again: progress per host and task, changed/failed
+    per host, verdicts before and after. Exit 0 fixed, 1 a host failed, 2 a required rule still fails (with
+    --check: a real run is needed), 3 usage error."""
+    from netready import remediate as R
+    from netready.app import UsageError, build_settings
+    from netready.lab.errors import LabError
+    from netready.profiles import ProfileError, load_profile
+
+    t0 = time.perf_counter()
+    try:
+        prof = profile or ("lab" if lab else "circular32")
+        load_profile(prof)  # a bad profile is a usage error now, not after the playbook ran
+        settings = build_settings(resolver, root_hints, trust_anchor, ca_file, timeout, use_lab=lab)
+        hosts = R.inventory_hosts(inventory, limit)
+        if not hosts:
+            raise UsageError(f"no host of {inventory} matches{f' --limit {limit}' if limit else ''}")
+        if lab:
+            _check_lab_inventory(inventory, hosts)
+        portals = R.affected_portals(inventory, limit, hosts)
+    except (UsageError, ProfileError, R.RemediationError) as exc:
+        _fail_usage(str(exc))
+    except LabError as exc:
+        _fail_usage(f"{exc} (start it with: netready lab up --machines)")
+    ds_files = R.ds_exports(hosts, inventory) if action.value in ("dnssec", "all") else {}
+    colour = _use_colour_err()
+    events: list[R.TaskEvent] = []
+
+    def on_event(e: R.TaskEvent) -> None:
+        events.append(e)
+        if e.status == "skipped":
+            return
+        status = typer.style(f"{e.status:<11}", fg=EVENT_COLOURS.get(e.status)) if colour else f"{e.status:<11}"
+        role = f"{e.role} : " if e.role else ""
+        tail = f" — {e.message}" if e.message else ""
+        typer.echo(f"  {e.host:<12} {status} {role}{e.task}{tail}", err=True)
+
+    submitted: dict[str, list[str]] = {}
+
+    def between() -> None:
+        if lab and ds_files:
+            from netready.lab.machines import submit_exported_ds
+
+            zones = _zones_of(hosts, {e.host for e in events if e.status in ("failed", "unreachable")})
+            for d in sorted({p.parent for z, p in ds_files.items() if z in zones}):
+                submitted.update(submit_exported_ds(d, zones=sorted(zones)))
+            for zone, lines in submitted.items():
+                typer.echo(f"{SUBMITTED[lang.value]}: {zone} ({len(lines)} DS)", err=True)
+        if portals:
+            typer.echo(f"probing {len(portals)} portal(s) again: {', '.join(portals)}", err=True)
+
+    if portals:
+        typer.echo(f"probing {len(portals)} portal(s) before the run: {', '.join(portals)}", err=True)
+    typer.echo(f"running {R.PLAYBOOKS[action.value]}{' --check' if check else ''} on {', '.join(hosts)}", err=True)
+    try:
+        result = R.remediate(action.value, inventory, check=check, limit=limit, settings=settings,  # type: ignore[arg-type]
+                             portals=portals, on_event=on_event, profile=prof, between=between)
+    except R.RemediationError as exc:
+        _fail_usage(str(exc))
+    ok_zones = _zones_of(hosts, set(result.failed_hosts))  # a failed host's file may be an old one
+    exported = {z: _ds_lines(p) for z, p in ds_files.items() if not check and z in ok_zones and p.is_file()}
+    exported = {z: lines for z, lines in exported.items() if lines}
+    if fmt == RemFmt.json:
+        data = result.to_dict() | {"ds_exported": exported, "ds_submitted": submitted,
+                                   "seconds": round(time.perf_counter() - t0, 1)}
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        text = R.format_summary(result, lang.value)
+        manual = {z: v for z, v in exported.items() if z not in submitted}
+        if manual:
+            text += REGISTRAR[lang.value] + "\n" + "".join(f"  {line}\n" for v in manual.values() for line in v)
+            text += "".join(f"  ({ds_files[z]})\n" for z in manual)
+        sys.stdout.write(text)
+    typer.echo(f"remediate {action.value} done in {time.perf_counter() - t0:.1f} s", err=True)
+    raise typer.Exit(result.exit_code())
+
+
+def _use_colour_err() -> bool:
+    from netready.render import use_colour
+
+    return use_colour(sys.stderr)
+
+
+def _zones_of(hosts: dict[str, dict], failed: set[str]) -> set[str]:  # type: ignore[type-arg]
+    """The zones (dnssec_zones) of the hosts that did not fail."""
+    return {str(z.get("name", "")).rstrip(".") for h, v in hosts.items() if h not in failed
+            for z in v.get("dnssec_zones") or [] if isinstance(z, dict)}
+
+
+def _ds_lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if " DS " in f" {line} "]
+
+
+def _check_lab_inventory(inventory: str, hosts: dict[str, dict]) -> None:  # type: ignore[type-arg]
+    """--lab: the lab's machines must run, and the inventory's lab files (CA, work dir) must be this lab's."""
+    from netready.app import UsageError
+    from netready.lab import machines as mach
+    from netready.lab.machines.inventory import lab_state_dir
+
+    if not mach.machines():
+        raise UsageError("the lab machines are not running: netready lab up --machines")
+    mine = f"{lab_state_dir()}/"
+    for variables in hosts.values():
+        for key in ("tls_ca_cert", "tls_ca_bundle", "tls_csr_dir", "dnssec_ds_dir"):
+            value = str(variables.get(key) or "")
+            if value.startswith("/run/netready/") and not value.startswith(mine):
+                raise UsageError(f"{inventory} is for another lab ({key}: {value}); the inventory for this lab "
+                                 f"is written by `python -m netready.lab.machines inventory` "
+                                 f"(or `netready lab up --machines`): {mach.lab_inventory_path()}")
+
+
 @lab_app.command("up")
 def lab_up(
     scale: Annotated[int, typer.Option(min=0, max=20000, help="Add N agency zones and portals for batch runs.")] = 0,
@@ -456,6 +608,10 @@ def lab_up(
             raise typer.Exit(2) from exc
         typer.echo(f"machines up in {time.perf_counter() - t1:.1f} s: "
                    + ", ".join(f"{m.name} {m.ipv4}" for m in booted))
+        inv = mach.write_lab_inventory()
+        typer.echo(f"inventory for this lab: {inv}"
+                   + (" (inventories/lab/hosts.yml works too)" if lab_mod.lab_name() == "nrlab" else ""))
+        typer.echo(f"next: netready remediate all -i {inv} --lab --check")
 
 
 @lab_app.command("down")

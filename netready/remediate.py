@@ -99,6 +99,27 @@ class VerdictChange:
     before: str | None  # verdict before the run (None: not judged)
     after: str | None  # verdict after the run (None in check mode)
     message: str = ""  # the latest English message
+    message_vi: str = ""  # the same in Vietnamese
+
+
+WORST_FIRST = ("error", "fail", "warn", "info", "pass")
+
+
+def worst(verdicts: list[str | None]) -> str | None:
+    """The worst of the verdicts given (None when none was judged)."""
+    present = [v for v in verdicts if v in WORST_FIRST]
+    return min(present, key=WORST_FIRST.index) if present else None
+
+
+@dataclass
+class RuleChange:
+    """One rule on one portal, over all its subjects (addresses): the worst verdict before and after."""
+
+    portal: str
+    rule_id: str
+    level: str
+    before: str | None
+    after: str | None
 
 
 @dataclass
@@ -135,23 +156,33 @@ class RemediationResult:
     def exit_code(self) -> int:
         return remediation_exit_code(self)
 
+    def rule_changes(self) -> list[RuleChange]:
+        """Per portal and rule, worst over subjects: a rule judged once before (no AAAA) and per address after
+        (one row per AAAA) still reads as one change, e.g. VN-IPV6-WEB fail -> pass."""
+        rows: dict[tuple[str, str], list[VerdictChange]] = {}
+        for v in self.verdicts:
+            rows.setdefault((v.portal, v.rule_id), []).append(v)
+        return [RuleChange(portal, rule, vs[0].level, worst([v.before for v in vs]), worst([v.after for v in vs]))
+                for (portal, rule), vs in rows.items()]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "action": self.action, "playbook": self.playbook, "inventory": self.inventory, "check": self.check,
             "limit": self.limit, "status": self.status, "rc": self.rc,
             "hosts": {h: asdict(s) | {"status": s.status} for h, s in self.hosts.items()},
             "events": [e.to_dict() for e in self.events], "portals": self.portals,
-            "verdicts": [asdict(v) for v in self.verdicts], "exit_code": self.exit_code(),
+            "verdicts": [asdict(v) for v in self.verdicts], "rules": [asdict(r) for r in self.rule_changes()],
+            "exit_code": self.exit_code(),
         }
 
 
 def remediation_exit_code(result: RemediationResult) -> int:
     """0: every host ok and every required rule of the action passes; 1: a host failed or was
     unreachable (or Ansible itself failed); 2: hosts fine but a required rule still fails.
-    In check mode only host failures count (nothing was meant to change)."""
+    In check mode nothing changes, so 2 means "a real run is needed": the scan before fails a rule."""
     if result.failed_hosts or result.status != "successful" or result.rc != 0:
         return EXIT_HOST_FAILED
-    if not result.check and result.still_failing():
+    if result.still_failing():
         return EXIT_STILL_FAILING
     return EXIT_OK
 
@@ -205,6 +236,23 @@ def portals_of(hosts: dict[str, dict[str, Any]]) -> list[str]:
         names = variables.get("netready_portals") or []
         for name in [names] if isinstance(names, str) else names:
             if name not in out:
+                out.append(name)
+    return out
+
+
+def affected_portals(inventory: str, limit: str | None = None,
+                     hosts: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """The portals a run on these hosts can change: those the hosts serve (netready_portals), then any portal
+    of the inventory inside a zone the hosts sign (dnssec_zones), so `dnssec --limit ns1` re-probes the
+    portals of ns1's zones. hosts: inventory_hosts(inventory, limit), when the caller has it already."""
+    hosts = inventory_hosts(inventory, limit) if hosts is None else hosts
+    out = portals_of(hosts)
+    zones = [str(z.get("name", "")).rstrip(".").lower() for v in hosts.values()
+             for z in v.get("dnssec_zones") or [] if isinstance(z, dict)]
+    if zones:
+        every = inventory_hosts(inventory) if limit else hosts
+        for name in portals_of(every):
+            if name not in out and any(name.lower() == z or name.lower().endswith("." + z) for z in zones if z):
                 out.append(name)
     return out
 
@@ -303,7 +351,7 @@ def compare(before: Report | None, after: Report | None) -> list[VerdictChange]:
             key = (f.target, f.rule_id, f.subject)
             row = rows.setdefault(key, VerdictChange(f.target, f.rule_id, f.level, f.subject, None, None))
             setattr(row, which, f.verdict)
-            row.message = f.text("en")
+            row.message, row.message_vi = f.text("en"), f.text("vi")
     return list(rows.values())
 
 
@@ -322,10 +370,11 @@ def remediate(
 ) -> RemediationResult:
     """Run the action's playbook on the inventory and judge the affected portals before and after.
 
-    settings None: no scans (only the Ansible summary). portals None: the `netready_portals` of the
-    hosts the run touches (inventory and limit). profile: a profile name or file (default: lab when
-    settings.lab, else circular32). between: called after the playbook and before the re-probe
-    (e.g. to hand the exported DS to the parent, the registrar's step, in a lab).
+    settings None: no scans (only the Ansible summary). portals None: affected_portals(inventory, limit),
+    the `netready_portals` of the hosts the run touches and the portals inside the zones they sign.
+    profile: a profile name or file (default: lab when settings.lab, else circular32). between: called
+    after the playbook and before the re-probe (e.g. to hand the exported DS to the parent, the registrar's
+    step, in a lab).
     """
     if action not in PLAYBOOKS:
         raise RemediationError(f"unknown action {action!r}: choose one of {', '.join(PLAYBOOKS)}")
@@ -333,7 +382,7 @@ def remediate(
         raise RemediationError(f"inventory {inventory} does not exist")
     playbook = PLAYBOOK_DIR / PLAYBOOKS[action]
     if portals is None:
-        portals = portals_of(inventory_hosts(inventory, limit))
+        portals = affected_portals(inventory, limit)
 
     scan_fn = None
     if settings is not None and portals:
@@ -358,9 +407,21 @@ def remediate(
     )
 
 
-def format_summary(result: RemediationResult) -> str:
-    """Plain-text summary: hosts, then verdicts before -> after (for the CLI)."""
-    lines = [f"{result.action} ({Path(result.playbook).name}){' --check' if result.check else ''}: {result.status}"]
+LABELS = {
+    "en": {"check": "--check (nothing changed)", "hosts": "hosts", "verdicts": "verdicts (before -> after):",
+           "verdicts_check": "verdicts now (check mode: a real run is needed while a required rule fails):",
+           "exit": "exit code"},
+    "vi": {"check": "--check (không thay đổi gì)", "hosts": "máy chủ", "verdicts": "kết quả (trước -> sau):",
+           "verdicts_check": "kết quả hiện tại (chế độ kiểm tra: cần chạy thật khi còn quy tắc bắt buộc chưa đạt):",
+           "exit": "mã thoát"},
+}
+
+
+def format_summary(result: RemediationResult, lang: str = "en") -> str:
+    """Plain-text summary: hosts, then verdicts before -> after with the latest reason (for the CLI)."""
+    lab = LABELS.get(lang, LABELS["en"])
+    lines = [f"{result.action} ({Path(result.playbook).name}){' ' + lab['check'] if result.check else ''}: "
+             f"{result.status}"]
     for host, s in sorted(result.hosts.items()):
         lines.append(f"  {host:<20} {s.status:<11} ok={s.ok} changed={s.changed} failed={s.failed} "
                      f"unreachable={s.unreachable} skipped={s.skipped}")
@@ -368,12 +429,33 @@ def format_summary(result: RemediationResult) -> str:
         if e.status in ("failed", "unreachable"):
             lines.append(f"  ! {e.host}: {e.task}: {e.message}")
     rules = ACTION_RULES.get(result.action, ())
-    shown = [v for v in result.verdicts if v.rule_id in rules]
+    shown = [r for r in result.rule_changes() if r.rule_id in rules]
     if shown:
-        lines.append("verdicts (before -> after):" if not result.check else "verdicts (now; check mode):")
-        for v in sorted(shown, key=lambda v: (v.portal, v.rule_id, v.subject or "")):
-            arrow = f"{v.before or '-'}" if result.check else f"{v.before or '-'} -> {v.after or '-'}"
-            subject = f" [{v.subject}]" if v.subject else ""
-            lines.append(f"  {v.portal} {v.rule_id}{subject}: {arrow}")
-    lines.append(f"exit code {result.exit_code()}")
+        lines.append(lab["verdicts_check"] if result.check else lab["verdicts"])
+        for r in sorted(shown, key=lambda r: (r.portal, rules.index(r.rule_id))):
+            arrow = f"{r.before or '-'}" if result.check else f"{r.before or '-'} -> {r.after or '-'}"
+            lines.append(f"  {r.portal} {r.rule_id}: {arrow}")
+            for v in result.verdicts:  # why it does not pass, per address
+                latest = v.before if result.check else v.after
+                if (v.portal, v.rule_id) == (r.portal, r.rule_id) and latest not in (None, "pass"):
+                    subject = f"[{v.subject}] " if v.subject else ""
+                    lines.append(f"      {subject}{latest}: {v.message_vi if lang == 'vi' else v.message}")
+    lines.append(f"{lab['exit']} {result.exit_code()}")
     return "\n".join(lines) + "\n"
+
+
+def ds_exports(hosts: dict[str, dict[str, Any]], inventory: str) -> dict[str, Path]:
+    """Zone -> the DS file the dnssec role writes for it (dnssec_ds_dir/ZONE.ds on the controller), for the
+    hosts' dnssec_zones. The role's default dir and {{ inventory_dir }} are resolved; other templates skipped."""
+    out: dict[str, Path] = {}
+    for variables in hosts.values():
+        zones = [z.get("name") for z in variables.get("dnssec_zones") or [] if isinstance(z, dict)]
+        raw = str(variables.get("dnssec_ds_dir") or "{{ playbook_dir }}/../ds")
+        raw = raw.replace("{{ inventory_dir }}", str(Path(inventory).resolve().parent))
+        raw = raw.replace("{{ playbook_dir }}", str(PLAYBOOK_DIR))
+        if "{{" in raw:
+            continue
+        for zone in zones:
+            if zone:
+                out[str(zone).rstrip(".")] = Path(raw) / f"{str(zone).rstrip('.')}.ds"
+    return out

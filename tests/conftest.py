@@ -52,3 +52,20 @@ def lab_resolver_settings(lab) -> ProbeSettings:
         timeout=2.0,
         lab=True,
     )
+
+
+@pytest.fixture(scope="session")
+def machines(lab):
+    """The lab machines {name: netready.lab.machines.Machine} (web1, bind1, knot1) in their starting state,
+    their zones delegated from the lab's gov.vn. Booted once; machines left running by an earlier session
+    are reset first. Stopped at the end only if this session started them (NETREADY_KEEP_MACHINES=1 keeps
+    them). Modules that change the machines reset them (netready.lab.machines.reset) and update this dict."""
+    from netready.lab import machines as mach
+
+    was_up = bool(mach.machines())
+    t0 = time.monotonic()
+    ms = mach.reset() if was_up else mach.up()
+    print(f"\nlab machines: {'reset' if was_up else 'started'} in {time.monotonic() - t0:.2f} s")
+    yield {m.name: m for m in ms}
+    if not was_up and not os.environ.get("NETREADY_KEEP_MACHINES"):
+        mach.down()

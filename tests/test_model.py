@@ -82,7 +82,9 @@ def test_report_matches_the_published_json_schema():
         jsonschema.validate(broken, schema)
 
 
-@pytest.mark.parametrize("data", [[], {"schema_version": 1}, {**json.loads(_report().to_json()), "targets": [{"x": 1}]}])
+@pytest.mark.parametrize(
+    "data", [[], {"schema_version": 1}, {**json.loads(_report().to_json()), "targets": [{"x": 1}]}]
+)
 def test_foreign_json_is_a_clear_value_error(data):
     with pytest.raises(ValueError, match="netready report"):
         Report.from_dict(data)

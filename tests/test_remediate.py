@@ -106,6 +106,16 @@ def test_inventory_portals_and_limit(local_run):
     assert set(R.inventory_hosts(inv, pattern="web")) == {"h1", "h2"}
 
 
+def test_affected_portals_include_the_signed_zones_portals(tmp_path):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(yaml.safe_dump({"all": {"children": {
+        "web": {"hosts": {"w1": {"netready_portals": ["dichvucong.a.gov.vn", "www.b.gov.vn"]}}},
+        "dns": {"hosts": {"ns1": {"dnssec_zones": [{"name": "b.gov.vn."}]}}}}}}))
+    assert R.affected_portals(str(inv), limit="ns1") == ["www.b.gov.vn"]
+    assert R.affected_portals(str(inv)) == ["dichvucong.a.gov.vn", "www.b.gov.vn"]
+    assert R.affected_portals(str(inv), limit="w1") == ["dichvucong.a.gov.vn", "www.b.gov.vn"]
+
+
 def test_remediate_refuses_bad_input(tmp_path):
     with pytest.raises(R.RemediationError, match="unknown action"):
         R.remediate("firewall", str(tmp_path))  # type: ignore[arg-type]
@@ -144,8 +154,10 @@ def test_exit_codes():
     assert other.exit_code() == R.EXIT_OK
     assert _result(None, None, failed=1).exit_code() == R.EXIT_HOST_FAILED
     assert _result(None, None, status="failed").exit_code() == R.EXIT_HOST_FAILED
-    # check mode: verdicts that still fail are expected, only host failures count
-    assert _result(_report(_f("VN-TLS-CA", "fail")), None, check=True).exit_code() == R.EXIT_OK
+    # check mode: nothing changes, so a required rule failing now means a real run is needed
+    assert _result(_report(_f("VN-TLS-CA", "fail")), None, check=True).exit_code() == R.EXIT_STILL_FAILING
+    assert _result(_report(_f("VN-TLS-CA", "pass")), None, check=True).exit_code() == R.EXIT_OK
+    assert _result(_report(_f("VN-TLS-CA", "fail")), None, check=True, failed=1).exit_code() == R.EXIT_HOST_FAILED
     text = R.format_summary(still)
     assert "VN-TLS-CA: fail -> error" in text and "exit code 2" in text
 
@@ -220,3 +232,50 @@ def test_network_templates_parse(tmp_path):
     ifup = env.from_string((ROLES / "dual_stack/templates/ifupdown-ipv6.j2").read_text()).render(**v)
     # ifquery parses it on the lab machines (validate: of the template); here the stanza's shape only.
     assert "iface eth0 inet6 static\n    address 2001:db8:1::10/64\n    gateway 2001:db8:1::1\n" in ifup
+
+
+def test_rule_changes_fold_subjects():
+    """Judged once before (no AAAA), per address after: one row per rule, worst over the subjects."""
+    before = _report(_f("VN-IPV6-WEB", "fail"), _f("VN-TLS-CA", "fail", "198.51.100.200"))
+    after = _report(_f("VN-IPV6-WEB", "pass", "2001:db8:300::200"), _f("VN-TLS-CA", "pass", "198.51.100.200"),
+                    _f("VN-TLS-CA", "warn", "2001:db8:300::200"))
+    r = _result(before, after, action="all")
+    assert {(c.rule_id, c.before, c.after) for c in r.rule_changes()} == {
+        ("VN-IPV6-WEB", "fail", "pass"), ("VN-TLS-CA", "fail", "warn")}
+    assert r.to_dict()["rules"][0]["portal"] == "dichvucong.x.gov.vn"
+    text = R.format_summary(r, "vi")
+    assert "dichvucong.x.gov.vn VN-IPV6-WEB: fail -> pass" in text and "kết quả (trước -> sau):" in text
+    assert "[2001:db8:300::200] warn: x" in text  # why it does not pass, per address, in the language asked
+
+
+def test_ds_exports_resolve_the_dir(tmp_path):
+    inv = str(tmp_path / "hosts.yml")
+    hosts = {"ns1": {"dnssec_zones": [{"name": "a.gov.vn."}], "dnssec_ds_dir": "{{ inventory_dir }}/ds"},
+             "ns2": {"dnssec_zones": [{"name": "b.gov.vn"}]},
+             "ns3": {"dnssec_zones": [{"name": "c.gov.vn"}], "dnssec_ds_dir": "{{ lookup('env', 'X') }}"},
+             "web": {"netready_portals": ["x"]}}
+    assert R.ds_exports(hosts, inv) == {"a.gov.vn": tmp_path / "ds/a.gov.vn.ds",
+                                        "b.gov.vn": R.PLAYBOOK_DIR / "../ds/b.gov.vn.ds"}
+
+
+NETREADY = str(Path(sys.executable).parent / "netready")
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([NETREADY, "remediate", *args], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, **env))
+
+
+def test_cli_remediate_usage_errors_exit_3(tmp_path, local_run):
+    r = _cli("all", "-i", str(tmp_path / "none.yml"))
+    assert r.returncode == 3 and "cannot read inventory" in r.stderr, r.stderr
+    assert _cli("firewall", "-i", str(local_run[0])).returncode == 3
+    assert _cli("all").returncode == 3  # -i is required
+    r = _cli("tls", "-i", str(local_run[0]), "--limit", "nohost")
+    assert r.returncode == 3 and "matches --limit nohost" in r.stderr, r.stderr
+    r = _cli("tls", "-i", str(local_run[0]), "--profile", "nosuchprofile")
+    assert r.returncode == 3, r.stderr
+    r = _cli("tls", "-i", str(local_run[0]), "--lab", NETREADY_LAB_NAME="notuplab", NETREADY_LAB_DIR="")
+    assert r.returncode == 3 and "netready lab up --machines" in r.stderr, r.stderr

@@ -1,17 +1,18 @@
-"""Fixtures for the playbook tests: fresh lab machines (web1, bind1, knot1) and an inventory for them.
+"""Playbook tests: each module starts from the machines' starting state (the session `machines` fixture of
+tests/conftest.py, reset here) and the lab inventory from the one generator (netready.lab.machines).
 
-The machines are re-created at the start of the module (the tests change them) and stopped at its end.
-They run in the caller's network namespace, like the lab: run these tests in a namespace of your own
+The modules change the machines, so each one resets them at its start and again at its end (later modules
+and test files then find the starting state). The machines run in the caller's network namespace, like the
+lab: run these tests in a namespace of your own
 (`ip netns exec NAME env NETREADY_LAB_NAME=NAME pytest tests/playbooks`).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
-
-from .labinv import lab_inventory
 
 # web1 also gets a firewall that lets IPv4 web traffic in and drops IPv6 web traffic: the dual-stack
 # playbook must open it (a common state of servers that were set up IPv4-only).
@@ -29,24 +30,37 @@ table inet filter {
 """
 
 
-@pytest.fixture(scope="module")
-def lab_machines(lab):
-    from netready.lab import machines as M
+def _reset(machines: dict) -> None:
+    from netready.lab import machines as mach
 
-    M.down()  # a clean, deliberately non-compliant start
-    ms = {m.name: m for m in M.up()}
-    res = ms["web1"].run(["sh", "-c", "cat > /etc/nftables.conf && nft -f /etc/nftables.conf"], input=WEB1_FIREWALL)
+    machines.update({m.name: m for m in mach.reset()})
+    # The work files of earlier runs describe keys the fresh machines do not have.
+    for sub in ("ds", "csr"):
+        shutil.rmtree(mach.work_dir() / sub, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def fresh_machines(machines):
+    """The session's machines, reset to their starting state (plus web1's IPv4-only firewall)."""
+    _reset(machines)
+    res = machines["web1"].run(["sh", "-c", "cat > /etc/nftables.conf && nft -f /etc/nftables.conf"],
+                               input=WEB1_FIREWALL)
     assert res.returncode == 0, res.stderr
-    yield ms
-    M.down()
+    yield machines
+    _reset(machines)
 
 
 @pytest.fixture(scope="module")
-def lab_inv(lab, lab_machines, tmp_path_factory) -> str:
-    work = tmp_path_factory.mktemp("playbooks")
-    return str(lab_inventory(work / "inv", Path(lab.ca_bundle).parent, work))
+def lab_inv(fresh_machines, tmp_path_factory) -> str:
+    """The generated inventory for this lab and namespace (what inventories/lab/hosts.yml is for nrlab)."""
+    from netready.lab.machines import write_inventory
+
+    return str(write_inventory(tmp_path_factory.mktemp("inv") / "hosts.yml"))
 
 
 @pytest.fixture(scope="module")
 def work_dir(lab_inv) -> Path:
-    return Path(lab_inv).parent.parent
+    """Where the playbooks leave this lab's DS exports (ds/) and CSRs (csr/)."""
+    from netready.lab.machines import work_dir
+
+    return work_dir()

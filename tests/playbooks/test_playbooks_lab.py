@@ -17,31 +17,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from netready.remediate import EXIT_HOST_FAILED, EXIT_OK, remediate
+from netready.remediate import EXIT_HOST_FAILED, EXIT_OK, EXIT_STILL_FAILING, remediate
+
+from .state import machine_state as _state
 
 BIND_ZONE, KNOT_ZONE = "machine-bind.gov.vn", "machine-knot.gov.vn"
 PORTALS = [f"dichvucong.{BIND_ZONE}", f"dichvucong.{KNOT_ZONE}"]
 GATED = ("VN-IPV6-WEB", "VN-DNSSEC", "VN-TLS-CA", "VN-HTTPS-FORCED", "VN-HTTPS", "VN-TLS12", "VN-TLS-KEY2048")
-
-# What each machine looks like, as text: equal before and after means the run changed nothing.
-STATE = {
-    "web1": "ip -6 -o addr show dev host0 scope global; ip -6 route show default; ls -l /etc/nginx/conf.d "
-            "/etc/ssl/netready /etc/network/interfaces.d /etc/sysctl.d; cat /etc/nginx/sites-available/default; "
-            "ss -ltn; sysctl -n net.ipv6.conf.all.disable_ipv6; nft list ruleset; md5sum /etc/nftables.conf",
-    "bind1": f"md5sum /etc/bind/named.conf* /var/lib/bind/db.{BIND_ZONE}; ls /var/cache/bind; "
-             f"rndc zonestatus {BIND_ZONE} | grep -v -i -E 'refresh|expire|next'",
-    "knot1": f"md5sum /etc/knot/knot.conf; knotc zone-read {KNOT_ZONE} | grep -v -E 'RRSIG|NSEC3' | sort; "
-             "ls /var/lib/knot",
-}
-
-
-def _state(machines) -> dict[str, str]:
-    out = {}
-    for name, cmd in STATE.items():
-        res = machines[name].run(["sh", "-c", cmd])
-        out[name] = res.stdout
-    return out
-
 
 def _verdicts(report, rule: str) -> set[str]:
     return {f.verdict for f in report.findings if f.rule_id == rule and f.target in PORTALS}
@@ -61,20 +43,20 @@ def _soa_serial(server: str, zone: str) -> str:
     return out[2] if len(out) > 2 else ""
 
 
-def test_check_mode_changes_nothing(lab_machines, lab_inv, lab_settings):
-    before = _state(lab_machines)
+def test_check_mode_changes_nothing(fresh_machines, lab_inv, lab_settings):
+    before = _state(fresh_machines)
     r = remediate("all", lab_inv, check=True, settings=lab_settings)
-    assert r.exit_code() == EXIT_OK, r.stdout[-3000:]
+    assert r.exit_code() == EXIT_STILL_FAILING, r.stdout[-3000:]  # a real run is needed
     assert {h: s.failed + s.unreachable for h, s in r.hosts.items()} == {"web1": 0, "bind1": 0, "knot1": 0}
     assert all(r.hosts[h].changed > 0 for h in ("web1", "bind1", "knot1"))  # it would change things...
-    assert _state(lab_machines) == before  # ...and changed none of them
+    assert _state(fresh_machines) == before  # ...and changed none of them
     assert r.after is None and r.before is not None
     for rule in ("VN-IPV6-WEB", "VN-DNSSEC", "VN-TLS-CA", "VN-HTTPS-FORCED"):
         assert "pass" not in _verdicts(r.before, rule), rule
 
 
-def test_broken_zone_file_is_refused_and_named_keeps_serving(lab_machines, lab_inv, tmp_path):
-    m = lab_machines["bind1"]
+def test_broken_zone_file_is_refused_and_named_keeps_serving(fresh_machines, lab_inv, tmp_path):
+    m = fresh_machines["bind1"]
     broken = tmp_path / "db.broken"
     broken.write_text("$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 198.51.100.999\n")
     conf = m.run(["sh", "-c", "md5sum /etc/bind/named.conf*; rndc zonestatus " + BIND_ZONE]).stdout
@@ -106,8 +88,8 @@ def _mismatched_pair(ca_dir: Path, out: Path, names: list[str]) -> tuple[Path, P
     return out / "cert.pem", out / "other.key"
 
 
-def test_certificate_with_wrong_key_is_refused_and_nginx_keeps_serving(lab, lab_machines, lab_inv, tmp_path):
-    web = lab_machines["web1"]
+def test_certificate_with_wrong_key_is_refused_and_nginx_keeps_serving(lab, fresh_machines, lab_inv, tmp_path):
+    web = fresh_machines["web1"]
     cert, key = _mismatched_pair(Path(lab.ca_bundle).parent, tmp_path, PORTALS)
     served = _served_cert_sha256(web.ipv4, PORTALS[0])
     look = ["sh", "-c", "ls -l /etc/nginx/conf.d /etc/ssl/netready; md5sum /etc/nginx/sites-available/*"]
@@ -124,13 +106,10 @@ def test_certificate_with_wrong_key_is_refused_and_nginx_keeps_serving(lab, lab_
 
 def _submit_ds(work: Path):
     """The registrar's step, in the lab: hand the exported DS files to the lab's gov.vn."""
-    from netready.lab.machines import delegate
-    from netready.lab.machines import spec as S
+    from netready.lab.machines import submit_exported_ds
 
     def submit() -> None:
-        for s in (S.BIND1, S.KNOT1):
-            lines = [x for x in (work / "ds" / f"{s.zone}.ds").read_text().splitlines() if x.strip()]
-            delegate(s.zone, [(f"ns1.{s.zone}", s.ipv4, s.ipv6)], lines)
+        assert sorted(submit_exported_ds(work / "ds")) == [BIND_ZONE, KNOT_ZONE]
 
     return submit
 
@@ -153,7 +132,7 @@ def _ds_exported(path: Path) -> set[tuple[int, int, int, str]]:
     return out
 
 
-def test_full_remediation_fixes_every_rule(lab_machines, lab_inv, lab_settings, work_dir):
+def test_full_remediation_fixes_every_rule(fresh_machines, lab_inv, lab_settings, work_dir):
     events = []
     r = remediate("all", lab_inv, settings=lab_settings, on_event=events.append, between=_submit_ds(work_dir))
     assert r.status == "successful", r.stdout[-4000:]
@@ -166,24 +145,25 @@ def test_full_remediation_fixes_every_rule(lab_machines, lab_inv, lab_settings, 
         assert _verdicts(r.after, rule) == {"pass"}, (rule, [v for v in r.verdicts if v.rule_id == rule])
     assert r.exit_code() == EXIT_OK
     # IPv6 web traffic was let through web1's firewall, at run time and at boot
-    rules = lab_machines["web1"].run(["sh", "-c", "nft list chain inet filter input; nft -c -f /etc/nftables.conf "
+    rules = fresh_machines["web1"].run(["sh", "-c", "nft list chain inet filter input; nft -c -f /etc/nftables.conf "
                                       "&& grep -c netready-ipv6 /etc/nftables.conf"]).stdout
     assert "meta nfproto ipv6 tcp dport { 53, 80, 443 } accept" in rules and rules.strip().endswith("1")
     for zone in (BIND_ZONE, KNOT_ZONE):
         exported = _ds_exported(work_dir / "ds" / f"{zone}.ds")
         assert exported and exported == _ds_at_parent(r.after, zone)
     # private keys stay private
-    assert lab_machines["web1"].run(["sh", "-c", "stat -c %a /etc/ssl/netready/*.key"]).stdout.split() == ["600", "600"]
-    bind_keys = lab_machines["bind1"].run(["sh", "-c", "stat -c %a /var/cache/bind/K*.private"]).stdout.split()
+    web_keys = fresh_machines["web1"].run(["sh", "-c", "stat -c %a /etc/ssl/netready/*.key"]).stdout.split()
+    assert web_keys == ["600", "600"]
+    bind_keys = fresh_machines["bind1"].run(["sh", "-c", "stat -c %a /var/cache/bind/K*.private"]).stdout.split()
     assert bind_keys and set(bind_keys) == {"600"}
 
 
-def test_second_run_changes_nothing(lab_machines, lab_inv, lab_settings):
+def test_second_run_changes_nothing(fresh_machines, lab_inv, lab_settings):
     """site.yml imports the three playbooks: changed=0 here is each playbook's idempotence."""
-    before = _state(lab_machines)
+    before = _state(fresh_machines)
     r = remediate("all", lab_inv, settings=lab_settings)
     assert r.exit_code() == EXIT_OK and {h: s.changed for h, s in r.hosts.items()} == {
         "web1": 0, "bind1": 0, "knot1": 0}, r.stdout[-4000:]
-    assert _state(lab_machines) == before
+    assert _state(fresh_machines) == before
     for rule in GATED:
         assert _verdicts(r.after, rule) == {"pass"}, rule

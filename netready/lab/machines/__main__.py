@@ -1,4 +1,5 @@
-"""python -m netready.lab.machines up [NAME...] | down | status | inventory PATH | image [--rebuild]"""
+"""python -m netready.lab.machines up [NAME...] | reset [NAME...] | down | status | inventory [PATH] [--static] |
+image [--rebuild]"""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 import time
 
 from ..errors import LabError
-from . import down, ensure_image, reset, status, up, write_inventory
+from ..orchestrate import is_up
+from . import down, ensure_image, reset, status, up, write_inventory, write_lab_inventory
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,8 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     p_reset.add_argument("names", nargs="*")
     sub.add_parser("down", help="stop the machines, remove overlays, bridge, state")
     sub.add_parser("status", help="JSON status")
-    p_inv = sub.add_parser("inventory", help="write the Ansible inventory")
-    p_inv.add_argument("path")
+    p_inv = sub.add_parser("inventory", help="write the Ansible inventory "
+                           "(default: <lab state dir>/remediate/hosts.yml)")
+    p_inv.add_argument("path", nargs="?")
     p_inv.add_argument("--static", action="store_true", help="namespace-independent (inventories/lab/hosts.yml)")
     p_img = sub.add_parser("image", help="build or unpack the cached image")
     p_img.add_argument("--rebuild", action="store_true")
@@ -39,13 +42,20 @@ def main(argv: list[str] | None = None) -> int:
                 v6 = m.ipv6 if m.ipv6_configured else f"none (assigned {m.ipv6})"
                 print(f"{m.name:6} {m.group:9} {m.ipv4:15} ipv6 {v6}  pid {m.pid}  boot {m.boot_seconds:.2f}s")
             print(f"{a.cmd} in {time.monotonic() - t0:.1f}s")
+            if is_up():
+                print(f"inventory for this lab: {write_lab_inventory()}")
         elif a.cmd == "down":
             down()
             print(f"down in {time.monotonic() - t0:.1f}s")
         elif a.cmd == "status":
             print(json.dumps(status(), indent=2))
         elif a.cmd == "inventory":
-            print(write_inventory(a.path, static=a.static))
+            if a.path:
+                print(write_inventory(a.path, static=a.static))
+            elif a.static:
+                raise LabError("inventory --static needs a PATH (e.g. inventories/lab/hosts.yml)")
+            else:
+                print(write_lab_inventory())
         elif a.cmd == "image":
             img = ensure_image(rebuild=a.rebuild)
             print(f"{img.root} (key {img.key}) in {time.monotonic() - t0:.1f}s")

@@ -168,3 +168,35 @@ def undelegate_all(lab: str, delegations: dict) -> None:
             undelegate(zone, lab)
         except LabError:
             pass  # the lab went down meanwhile: nothing left to clean there
+
+
+def read_ds_file(path: str | Path) -> list[str]:
+    """DS lines of a file the dnssec playbook exported (ZONE.ds: one DS record per line)."""
+    return [line.strip() for line in Path(path).read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith(";") and "DS" in line.split()]
+
+
+def submit_exported_ds(ds_dir: str | Path, lab: str | None = None,
+                       zones: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """The registrar's step, in the lab: hand the DS the dnssec playbook exported to the lab's gov.vn.
+
+    For every lab machine zone (or only those in zones) with a non-empty <ds_dir>/<zone>.ds, re-delegate
+    the zone (NS and glue as last recorded, else ns1.<zone> on its machine) with those DS records.
+    Returns {zone: DS lines}."""
+    wanted = {z.rstrip(".").lower() for z in zones} if zones is not None else None
+    from . import spec as S
+    from .runtime import _load
+
+    recorded = (_load(lab_name(lab)) or {}).get("delegations", {})
+    done: dict[str, list[str]] = {}
+    for s in S.SPECS.values():
+        if not s.zone or (wanted is not None and s.zone not in wanted):
+            continue
+        path = Path(ds_dir) / f"{s.zone}.ds"
+        lines = read_ds_file(path) if path.is_file() else []
+        if not lines:
+            continue
+        servers = recorded.get(_abs(s.zone), {}).get("nameservers") or [(f"ns1.{s.zone}", s.ipv4, s.ipv6)]
+        delegate(s.zone, servers, lines, lab)
+        done[s.zone] = lines
+    return done
