@@ -488,7 +488,7 @@ def remediate(
         if not hosts:
             raise UsageError(f"no host of {inventory} matches{f' --limit {limit}' if limit else ''}")
         if lab:
-            _check_lab_inventory(inventory, hosts)
+            R.check_lab_inventory(inventory, hosts)
         portals = R.affected_portals(inventory, limit, hosts)
     except (UsageError, ProfileError, R.RemediationError) as exc:
         _fail_usage(str(exc))
@@ -513,7 +513,7 @@ def remediate(
         if lab and ds_files:
             from netready.lab.machines import submit_exported_ds
 
-            zones = _zones_of(hosts, {e.host for e in events if e.status in ("failed", "unreachable")})
+            zones = R.zones_of(hosts, {e.host for e in events if e.status in ("failed", "unreachable")})
             for d in sorted({p.parent for z, p in ds_files.items() if z in zones}):
                 submitted.update(submit_exported_ds(d, zones=sorted(zones)))
             for zone, lines in submitted.items():
@@ -529,8 +529,8 @@ def remediate(
                              portals=portals, on_event=on_event, profile=prof, between=between)
     except R.RemediationError as exc:
         _fail_usage(str(exc))
-    ok_zones = _zones_of(hosts, set(result.failed_hosts))  # a failed host's file may be an old one
-    exported = {z: _ds_lines(p) for z, p in ds_files.items() if not check and z in ok_zones and p.is_file()}
+    ok_zones = R.zones_of(hosts, set(result.failed_hosts))  # a failed host's file may be an old one
+    exported = {z: R.ds_lines(p) for z, p in ds_files.items() if not check and z in ok_zones and p.is_file()}
     exported = {z: lines for z, lines in exported.items() if lines}
     if fmt == RemFmt.json:
         data = result.to_dict() | {"ds_exported": exported, "ds_submitted": submitted,
@@ -551,34 +551,6 @@ def _use_colour_err() -> bool:
     from netready.render import use_colour
 
     return use_colour(sys.stderr)
-
-
-def _zones_of(hosts: dict[str, dict], failed: set[str]) -> set[str]:  # type: ignore[type-arg]
-    """The zones (dnssec_zones) of the hosts that did not fail."""
-    return {str(z.get("name", "")).rstrip(".") for h, v in hosts.items() if h not in failed
-            for z in v.get("dnssec_zones") or [] if isinstance(z, dict)}
-
-
-def _ds_lines(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text().splitlines() if " DS " in f" {line} "]
-
-
-def _check_lab_inventory(inventory: str, hosts: dict[str, dict]) -> None:  # type: ignore[type-arg]
-    """--lab: the lab's machines must run, and the inventory's lab files (CA, work dir) must be this lab's."""
-    from netready.app import UsageError
-    from netready.lab import machines as mach
-    from netready.lab.machines.inventory import lab_state_dir
-
-    if not mach.machines():
-        raise UsageError("the lab machines are not running: netready lab up --machines")
-    mine = f"{lab_state_dir()}/"
-    for variables in hosts.values():
-        for key in ("tls_ca_cert", "tls_ca_bundle", "tls_csr_dir", "dnssec_ds_dir"):
-            value = str(variables.get(key) or "")
-            if value.startswith("/run/netready/") and not value.startswith(mine):
-                raise UsageError(f"{inventory} is for another lab ({key}: {value}); the inventory for this lab "
-                                 f"is written by `python -m netready.lab.machines inventory` "
-                                 f"(or `netready lab up --machines`): {mach.lab_inventory_path()}")
 
 
 @lab_app.command("up")

@@ -459,3 +459,33 @@ def ds_exports(hosts: dict[str, dict[str, Any]], inventory: str) -> dict[str, Pa
             if zone:
                 out[str(zone).rstrip(".")] = Path(raw) / f"{str(zone).rstrip('.')}.ds"
     return out
+
+
+# --- helpers of `netready remediate` (kept out of cli.py, which only parses) ---------------------------------
+
+
+def zones_of(hosts: dict[str, dict], failed: set[str]) -> set[str]:  # type: ignore[type-arg]
+    """The zones (dnssec_zones) of the hosts that did not fail."""
+    return {str(z.get("name", "")).rstrip(".") for h, v in hosts.items() if h not in failed
+            for z in v.get("dnssec_zones") or [] if isinstance(z, dict)}
+
+
+def ds_lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if " DS " in f" {line} "]
+
+
+def check_lab_inventory(inventory: str, hosts: dict[str, dict]) -> None:  # type: ignore[type-arg]
+    """--lab: the lab's machines must run, and the inventory's lab files (CA, work dir) must be this lab's."""
+    from netready.lab import machines as mach
+    from netready.lab.machines.inventory import lab_state_dir
+
+    if not mach.machines():
+        raise RemediationError("the lab machines are not running: netready lab up --machines")
+    mine = f"{lab_state_dir()}/"
+    for variables in hosts.values():
+        for key in ("tls_ca_cert", "tls_ca_bundle", "tls_csr_dir", "dnssec_ds_dir"):
+            value = str(variables.get(key) or "")
+            if value.startswith("/run/netready/") and not value.startswith(mine):
+                raise RemediationError(f"{inventory} is for another lab ({key}: {value}); the inventory for this lab "
+                                 f"is written by `python -m netready.lab.machines inventory` "
+                                 f"(or `netready lab up --machines`): {mach.lab_inventory_path()}")
