@@ -123,13 +123,16 @@ def run_check(
     fmt: str = "json",
     lang: str = "en",
     on_result: Any = None,
+    processes: int | None = None,
 ) -> CheckRun:
     """A batch check that journals each finished target when writing to a file, resumes from that
-    journal, and on Ctrl-C still writes a valid report of what finished."""
-    from netready.journal import Journal, journal_path, read_journal, write_atomic
+    journal, and on Ctrl-C still writes a valid report of what finished. processes=None: one worker
+    process per core for large batches (netready.scan.auto_processes), 1 for small ones."""
+    from netready.journal import Journal, journal_path, read_journal, write_atomic, write_report_json
+    from netready.judge import judge_target
     from netready.model import utc_now
     from netready.render import render
-    from netready.scan import build_report, scan_results
+    from netready.scan import TargetResult, auto_processes, build_report, scan_results
 
     if resume and not output:
         raise UsageError("--resume needs --output FILE (the run to resume)")
@@ -139,8 +142,15 @@ def run_check(
     if output:
         jpath = journal_path(output)
         if resume:
-            done = {r.target.name: r for r in read_journal(jpath) if r.target.name in set(names)}
+            wanted = set(names)
+            done = {r.target.name: r for r in read_journal(jpath) if r.target.name in wanted}
         journal = Journal(jpath, fresh=not resume)
+    # A JSON file report is streamed from the journal at the end, so memory holds only targets and
+    # findings, not every raw observation (100+ MB for a national batch).
+    lean = bool(output) and fmt == "json"
+    # Journaled targets may have been judged under another profile: judge them again now.
+    done = {n: TargetResult(r.target, [] if lean else r.observations, judge_target(r.target, r.observations, profile))
+            for n, r in done.items()}
 
     def record(result: Any) -> None:
         if journal:
@@ -149,13 +159,18 @@ def run_check(
             on_result(result)
 
     try:
-        outcome = scan_results(names, settings, profile, concurrency, on_result=record, done=done)
+        if processes is None:
+            processes = auto_processes(len(names) - len(done))
+        outcome = scan_results(names, settings, profile, concurrency, on_result=record, done=done,
+                               processes=processes, keep_observations=not lean)
     finally:
         if journal:
             journal.close()
-    report = build_report(outcome.results, settings, profile, started, rejudge=bool(done))
+    report = build_report(outcome.results, settings, profile, started)
     report.summary["interrupted"] = outcome.interrupted
-    if output:
+    if lean:
+        write_report_json(report, Path(output), journal=journal_path(output))
+    elif output:
         write_atomic(Path(output), render(report, fmt, lang))
     return CheckRun(report, outcome.interrupted, len(done))
 

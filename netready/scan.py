@@ -8,15 +8,19 @@ so a broken target never stops the run and never loses the other targets.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import probes
 from netready import __version__
 from netready.judge import judge_target, summarize
 from netready.model import Finding, Observation, ProbeSettings, Report, Target, utc_now
 from netready.profiles import Profile
+from probes import runcache
 from probes.dns import NameError_, resolve_addresses, to_ascii
 
 DEFAULT_PROBES = tuple(probes.PROBE_MODULES)
@@ -87,6 +91,18 @@ class ScanOutcome:
     interrupted: bool = False
 
 
+# Below this many names one process is enough (starting a worker costs about a second of imports).
+MIN_NAMES_PER_PROCESS = 100
+WORKER_NICE = 5
+
+
+def auto_processes(n_names: int) -> int:
+    """Worker processes for a batch: the GIL caps one process at one core of Python (DNS parsing,
+    signature checks and hello parsing are CPU-bound), so a large batch uses every core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, n_names // MIN_NAMES_PER_PROCESS))
+
+
 def scan_results(
     names: list[str],
     settings: ProbeSettings,
@@ -95,13 +111,35 @@ def scan_results(
     probe_names: Iterable[str] = DEFAULT_PROBES,
     on_result: Callable[[TargetResult], None] | None = None,
     done: dict[str, TargetResult] | None = None,
+    processes: int = 1,
+    keep_observations: bool = True,
 ) -> ScanOutcome:
-    """Check every name not already in `done`; on Ctrl-C, return what finished so far."""
+    """Check every name not already in `done`; on Ctrl-C, return what finished so far.
+
+    processes > 1 spreads the names over that many worker processes (each with concurrency/processes
+    threads); results come back to this process, in input order, exactly as with one process.
+    keep_observations=False: once on_result has had a result (e.g. journaled it), only its target and
+    findings are kept, so memory does not grow with the raw observations of a national batch.
+    """
     probe_names = tuple(probe_names)
     results: dict[str, TargetResult] = dict(done or {})
     todo = [n for n in names if n not in results]
+    if not keep_observations:
+        user_callback = on_result
+
+        def on_result(result: TargetResult) -> None:
+            if user_callback:
+                user_callback(result)
+            results[result.target.name] = TargetResult(result.target, [], result.findings)
+
+    if processes > 1 and len(todo) > 1:
+        interrupted = _scan_processes(todo, settings, profile, concurrency, probe_names, on_result, results,
+                                      min(processes, len(todo)))
+        return ScanOutcome([results[n] for n in names if n in results], interrupted)
     interrupted = False
     pool = cf.ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="target")
+    shared = runcache.active()  # answers above the portals' zones are asked once per run, not per target
+    shared.__enter__()
     try:
         futures = {pool.submit(check_one, n, settings, profile, probe_names): n for n in todo}
         for fut in cf.as_completed(futures):
@@ -113,7 +151,125 @@ def scan_results(
         interrupted = True
     finally:
         pool.shutdown(wait=not interrupted, cancel_futures=True)
+        shared.__exit__(None, None, None)
     return ScanOutcome([results[n] for n in names if n in results], interrupted)
+
+
+def _scan_processes(
+    todo: list[str],
+    settings: ProbeSettings,
+    profile: Profile,
+    concurrency: int,
+    probe_names: tuple[str, ...],
+    on_result: Callable[[TargetResult], None] | None,
+    results: dict[str, TargetResult],
+    processes: int,
+) -> bool:
+    """Workers take names from one queue (a slow name never holds up a fixed share of the batch) and
+    send each TargetResult back. Returns whether the run was interrupted."""
+    import multiprocessing as mp
+    import queue
+
+    ctx = mp.get_context("spawn")  # never fork a process that has threads running
+    tasks, answers = ctx.Queue(), ctx.Queue()
+    for name in todo:
+        tasks.put(name)
+    per_worker = max(1, -(-concurrency // processes))
+    workers = [ctx.Process(target=_worker_main, args=(tasks, answers, settings, profile, per_worker, probe_names),
+                           name=f"netready-scan-{i}", daemon=True) for i in range(processes)]
+    for _ in workers:
+        tasks.put(None)
+    for w in workers:
+        w.start()
+    interned: dict[tuple, list] = {}
+    finished = 0
+    interrupted = False
+    try:
+        while finished < len(workers):
+            try:
+                msg = answers.get(timeout=0.5)
+            except queue.Empty:
+                if all(not w.is_alive() for w in workers):
+                    break  # a worker died without saying goodbye: its names are redone below
+                continue
+            if msg is None:
+                finished += 1
+                continue
+            result = _share_lists(msg, interned)
+            results[result.target.name] = result
+            if on_result:
+                on_result(result)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        for w in workers:
+            if interrupted:
+                w.terminate()
+            w.join(timeout=5)
+        tasks.cancel_join_thread()
+        answers.cancel_join_thread()
+    if not interrupted:  # names a crashed worker took with it: checked here, so no target is ever lost
+        missing = [n for n in todo if n not in results]
+        if missing:
+            outcome = scan_results(missing, settings, profile, concurrency, probe_names, on_result)
+            results.update((r.target.name, r) for r in outcome.results)
+            interrupted = outcome.interrupted
+    return interrupted
+
+
+def _worker_main(tasks, answers, settings: ProbeSettings, profile: Profile, concurrency: int,
+                 probe_names: tuple[str, ...]) -> None:
+    """One worker process: its own threads and run cache; Ctrl-C is the parent's to handle."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Workers keep every core busy; a little politeness lets anything latency-bound on the same machine
+    # (the main process journaling, a local resolver, the lab's servers in tests) answer in time, so
+    # that its slowness never turns into a probe timeout and a wrong "error" verdict.
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
+    slots = threading.BoundedSemaphore(concurrency)
+
+    def one(name: str) -> None:
+        try:
+            result = check_one(name, settings, profile, probe_names)
+        except Exception as exc:  # a bug on one name must not lose the name: report it on that target
+            target = Target(name=name, ascii_name=name, error=f"internal error: {type(exc).__name__}: {exc}")
+            result = TargetResult(target, [], judge_target(target, [], profile))
+        finally:
+            slots.release()
+        answers.put(result)
+
+    with runcache.active(), cf.ThreadPoolExecutor(concurrency, thread_name_prefix="target") as pool:
+        while (name := tasks.get()) is not None:
+            slots.acquire()  # take a name only when a thread is free: the other workers get the rest
+            pool.submit(one, name)
+    answers.put(None)
+
+
+def _share_lists(result: TargetResult, interned: dict[tuple, list]) -> TargetResult:
+    """Make equal long lists of strings one object (a shared certificate's SAN list arrives once per
+    target from the workers; a national batch would otherwise hold thousands of copies)."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, (dict, list)):
+                    value[k] = walk(v)
+            return value
+        if isinstance(value, list):
+            if len(value) >= 16 and all(type(v) is str for v in value):
+                return interned.setdefault(tuple(value), value)
+            for i, v in enumerate(value):
+                if isinstance(v, (dict, list)):
+                    value[i] = walk(v)
+        return value
+
+    for obs in result.observations:
+        if obs.probe == "tls":
+            walk(obs.data)
+    return result
 
 
 def scan(

@@ -22,6 +22,7 @@ import dns.rdatatype
 import dns.rrset
 
 from netready.model import Observation, ObservationTimer, ProbeSettings
+from probes import runcache
 
 MAX_LABEL = 63
 MAX_NAME = 253
@@ -151,9 +152,12 @@ class Resolution:
 class Resolver:
     """Fetches records through given recursive resolvers, or iteratively from root hints."""
 
-    def __init__(self, settings: ProbeSettings) -> None:
+    def __init__(self, settings: ProbeSettings, dnssec: bool = False) -> None:
         self.settings = settings
         self.timeout = settings.timeout
+        # Addresses, NS and SOA need no signatures (the dnssec probe has its own fetcher): without the
+        # DO bit responses carry no RRSIG/NSEC, which halves what each answer costs to parse in a batch.
+        self.dnssec = dnssec
         self.root_servers: list[str] = []
         if not settings.resolvers:
             if not settings.root_hints:
@@ -163,7 +167,7 @@ class Resolver:
     def _first_answer(self, servers: list[str], qname: dns.name.Name, rdtype: str, recursion: bool) -> Answer:
         last = Answer(servers[0] if servers else "-", None, error="no server to ask")
         for server in servers:
-            ans = ask(server, qname, rdtype, self.timeout, dnssec=True, recursion=recursion)
+            ans = ask(server, qname, rdtype, self.timeout, dnssec=self.dnssec, recursion=recursion)
             if ans.response is not None and ans.response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 return ans
             if ans.response is not None:
@@ -178,7 +182,7 @@ class Resolver:
         if self.settings.resolvers:
             servers = list(self.settings.resolvers)
             return self._first_answer(servers, name, rdtype, recursion=True), servers
-        servers = list(self.root_servers)
+        servers = self._known_servers(name, rdtype) or list(self.root_servers)
         for _ in range(MAX_REFERRALS):
             ans = self._first_answer(servers, name, rdtype, recursion=False)
             resp = ans.response
@@ -192,8 +196,27 @@ class Resolver:
             next_servers = self._referral_addresses(referral[0], resp, _depth)
             if not next_servers:
                 return Answer(ans.server, resp, error=f"no address for any name server of {referral[0].name}"), servers
+            if (cache := runcache.current()) is not None:
+                cache.put(self._cut_key(referral[0].name), next_servers, referral[0].ttl)
             servers = next_servers
         return Answer(servers[0], None, error="too many referrals"), servers
+
+    def _cut_key(self, zone: dns.name.Name) -> tuple:
+        return ("cut", tuple(self.root_servers), zone)
+
+    def _known_servers(self, name: dns.name.Name, rdtype: str) -> list[str] | None:
+        """In a batch run: the servers of the deepest zone cut above `name` already learnt by a referral
+        (DS lives in the parent, so for DS the search starts one label up)."""
+        cache = runcache.current()
+        if cache is None:
+            return None
+        current = name.parent() if rdtype == "DS" and name != dns.name.root else name
+        while current != dns.name.root:
+            found = cache.get(self._cut_key(current))
+            if found:
+                return list(found)
+            current = current.parent()
+        return None
 
     def _referral_addresses(self, ns_rrset: dns.rrset.RRset, resp: dns.message.Message, depth: int) -> list[str]:
         ns_names = [rd.target for rd in ns_rrset]

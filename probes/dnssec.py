@@ -471,7 +471,7 @@ def _denial_job(fetcher: Fetcher, zone: Zone, target: str) -> tuple[Observation,
         asked={"qname": qname.to_text(), "type": "A", "why": "a random name that should not exist"},
     )
     with ObservationTimer(obs):
-        reply = fetcher.ask(zone.servers, qname, dns.rdatatype.A).result() if zone.servers else None
+        reply = fetcher.ask(zone.servers, qname, dns.rdatatype.A, share=False).result() if zone.servers else None
     return obs, (qname, reply)
 
 
@@ -582,6 +582,7 @@ def run(target: Target, settings: ProbeSettings) -> list[Observation]:
     except (OSError, ValueError) as exc:
         chain.error = str(exc)
         return [chain]
+    fetcher.private = qname
     try:
         return _run(fetcher, qname, chain, settings)
     finally:
@@ -697,7 +698,20 @@ def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: P
         extra.append(caa_f.result())
         chain.data["queries"] = fetcher.queries
     chain.data["queries"] = fetcher.queries
+    chain.data["shared_answers"] = _shared_answers(fetcher)
     return [chain, *extra]
+
+
+def _shared_answers(fetcher: Fetcher) -> list[dict[str, Any]]:
+    """The answers this target took from the batch's run cache instead of asking: what, from whom, when."""
+    out = []
+    for qname, rdtype, fut in fetcher.shared:
+        reply = fut.result() if fut.done() else None
+        if reply is None or reply.response is None:
+            continue
+        out.append({"qname": qname.to_text(), "type": dns.rdatatype.to_text(rdtype), "server": reply.server,
+                    "rcode": reply.rcode, "fetched_at": reply.fetched_at})
+    return out
 
 
 def run_name(name: str, settings: ProbeSettings) -> list[Observation]:

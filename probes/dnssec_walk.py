@@ -23,7 +23,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from netready.model import ProbeSettings
+from netready.model import ProbeSettings, utc_now
+from probes import runcache
 from probes.dns import load_root_hints
 
 MAX_ZONE_DEPTH = 32
@@ -40,6 +41,7 @@ class Reply:
     error: str | None = None  # set when no server gave a usable response
     failures: list[str] = field(default_factory=list)  # "server: reason" for servers that failed first
     rtt_ms: float = 0.0
+    fetched_at: str | None = None  # when the answer came (a batch run reuses answers within their TTL)
 
     @property
     def rcode(self) -> str | None:
@@ -93,6 +95,8 @@ class Fetcher:
         self._cache: dict[tuple, Future[Reply]] = {}
         self._lock = threading.Lock()
         self.queries = 0
+        self.private: dns.name.Name | None = None  # the target's own name: its answers are never shared
+        self.shared: list[tuple[dns.name.Name, int, Future[Reply]]] = []  # answers taken from the run cache
         self.zones: dict[dns.name.Name, Zone] = {}
         self._zone_lock = threading.Lock()
         if self.recursive:
@@ -123,15 +127,63 @@ class Fetcher:
             self.queries += 1
         return query_once(server, qname, rdtype, t, recursion, tcp, fallback)
 
-    def ask(self, servers: list[str], qname: dns.name.Name, rdtype: int) -> Future[Reply]:
-        """The first usable reply from these servers, tried in order; cached for the run."""
+    def ask(self, servers: list[str], qname: dns.name.Name, rdtype: int, share: bool = True) -> Future[Reply]:
+        """The first usable reply from these servers, tried in order; cached for the probe run, and in a
+        batch run (probes.runcache) shared with the other targets within the answer's TTL."""
         key = (tuple(servers), qname, rdtype)
+        run_cache = runcache.current() if share else None
+        if run_cache is not None and self.private is not None and qname.is_subdomain(self.private):
+            run_cache = None
         with self._lock:
             fut = self._cache.get(key)
-            if fut is None:
-                fut = self.io.submit(self._ask, list(servers), qname, rdtype)
-                self._cache[key] = fut
+            if fut is not None:
+                return fut
+            fut = Future()
+            self._cache[key] = fut
+        if run_cache is None:
+            self.io.submit(self._fill, fut, list(servers), qname, rdtype)
+            return fut
+        skey = ("dnssec-ask", self.recursive, key)
+        shared, hit = run_cache.setdefault(skey, fut, self.settings.budget)
+        if not hit:
+            self.io.submit(self._fill, fut, list(servers), qname, rdtype, run_cache, skey)
+            return fut
+        with self._lock:
+            self.shared.append((qname, rdtype, fut))
+        shared.add_done_callback(lambda done: self._adopt(done, fut, list(servers), qname, rdtype))
         return fut
+
+    def _adopt(self, shared: Future, mine: Future, servers: list[str], qname: dns.name.Name, rdtype: int) -> None:
+        """Take another target's answer; if it failed (maybe that target's budget ran out), ask ourselves."""
+        try:
+            reply = shared.result()
+        except Exception:  # noqa: BLE001 - a crashed shared query is just a miss
+            reply = None
+        if reply is not None and reply.response is not None:
+            mine.set_result(reply)
+        else:
+            self.io.submit(self._fill, mine, servers, qname, rdtype)
+
+    def _fill(
+        self,
+        fut: Future,
+        servers: list[str],
+        qname: dns.name.Name,
+        rdtype: int,
+        run_cache: runcache.RunCache | None = None,
+        skey: tuple | None = None,
+    ) -> None:
+        try:
+            reply = self._ask(servers, qname, rdtype)
+        except BaseException as exc:  # never leave a waiter hanging
+            if run_cache is not None:
+                run_cache.expire(skey, fut, 0)
+            fut.set_exception(exc)
+            return
+        if run_cache is not None:  # only successful answers are shared, and only for their TTL
+            ttl = runcache.response_ttl(reply.response) if reply.response is not None else 0.0
+            run_cache.expire(skey, fut, ttl)
+        fut.set_result(reply)
 
     def _ask(self, servers: list[str], qname: dns.name.Name, rdtype: int) -> Reply:
         failures: list[str] = []
@@ -146,7 +198,7 @@ class Fetcher:
             if rc not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 failures.append(f"{server}: rcode {dns.rcode.to_text(rc)}")
                 continue
-            return Reply(server, resp, tcp, None, failures, rtt)
+            return Reply(server, resp, tcp, None, failures, rtt, utc_now())
         return Reply(None, None, error="; ".join(failures), failures=failures)
 
     # --- zone cuts ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import hashlib
 import ipaddress
 import select
 import socket
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -166,10 +167,34 @@ def _ssl_error(exc: Exception) -> str:
         return str(exc)
 
 
+_DESCRIBED: dict[bytes, dict[str, Any]] = {}
+_DESCRIBED_MAX = 256
+_DESCRIBED_LOCK = threading.Lock()
+
+
 def describe(cert) -> dict[str, Any]:
-    """The facts the judge needs about one certificate (cryptography x509.Certificate)."""
-    from cryptography import x509
+    """The facts the judge needs about one certificate (cryptography x509.Certificate).
+
+    Many portals share certificates (one CA chain, hosting platforms with hundreds of SAN names): the
+    description of a DER seen before is reused, a new top-level dict whose lists are shared (read-only),
+    so a batch keeps one copy of a 1000-name SAN list instead of one per target and address.
+    """
     from cryptography.hazmat.primitives import serialization
+
+    der = cert.public_bytes(serialization.Encoding.DER)
+    with _DESCRIBED_LOCK:
+        known = _DESCRIBED.get(der)
+    if known is None:
+        known = _describe(cert, der)
+        with _DESCRIBED_LOCK:
+            if len(_DESCRIBED) >= _DESCRIBED_MAX:
+                _DESCRIBED.pop(next(iter(_DESCRIBED)))
+            _DESCRIBED[der] = known
+    return dict(known)
+
+
+def _describe(cert, der: bytes) -> dict[str, Any]:
+    from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
     key = cert.public_key()
@@ -212,7 +237,6 @@ def describe(cert) -> dict[str, Any]:
     except (x509.ExtensionNotFound, ValueError):
         pass
     nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
-    der = cert.public_bytes(serialization.Encoding.DER)
     oid = cert.signature_algorithm_oid
     return {
         "subject": _name(cert.subject),

@@ -1,0 +1,123 @@
+"""Answers shared by all the targets of one batch run: zone cuts, keys and signatures above the portals.
+
+A batch of a thousand .gov.vn portals asks the root, vn. and gov.vn. the same questions a thousand
+times (referrals, DS, DNSKEY) and parses the same responses a thousand times. While a run is active
+(`active()`, entered by netready.scan for a batch), probes keep such answers here, for no longer than
+their DNS TTL and only while they were successful, so a transient failure is never shared. Outside a
+run nothing is cached: a single `netready dnssec NAME` always asks afresh.
+
+Entries are bounded (least recently used first out), so per-target answers that happen to be stored
+cannot grow memory with the size of the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator
+from typing import Any
+
+DEFAULT_MAX_ENTRIES = 512  # the hot set (root, TLDs, name server hosts) is small; per-target answers churn
+MAX_TTL = 3600.0  # even a day-long TTL is re-asked after an hour of scanning
+
+
+class RunCache:
+    """A thread-safe TTL + LRU map; values are whatever the probe stores (futures, server lists...)."""
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> Any | None:
+        now = time.monotonic()
+        with self._lock:
+            item = self._data.get(key)
+            if item is None or item[0] <= now:
+                if item is not None:
+                    del self._data[key]
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return item[1]
+
+    def put(self, key: Hashable, value: Any, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            self._data[key] = (time.monotonic() + min(ttl, MAX_TTL), value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def setdefault(self, key: Hashable, value: Any, ttl: float) -> tuple[Any, bool]:
+        """(the live value under key, True) or store `value` and return (value, False)."""
+        now = time.monotonic()
+        with self._lock:
+            item = self._data.get(key)
+            if item is not None and item[0] > now:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return item[1], True
+            self.misses += 1
+            self._data[key] = (now + min(ttl, MAX_TTL), value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+            return value, False
+
+    def expire(self, key: Hashable, value: Any, ttl: float) -> None:
+        """Re-set the lifetime of key (only if it still holds `value`); ttl <= 0 removes it."""
+        with self._lock:
+            item = self._data.get(key)
+            if item is None or item[1] is not value:
+                return
+            if ttl <= 0:
+                del self._data[key]
+            else:
+                self._data[key] = (time.monotonic() + min(ttl, MAX_TTL), value)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def stats(self) -> dict[str, int]:
+        return {"entries": len(self._data), "hits": self.hits, "misses": self.misses}
+
+
+_ACTIVE: RunCache | None = None
+_USERS = 0
+_LOCK = threading.Lock()
+
+
+def current() -> RunCache | None:
+    """The cache of the batch in progress, or None (then probes ask afresh)."""
+    return _ACTIVE
+
+
+@contextlib.contextmanager
+def active(max_entries: int = DEFAULT_MAX_ENTRIES) -> Iterator[RunCache]:
+    """Share answers between the targets checked inside this block (nested/concurrent runs share one)."""
+    global _ACTIVE, _USERS
+    with _LOCK:
+        if _ACTIVE is None:
+            _ACTIVE = RunCache(max_entries)
+        _USERS += 1
+        cache = _ACTIVE
+    try:
+        yield cache
+    finally:
+        with _LOCK:
+            _USERS -= 1
+            if _USERS == 0:
+                _ACTIVE = None
+
+
+def response_ttl(response: Any) -> float:
+    """The lifetime of a DNS response: the smallest TTL of its answer and authority RRsets (0 if none)."""
+    ttls = [rr.ttl for section in (response.answer, response.authority) for rr in section]
+    return float(min(ttls)) if ttls else 0.0

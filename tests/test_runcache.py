@@ -1,0 +1,101 @@
+"""The batch run cache: answers above the portals' zones are asked once per run, never a failure, and
+a batch gives every target the same verdicts as checking it alone."""
+
+from __future__ import annotations
+
+import time
+
+import dns.name
+import dns.rdatatype
+
+from netready.model import ProbeSettings
+from netready.profiles import load_profile
+from netready.scan import check_one, scan_results
+from probes import runcache
+from probes.dnssec_walk import Fetcher
+
+
+def test_ttl_lru_and_failure_removal():
+    cache = runcache.RunCache(max_entries=2)
+    cache.put("a", 1, ttl=60)
+    cache.put("b", 2, ttl=0.05)
+    assert cache.get("a") == 1 and cache.get("b") == 2
+    time.sleep(0.06)
+    assert cache.get("b") is None  # expired with its TTL
+    cache.put("c", 3, ttl=60)
+    cache.put("d", 4, ttl=60)  # over the bound: the least recently used ("a") goes
+    assert cache.get("a") is None and cache.get("c") == 3 and cache.get("d") == 4
+    value, hit = cache.setdefault("e", "pending", ttl=60)
+    assert (value, hit) == ("pending", False)
+    assert cache.setdefault("e", "other", ttl=60) == ("pending", True)
+    cache.expire("e", "not-the-value", 0)  # only the stored value may be expired
+    assert cache.get("e") == "pending"
+    cache.expire("e", "pending", 0)
+    assert cache.get("e") is None
+    cache.put("zero", 1, ttl=0)  # a TTL of 0 is never stored
+    assert cache.get("zero") is None
+
+
+def test_active_only_inside_a_run():
+    assert runcache.current() is None
+    with runcache.active() as outer:
+        with runcache.active() as inner:
+            assert inner is outer is runcache.current()
+        assert runcache.current() is outer
+    assert runcache.current() is None
+
+
+def test_failed_answer_is_not_shared(tmp_path):
+    hints = tmp_path / "hints"
+    hints.write_text(". 1 NS a.silent.\na.silent. 1 A 127.0.0.9\n", encoding="utf-8")
+    settings = ProbeSettings(root_hints=str(hints), timeout=0.2, budget=2.0)
+    with runcache.active() as cache:
+        fetcher = Fetcher(settings)
+        reply = fetcher.ask(["127.0.0.9"], dns.name.from_text("vn."), dns.rdatatype.NS).result(timeout=5)
+        assert reply.response is None and "timeout" in (reply.error or "")
+        assert len(cache) == 0  # a timeout seen by one target must not become every target's answer
+        second = Fetcher(settings)
+        again = second.ask(["127.0.0.9"], dns.name.from_text("vn."), dns.rdatatype.NS).result(timeout=5)
+        assert again.response is None and second.queries == 1  # asked itself, did not adopt
+
+
+def _verdicts(result):
+    return sorted((f.rule_id, f.subject or "", f.verdict) for f in result.findings)
+
+
+def test_batch_shares_the_chain_and_keeps_verdicts(lab, lab_settings):
+    profile = load_profile("lab")
+    names = ["dichvucong.good.gov.vn", "dichvucong.bogus.gov.vn", "dichvucong.unsigned.gov.vn",
+             "dichvucong.expiredsig.gov.vn"]
+    alone = {n: check_one(n, lab_settings, profile) for n in names}  # no run cache outside a batch
+    assert runcache.current() is None
+    batch = scan_results(names, lab_settings, profile, concurrency=1)  # one at a time: later ones reuse
+    assert [r.target.name for r in batch.results] == names
+    for result in batch.results:
+        assert _verdicts(result) == _verdicts(alone[result.target.name]), result.target.name
+    chains = {r.target.name: next(o for o in r.observations if o.id.endswith(":chain")) for r in batch.results}
+    assert chains["dichvucong.good.gov.vn"].data["status"] == "secure"
+    assert chains["dichvucong.bogus.gov.vn"].data["status"] == "bogus"
+    later = chains["dichvucong.expiredsig.gov.vn"].data
+    shared = {(a["qname"], a["type"]) for a in later["shared_answers"]}
+    assert (".", "DNSKEY") in shared and ("gov.vn.", "DS") in shared  # the chain above was not asked again
+    assert all(a["fetched_at"] and a["server"] for a in later["shared_answers"])
+    # Evidence stays per target: the shared zones are still fully described in this target's chain.
+    zones = {z["zone"]: z for z in later["zones"]}
+    assert zones["."]["dnskeys"] and zones["gov.vn."]["ds"] and zones["gov.vn."]["status"] == "secure"
+    assert not any(a["qname"].startswith("dichvucong.") for a in later["shared_answers"])
+
+
+def test_worker_processes_give_the_same_results(lab, lab_settings):
+    """processes=2: names spread over spawned workers come back complete, in input order, same verdicts."""
+    profile = load_profile("lab")
+    names = ["dichvucong.good.gov.vn", "dichvucong.nov6.gov.vn", "dichvucong.selfsigned.gov.vn", "a..b",
+             "dichvucong.nosuch.gov.vn"]
+    alone = {n: check_one(n, lab_settings, profile) for n in names}
+    seen: list[str] = []
+    batch = scan_results(names, lab_settings, profile, concurrency=4, processes=2,
+                         on_result=lambda r: seen.append(r.target.name), keep_observations=False)
+    assert [r.target.name for r in batch.results] == names and sorted(seen) == sorted(names)
+    for result in batch.results:
+        assert result.observations == []  # kept lean: the caller's on_result had them
+        assert _verdicts(result) == _verdicts(alone[result.target.name]), result.target.name
