@@ -85,11 +85,18 @@ def read_names(names: list[str], input_file: str | None) -> list[str]:
             out.extend(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
     if not out:
         raise UsageError("no name to check: give names as arguments or --input FILE")
+    # The same portal written twice (case, trailing dot, Unicode vs punycode) is checked once.
+    from probes.dns import NameError_, to_ascii
+
     seen: set[str] = set()
     unique = []
     for name in out:
-        if name not in seen:
-            seen.add(name)
+        try:
+            key = to_ascii(name)
+        except NameError_:
+            key = name.strip()
+        if key not in seen:
+            seen.add(key)
             unique.append(name)
     return unique
 
@@ -226,8 +233,9 @@ def area_report(
                         ipv4=[a for a in addresses or [] if ":" not in a],
                         ipv6=[a for a in addresses or [] if ":" in a])
         if not addresses:
-            target.ipv4 = sorted({o.subject for o in observations if "." in o.subject and o.subject != ascii_name})
-            target.ipv6 = sorted({o.subject for o in observations if ":" in o.subject})
+            probed = {o.data.get("address") for o in observations if isinstance(o.data, dict)} - {None}
+            target.ipv4 = sorted(a for a in probed if ":" not in a)
+            target.ipv6 = sorted(a for a in probed if ":" in a)
     else:
         import probes
 

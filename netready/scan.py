@@ -57,7 +57,12 @@ def _probe_failure(target: Target, name: str, message: str) -> Observation:
 def probe_target(target: Target, settings: ProbeSettings, probe_names: Iterable[str]) -> list[Observation]:
     """Run the probes of one target concurrently under its time budget."""
     observations: list[Observation] = []
-    runnable = {name: probes.load(name) for name in probe_names}
+    runnable = {}
+    for name in probe_names:
+        try:
+            runnable[name] = probes.load(name)
+        except Exception as exc:  # a probe that cannot even be imported is an error on it, not on the run
+            observations.append(_probe_failure(target, name, f"probe unavailable: {type(exc).__name__}: {exc}"))
     pool = cf.ThreadPoolExecutor(max_workers=max(1, len(runnable)), thread_name_prefix=f"probe-{target.ascii_name}")
     futures = {pool.submit(fn, target, settings): name for name, fn in runnable.items() if fn is not None}
     deadline = time.monotonic() + settings.budget
@@ -77,9 +82,14 @@ def probe_target(target: Target, settings: ProbeSettings, probe_names: Iterable[
 
 def check_one(name: str, settings: ProbeSettings, profile: Profile,
               probe_names: Iterable[str] = DEFAULT_PROBES) -> TargetResult:
-    target, observations = make_target(name, settings)
-    if observations:  # the name was valid; even without addresses DNSSEC can still prove the denial
-        observations.extend(probe_target(target, settings, probe_names))
+    try:
+        target, observations = make_target(name, settings)
+        if observations:  # the name was valid; even without addresses DNSSEC can still prove the denial
+            observations.extend(probe_target(target, settings, probe_names))
+    except Exception as exc:  # a bug on one name must not stop the batch: that name gets the error
+        target = Target(name=name, ascii_name=name.strip() or "(empty)",
+                        error=f"check crashed: {type(exc).__name__}: {exc}")
+        observations = []
     return TargetResult(target, observations, judge_target(target, observations, profile))
 
 

@@ -569,7 +569,9 @@ def run(target: Target, settings: ProbeSettings) -> list[Observation]:
             "trust_anchor": settings.trust_anchor,
         },
     )
-    if target.error or not target.ascii_name:
+    # Only an invalid name stops the walk. A name whose address lookup found nothing (target.error from
+    # the scanner's resolution) is still walked: DNSSEC can prove that it does not exist, or say why not.
+    if not target.ascii_name:
         chain.error = f"name not usable: {target.error or 'no ASCII name'}"
         return [chain]
     try:
@@ -706,7 +708,7 @@ def _shared_answers(fetcher: Fetcher) -> list[dict[str, Any]]:
     """The answers this target took from the batch's run cache instead of asking: what, from whom, when."""
     out = []
     for qname, rdtype, fut in fetcher.shared:
-        reply = fut.result() if fut.done() else None
+        reply = fut.result() if fut.done() and fut.exception() is None else None
         if reply is None or reply.response is None:
             continue
         out.append({"qname": qname.to_text(), "type": dns.rdatatype.to_text(rdtype), "server": reply.server,

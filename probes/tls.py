@@ -418,9 +418,12 @@ def scan_host(
             addresses = [*v4, *v6]
             if not addresses:
                 return [_name_error(name, host, f"{host} has no A or AAAA record: nothing to probe")]
-    from probes.tls_hello import prepare
+    try:
+        from probes.tls_hello import prepare
 
-    prepare()  # pay the scapy import once, before the threads start
+        prepare()  # pay the scapy import once, before the threads start
+    except Exception as exc:  # no scapy or a broken hello cache: an error per address, not a crash
+        return [_name_error(name or host, host, f"TLS hello templates unavailable: {type(exc).__name__}: {exc}")]
     if len(addresses) == 1:
         return [scan_address(host, addresses[0], port, sni, settings, name)]
     with ThreadPoolExecutor(min(8, len(addresses))) as pool:

@@ -133,3 +133,8 @@ def test_plan_and_contract_commands(tmp_path):
     bad.write_text("contract: X\nprovider: Y\nsurprise: 1\n", encoding="utf-8")
     r = run("contract", "verify", str(bad))
     assert r.returncode == 3 and "spec.yml:" in r.stderr
+
+
+def test_read_names_checks_each_portal_once():
+    names = read_names(["Dichvucong.Good.gov.vn", "dichvucong.good.gov.vn.", "bộ.gov.vn", "xn--b-8xm.gov.vn"], None)
+    assert names == ["Dichvucong.Good.gov.vn", "bộ.gov.vn"]

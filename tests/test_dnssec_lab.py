@@ -145,3 +145,16 @@ def test_chain_text_and_svg(runs):
     assert "bogus.gov.vn. [sai (bogus)]" in vi and "no DNSKEY matches DS" in vi
     svg = chain_svg(runs["good"])  # Graphviz is in the Makefile's APT_PACKAGES
     assert svg.lstrip().startswith("<?xml") and "good.gov.vn." in svg and "trust anchor" in svg
+
+
+def test_name_without_addresses_is_still_walked_by_the_scanner(lab, lab_settings):
+    """The scanner marks a name with no A/AAAA; the DNSSEC probe still proves the denial securely."""
+    from netready.profiles import load_profile
+    from netready.scan import check_one
+
+    result = check_one("dichvucong.nosuch.good.gov.vn", lab_settings, load_profile("lab"))
+    assert result.target.error and not result.target.addresses
+    chain = next(o for o in result.observations if o.id.endswith(":chain"))
+    assert chain.error is None and chain.data["exists"] is False
+    verdict = next(f for f in result.findings if f.rule_id == "VN-DNSSEC")
+    assert verdict.verdict == "fail" and "NXDOMAIN" in verdict.message["en"]
