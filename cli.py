@@ -28,6 +28,14 @@ contract_app = typer.Typer(help="Hosting/DNS-hosting contract clauses, and verif
 app.add_typer(contract_app, name="contract")
 
 EXIT_USAGE = 3
+CHECK_MSG = {
+    "en": {"written": "report written to {output} ({done} of {total} targets{resumed}; journal {output}.jsonl)",
+           "resumed": ", {n} resumed",
+           "interrupted": "interrupted: the report holds the finished targets; run again with --resume to complete it"},
+    "vi": {"written": "đã ghi báo cáo vào {output} ({done}/{total} tên miền{resumed}; nhật ký {output}.jsonl)",
+           "resumed": ", {n} lấy lại từ lần chạy trước",
+           "interrupted": "đã dừng: báo cáo chứa các tên miền đã kiểm tra xong; chạy lại với --resume để hoàn tất"},
+}
 
 
 class Fmt(StrEnum):
@@ -102,13 +110,13 @@ def check(
     with _progress(len(targets)) as on_result:
         run = run_check(targets, settings, prof, concurrency, output, resume, fmt.value, lang.value, on_result)
     if output:
-        typer.echo(f"report written to {output} ({len(run.report.targets)} of {len(targets)} targets"
-                   f"{f', {run.resumed} resumed' if run.resumed else ''}; journal {output}.jsonl)", err=True)
+        typer.echo(CHECK_MSG[lang.value]["written"].format(
+            output=output, done=len(run.report.targets), total=len(targets),
+            resumed=CHECK_MSG[lang.value]["resumed"].format(n=run.resumed) if run.resumed else ""), err=True)
     else:
         sys.stdout.write(render(run.report, fmt.value, lang.value, colour=use_colour()))
     if run.interrupted:
-        typer.echo("interrupted: the report holds the finished targets; run again with --resume to complete it",
-                   err=True)
+        typer.echo(CHECK_MSG[lang.value]["interrupted"], err=True)
         sys.stdout.flush()
         os._exit(130)  # in-flight probes are abandoned; everything finished is already on disk
     raise typer.Exit(exit_code(run.report.summary))
