@@ -8,7 +8,6 @@ Prints seconds per run and changed tasks per host. It stops and re-creates the l
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from netready import lab  # noqa: E402
 from netready.lab import machines as M  # noqa: E402
 from netready.model import ProbeSettings  # noqa: E402
 from netready.remediate import remediate  # noqa: E402
-from tests.playbooks.labinv import lab_inventory  # noqa: E402
 
 
 def main() -> None:
@@ -29,23 +27,20 @@ def main() -> None:
     M.down()
     M.up()
     print(f"machines fresh in {time.monotonic() - t0:.1f} s")
-    with tempfile.TemporaryDirectory(prefix="bench-remediate-") as tmp:
-        work = Path(tmp)
-        inv = str(lab_inventory(work / "inv", Path(env.ca_bundle).parent, work))
+    inv = str(M.write_lab_inventory())
+    ds_dir = M.work_dir() / "ds"
 
-        def submit_ds() -> None:
-            for s in (M.spec.BIND1, M.spec.KNOT1):
-                lines = [x for x in (work / "ds" / f"{s.zone}.ds").read_text().splitlines() if x.strip()]
-                M.delegate(s.zone, [(f"ns1.{s.zone}", s.ipv4, s.ipv6)], lines)
+    def submit_ds() -> None:  # the registrar's step, as `netready remediate --lab` does it
+        M.submit_exported_ds(ds_dir)
 
-        runs = [("all --check", "all", True, None), ("dual-stack", "dual-stack", False, None),
-                ("dnssec", "dnssec", False, submit_ds), ("tls", "tls", False, None),
-                ("all (second run)", "all", False, None)]
-        for label, action, check, between in runs:
-            t = time.monotonic()
-            r = remediate(action, inv, check=check, settings=settings, between=between)  # type: ignore[arg-type]
-            changed = " ".join(f"{h}={s.changed}" for h, s in sorted(r.hosts.items()))
-            print(f"{label:<18} {time.monotonic() - t:6.1f} s  exit {r.exit_code()}  changed: {changed}")
+    runs = [("all --check", "all", True, None), ("dual-stack", "dual-stack", False, None),
+            ("dnssec", "dnssec", False, submit_ds), ("tls", "tls", False, None),
+            ("all (second run)", "all", False, None)]
+    for label, action, check, between in runs:
+        t = time.monotonic()
+        r = remediate(action, inv, check=check, settings=settings, between=between)  # type: ignore[arg-type]
+        changed = " ".join(f"{h}={s.changed}" for h, s in sorted(r.hosts.items()))
+        print(f"{label:<18} {time.monotonic() - t:6.1f} s  exit {r.exit_code()}  changed: {changed}")
     M.down()
 
 
