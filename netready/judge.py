@@ -113,9 +113,11 @@ def target_summary(findings: list[Finding]) -> dict[str, Any]:
 
 
 def summarize(targets: list[Target], findings: list[Finding]) -> dict[str, Any]:
-    per_target = {
-        t.ascii_name: target_summary([f for f in findings if f.target == t.ascii_name]) for t in targets
-    }
+    by_target: dict[str, list[Finding]] = {t.ascii_name: [] for t in targets}
+    for f in findings:  # one pass: filtering all findings per target is quadratic in a national batch
+        if f.target in by_target:
+            by_target[f.target].append(f)
+    per_target = {name: target_summary(found) for name, found in by_target.items()}
     statuses = [s["status"] for s in per_target.values()]
     return {
         "targets": per_target,

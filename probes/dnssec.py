@@ -393,7 +393,9 @@ def _server_checks(fetcher: Fetcher, zone: dns.name.Name, servers: list[tuple[st
     t0 = time.perf_counter()
     started = utc_now()
     futs = {
-        (ns, addr, tcp, rdtype): fetcher.raw(addr, zone, rdtype, tcp, fallback=False)
+        (ns, addr, tcp, rdtype): fetcher.server_soa(addr, zone, tcp)
+        if rdtype == dns.rdatatype.SOA
+        else fetcher.raw(addr, zone, rdtype, tcp, fallback=False)
         for ns, addr in servers
         for tcp in (False, True)
         for rdtype in (dns.rdatatype.SOA, dns.rdatatype.DNSKEY)

@@ -84,6 +84,11 @@ def query_once(
     return resp, used_tcp, None, round((time.perf_counter() - t0) * 1000, 3)
 
 
+def soa_key(server: str, zone: dns.name.Name, tcp: bool) -> tuple:
+    """Key of a per-server SOA question (query_once flags: DO, EDNS 1232, no RD, no TCP fallback)."""
+    return ("server-soa", server, zone, tcp)
+
+
 class Fetcher:
     """Cached, deduplicated, deadline-bounded queries for one probe run."""
 
@@ -118,6 +123,18 @@ class Fetcher:
     def raw(self, server: str, qname: dns.name.Name, rdtype: int, tcp: bool, fallback: bool = True) -> Future:
         """One uncached, non-recursive question to one server (per-server checks want each server's own answer)."""
         return self.io.submit(self._raw, server, qname, rdtype, tcp, fallback, False)
+
+    def server_soa(self, server: str, zone: dns.name.Name, tcp: bool) -> Future:
+        """SOA of zone from one server without TCP fallback. The IPv6 probe asks each IPv6 address of the
+        zone's servers the same question: in a batch run it goes out once (runcache.peer_query)."""
+        if ":" not in server:  # IPv4 addresses are asked by this probe only: nothing to share
+            return self.raw(server, zone, dns.rdatatype.SOA, tcp, fallback=False)
+        fut, _ = runcache.peer_query(
+            soa_key(server, zone, tcp),
+            lambda: self.raw(server, zone, dns.rdatatype.SOA, tcp, fallback=False),
+            self.settings.budget,
+        )
+        return fut
 
     def _raw(self, server: str, qname: dns.name.Name, rdtype: int, tcp: bool, fallback: bool, recursion: bool) -> tuple:
         t = self.timeout()

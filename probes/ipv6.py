@@ -20,7 +20,7 @@ import select
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,8 @@ from netaddr import IPAddress, IPNetwork
 
 from netready.model import Observation, ObservationTimer, ProbeSettings, Target
 from probes import dns as pdns
+from probes import runcache
+from probes.dnssec_walk import query_once, soa_key
 from probes.http import fetch, tcp_connect
 
 PROBE = "ipv6"
@@ -129,13 +131,31 @@ def _find_zone(resolver: pdns.Resolver, name: str) -> tuple[str | None, str | No
         candidate = candidate.parent()
 
 
-def _soa_over(address: str, zone: str, tcp: bool, timeout: float) -> dict[str, Any]:
-    ans = pdns.ask(address, zone, "SOA", timeout, dnssec=False, recursion=False, tcp=tcp)
-    out: dict[str, Any] = {"ok": False, "rcode": None, "aa": None, "serial": None, "error": ans.error}
-    out["rtt_ms"] = ans.rtt_ms
-    if ans.response is None:
+def _soa_query(address: str, zone: str, tcp: bool, timeout: float, ttl: float, pool: ThreadPoolExecutor) -> Future:
+    """The SOA question to one IPv6 address, as a future of query_once's (response, tcp, error, rtt).
+    It is the DNSSEC probe's per-server question (same flags), so in a batch run whichever probe asks
+    first sends it and the other takes its answer (runcache.peer_query)."""
+    zname = dns.name.from_text(zone)
+    fut, _ = runcache.peer_query(
+        soa_key(address, zname, tcp),
+        lambda: pool.submit(query_once, address, zname, dns.rdatatype.SOA, timeout, False, tcp, False),
+        ttl,
+    )
+    return fut
+
+
+def _soa_over(address: str, zone: str, tcp: bool, timeout: float, reply: tuple | None = None) -> dict[str, Any]:
+    """SOA over one transport: from `reply` (a shared query_once result) or asked here. A UDP answer
+    that came truncated (the shared question has no TCP fallback) is asked again with fallback."""
+    if reply is not None and (reply[0] is None or not reply[0].flags & dns.flags.TC):
+        resp, _tcp, error, rtt = reply
+    else:
+        ans = pdns.ask(address, zone, "SOA", timeout, dnssec=False, recursion=False, tcp=tcp)
+        resp, error, rtt = ans.response, ans.error, ans.rtt_ms
+    out: dict[str, Any] = {"ok": False, "rcode": None, "aa": None, "serial": None, "error": error}
+    out["rtt_ms"] = rtt
+    if resp is None:
         return out
-    resp = ans.response
     out["rcode"] = dns.rcode.to_text(resp.rcode())
     out["aa"] = bool(resp.flags & dns.flags.AA)
     zname = dns.name.from_text(zone)
@@ -148,6 +168,13 @@ def _soa_over(address: str, zone: str, tcp: bool, timeout: float) -> dict[str, A
             f"answer without authority (rcode {out['rcode']}, aa={out['aa']}, SOA {'present' if soa else 'absent'})"
         )
     return out
+
+
+def _reply(fut: Future) -> tuple | None:
+    try:
+        return fut.result()
+    except Exception:  # noqa: BLE001 - a failed shared query is asked again by _soa_over
+        return None
 
 
 def _dns(name: str, settings: ProbeSettings, pool: ThreadPoolExecutor) -> Observation:
@@ -183,16 +210,17 @@ def _dns(name: str, settings: ProbeSettings, pool: ThreadPoolExecutor) -> Observ
             }
             for addr in v6.records:
                 for tcp in (False, True):
-                    soa_jobs[(ns, addr, tcp)] = pool.submit(_soa_over, addr, zone, tcp, settings.timeout)
+                    soa_jobs[(ns, addr, tcp)] = _soa_query(addr, zone, tcp, settings.timeout, settings.budget, pool)
             servers.append(entry)
         for entry in servers:
             for addr in entry["ipv6"]:
+                udp, tcp = (_reply(soa_jobs[(entry["name"], addr, t)]) for t in (False, True))
                 entry["v6"].append(
                     {
                         "address": addr,
                         "class": classify(addr),
-                        "udp": soa_jobs[(entry["name"], addr, False)].result(),
-                        "tcp": soa_jobs[(entry["name"], addr, True)].result(),
+                        "udp": _soa_over(addr, zone, False, settings.timeout, udp),
+                        "tcp": _soa_over(addr, zone, True, settings.timeout, tcp),
                     }
                 )
             entry["v6_capable"] = any(r["udp"]["ok"] and r["tcp"]["ok"] for r in entry["v6"])

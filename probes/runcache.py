@@ -16,10 +16,10 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
-DEFAULT_MAX_ENTRIES = 512  # the hot set (root, TLDs, name server hosts) is small; per-target answers churn
+DEFAULT_MAX_ENTRIES = 160  # the hot set (root, TLDs, name server hosts) is small; per-target answers churn
 MAX_TTL = 3600.0  # even a day-long TTL is re-asked after an hour of scanning
 
 
@@ -82,6 +82,23 @@ class RunCache:
             else:
                 self._data[key] = (time.monotonic() + min(ttl, MAX_TTL), value)
 
+    def get_or_make(self, key: Hashable, make: Callable[[], Any], ttl: float) -> tuple[Any, bool]:
+        """(the live value under key, True), or (make() stored under key, False). make runs under the
+        lock, so it must only start work (submit a query), never wait for it."""
+        now = time.monotonic()
+        with self._lock:
+            item = self._data.get(key)
+            if item is not None and item[0] > now:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return item[1], True
+            self.misses += 1
+            value = make()
+            self._data[key] = (now + min(ttl, MAX_TTL), value)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+            return value, False
+
     def __len__(self) -> int:
         return len(self._data)
 
@@ -90,6 +107,10 @@ class RunCache:
 
 
 _ACTIVE: RunCache | None = None
+_PEERS: RunCache | None = None  # per-target questions two probes of one target both ask (see peer_query)
+# A separate store, so per-target entries never push the hot set out of _ACTIVE; small, because each
+# entry holds a parsed response only needed until the other probe of the same target (seconds) takes it.
+PEER_MAX_ENTRIES = 256
 _USERS = 0
 _LOCK = threading.Lock()
 
@@ -102,10 +123,11 @@ def current() -> RunCache | None:
 @contextlib.contextmanager
 def active(max_entries: int = DEFAULT_MAX_ENTRIES) -> Iterator[RunCache]:
     """Share answers between the targets checked inside this block (nested/concurrent runs share one)."""
-    global _ACTIVE, _USERS
+    global _ACTIVE, _PEERS, _USERS
     with _LOCK:
         if _ACTIVE is None:
             _ACTIVE = RunCache(max_entries)
+            _PEERS = RunCache(PEER_MAX_ENTRIES)
         _USERS += 1
         cache = _ACTIVE
     try:
@@ -114,7 +136,18 @@ def active(max_entries: int = DEFAULT_MAX_ENTRIES) -> Iterator[RunCache]:
         with _LOCK:
             _USERS -= 1
             if _USERS == 0:
-                _ACTIVE = None
+                _ACTIVE = _PEERS = None
+
+
+def peer_query(key: Hashable, make: Callable[[], Any], ttl: float) -> tuple[Any, bool]:
+    """The same per-target question asked by two probes of one target (the SOA of the portal's zone over
+    UDP and TCP from each name server address: the DNSSEC server check and the IPv6 name-server check)
+    goes out once in a batch run: (the first asker's future, True) or (make(), False). Outside a run
+    make() is simply called. Each probe still derives its own facts from the shared raw response."""
+    peers = _PEERS
+    if peers is None:
+        return make(), False
+    return peers.get_or_make(key, make, ttl)
 
 
 def response_ttl(response: Any) -> float:

@@ -99,3 +99,29 @@ def test_worker_processes_give_the_same_results(lab, lab_settings):
     for result in batch.results:
         assert result.observations == []  # kept lean: the caller's on_result had them
         assert _verdicts(result) == _verdicts(alone[result.target.name]), result.target.name
+
+
+def test_server_soa_asked_once_for_both_probes(lab, lab_settings):
+    """In a batch the IPv6 probe's SOA to each name server IPv6 address and the DNSSEC server check's are
+    one query; both observations still carry the facts (and the same serial) from that one answer."""
+    profile = load_profile("lab")
+    name = "dichvucong.good.gov.vn"
+    alone = check_one(name, lab_settings, profile)
+    with runcache.active():
+        peers = runcache._PEERS
+        assert peers is not None
+        batch = check_one(name, lab_settings, profile)
+        stats = peers.stats()
+    assert _verdicts(batch) == _verdicts(alone)
+    ipv6 = next(o for o in batch.observations if o.id.endswith(":dns") and o.probe == "ipv6")
+    v6 = [(s["name"], r) for s in ipv6.data["name_servers"] for r in s["v6"]]
+    assert v6 and all(r["udp"]["ok"] and r["tcp"]["ok"] for _, r in v6)
+    # One store entry per (address, transport): a miss by whichever probe asked first, a hit by the other.
+    assert stats["misses"] == 2 * len(v6) and stats["hits"] == 2 * len(v6), stats
+    servers = {(o.data["ns"], o.data["address"]): o.data for o in batch.observations if ":server:" in o.id
+               and o.data.get("zone") == ipv6.data["zone"]}
+    for ns, r in v6:
+        checked = servers[(ns, r["address"])]
+        assert checked["udp"]["serial"] == r["udp"]["serial"] == checked["tcp"]["serial"] == r["tcp"]["serial"]
+    outside = check_one(name, lab_settings, profile)  # outside a batch nothing is shared
+    assert runcache._PEERS is None and _verdicts(outside) == _verdicts(alone)
