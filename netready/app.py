@@ -135,7 +135,14 @@ def run_check(
     """A batch check that journals each finished target when writing to a file, resumes from that
     journal, and on Ctrl-C still writes a valid report of what finished. processes=None: one worker
     process per core for large batches (netready.scan.auto_processes), 1 for small ones."""
-    from netready.journal import Journal, journal_path, read_journal, write_atomic, write_report_json
+    from netready.journal import (
+        Journal,
+        journal_index,
+        journal_path,
+        read_journal,
+        write_atomic,
+        write_report_json,
+    )
     from netready.judge import judge_target
     from netready.model import utc_now
     from netready.render import render
@@ -173,7 +180,13 @@ def run_check(
     finally:
         if journal:
             journal.close()
-    report = build_report(outcome.results, settings, profile, started)
+    results = outcome.results
+    if output and outcome.interrupted:
+        # Ctrl-C can land between a result arriving and its journal line being written. The journal is
+        # what --resume trusts, so the report holds exactly the journaled targets; the others are redone.
+        journaled = journal_index(journal_path(output))
+        results = [r for r in results if r.target.name in journaled]
+    report = build_report(results, settings, profile, started)
     report.summary["interrupted"] = outcome.interrupted
     if lean:
         write_report_json(report, Path(output), journal=journal_path(output))

@@ -42,6 +42,8 @@ try:
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     _, err1 = proc.communicate(timeout=120)
+    if not out.exists():
+        sys.exit(f"no report after Ctrl-C (exit {proc.returncode}):\n{err1[-3000:]}")
     partial = json.loads(out.read_text())
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
     final = json.loads(out.read_text())
