@@ -72,23 +72,31 @@ def ask(
     dnssec: bool = False,
     recursion: bool = False,
     tcp: bool = False,
+    fallback: bool = True,
 ) -> Answer:
-    """One query to one server: UDP first, TCP when truncated (or when tcp=True)."""
+    """One query to one server, never raising: UDP first and TCP when truncated (fallback), or TCP only
+    (tcp=True), or UDP only (fallback=False: a truncated answer is returned as it came). The one place
+    every probe sends a DNS question from."""
     q = dns.message.make_query(qname, rdtype, want_dnssec=dnssec, use_edns=0, payload=1232)
     if not recursion:
         q.flags &= ~dns.flags.RD
     else:
-        q.flags |= dns.flags.CD  # fetch even bogus data: netready validates, not the resolver
+        q.flags |= dns.flags.RD | dns.flags.CD  # CD: fetch even bogus data; netready validates, not the resolver
     t0 = time.perf_counter()
     try:
         if tcp:
             resp, used_tcp = dns.query.tcp(q, server, timeout=timeout), True
-        else:
+        elif fallback:
             resp, used_tcp = dns.query.udp_with_fallback(q, server, timeout=timeout)
+        else:
+            resp, used_tcp = dns.query.udp(q, server, timeout=timeout), False
     except dns.exception.Timeout:
         return Answer(server, None, tcp, f"timeout after {timeout:g} s")
-    except (OSError, dns.exception.DNSException, ValueError, EOFError) as exc:
-        return Answer(server, None, tcp, f"{type(exc).__name__}: {exc}")
+    except dns.message.Truncated:
+        return Answer(server, None, tcp, "truncated")
+    # Garbage answers can make the wire parser fail with KeyError/IndexError too: an error, not a crash.
+    except (OSError, dns.exception.DNSException, ValueError, EOFError, KeyError, IndexError) as exc:
+        return Answer(server, None, tcp, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
     return Answer(server, resp, used_tcp, None, round((time.perf_counter() - t0) * 1000, 3))
 
 

@@ -25,7 +25,7 @@ import dns.rrset
 
 from netready.model import ProbeSettings, utc_now
 from probes import runcache
-from probes.dns import load_root_hints
+from probes.dns import ask, load_root_hints
 
 MAX_ZONE_DEPTH = 32
 MAX_NS_LOOKUP_DEPTH = 3
@@ -61,27 +61,9 @@ class Zone:
 def query_once(
     server: str, qname: dns.name.Name, rdtype: int, timeout: float, recursion: bool, tcp: bool, fallback: bool = True
 ) -> tuple[dns.message.Message | None, bool, str | None, float]:
-    """One question to one server: (response, over_tcp, error, rtt_ms). Never raises."""
-    q = dns.message.make_query(qname, rdtype, want_dnssec=True, use_edns=0, payload=1232)
-    if recursion:
-        q.flags |= dns.flags.RD | dns.flags.CD  # CD: get bogus data too; netready validates, not the resolver
-    else:
-        q.flags &= ~dns.flags.RD
-    t0 = time.perf_counter()
-    try:
-        if tcp:
-            resp, used_tcp = dns.query.tcp(q, server, timeout=timeout), True
-        elif fallback:
-            resp, used_tcp = dns.query.udp_with_fallback(q, server, timeout=timeout)
-        else:
-            resp, used_tcp = dns.query.udp(q, server, timeout=timeout), False
-    except dns.exception.Timeout:
-        return None, tcp, f"timeout after {timeout:g} s", 0.0
-    except dns.message.Truncated:
-        return None, tcp, "truncated", 0.0
-    except (OSError, dns.exception.DNSException, ValueError, EOFError, KeyError, IndexError) as exc:
-        return None, tcp, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 0.0
-    return resp, used_tcp, None, round((time.perf_counter() - t0) * 1000, 3)
+    """One DNSSEC question (DO set) to one server: (response, over_tcp, error, rtt_ms). Never raises."""
+    ans = ask(server, qname, rdtype, timeout, dnssec=True, recursion=recursion, tcp=tcp, fallback=fallback)
+    return ans.response, ans.tcp, ans.error, ans.rtt_ms
 
 
 def soa_key(server: str, zone: dns.name.Name, tcp: bool) -> tuple:
