@@ -63,6 +63,8 @@ def main() -> int:
 
     processes = args.processes or auto_processes(len(names))
     print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    servers0 = _server_cpu(Path(env["state_dir"]))
+    machine0 = _machine_cpu()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t1 = time.perf_counter()
@@ -77,6 +79,8 @@ def main() -> int:
         results = scan_results(names, settings, profile, concurrency=args.concurrency,
                                processes=processes).results
     elapsed = time.perf_counter() - t1
+    servers1 = _server_cpu(Path(env["state_dir"]))
+    machine1 = _machine_cpu()
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     user = (cpu1.ru_utime - cpu0.ru_utime) + (kids1.ru_utime - kids0.ru_utime)
@@ -121,9 +125,14 @@ def main() -> int:
     print(f"peak RSS: {total_mb:.0f} MB (target <= 300)"
           + (f" = main {peak_mb:.0f} + {processes} workers x {worker_mb:.0f}" if processes > 1 else "")
           + (f"; {sizes}" if sizes else ""))
+    main_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     print(f"CPU of netready ({processes} process{'es' if processes > 1 else ''}): {cpu_s:.1f} s ({user:.1f} user, "
-          f"{system:.1f} system; {cpu_s / len(names) * 1000:.0f} ms per domain, "
-          f"{cpu_s / elapsed:.2f} cores busy on average)")
+          f"{system:.1f} system; {cpu_s / len(names) * 1000:.0f} ms per domain, of which the main process "
+          f"{main_s / len(names) * 1000:.0f} ms; {cpu_s / elapsed:.2f} cores busy on average)")
+    server_s = {k: servers1.get(k, 0.0) - servers0.get(k, 0.0) for k in servers1}
+    print(f"CPU of the lab's servers: {sum(server_s.values()):.1f} s ("
+          + ", ".join(f"{k} {v:.1f}" for k, v in sorted(server_s.items())) + "); whole machine busy "
+          f"{(machine1[0] - machine0[0]):.1f} of {(machine1[1] - machine0[1]):.1f} core-seconds")
     print(f"statuses: {statuses}")
     for probe, values in sorted(per_probe.items()):
         print(f"  probe {probe:7s}: n={len(values):5d} median {statistics.median(values):7.1f} ms"
@@ -140,6 +149,34 @@ def main() -> int:
     verdict_errors = Counter(f.rule_id for r in results for f in r.findings if f.verdict == "error")
     print(f"findings with verdict error: {dict(verdict_errors.most_common(10))}")
     return 0
+
+
+def _ticks(pid: int) -> float:
+    """utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu(state_dir: Path) -> dict[str, float]:
+    """CPU seconds so far of each lab service (the pid files the lab writes) and its children."""
+    out: dict[str, float] = {}
+    for f in sorted((state_dir / "pids").glob("*.pid")):
+        pid = int(f.read_text().strip())
+        kids = Path(f"/proc/{pid}/task/{pid}/children")
+        children = [int(c) for c in kids.read_text().split()] if kids.exists() else []
+        out[f.stem] = _ticks(pid) + sum(_ticks(c) for c in children)
+    return out
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, total) core-seconds of the whole machine so far (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(values[:8]) - idle) / hz, sum(values[:8]) / hz
 
 
 class _Result:

@@ -6,6 +6,8 @@ hints; never through /etc/resolv.conf. Other probes (dnssec, ipv6) build on thes
 
 from __future__ import annotations
 
+import functools
+import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ import dns.rdatatype
 import dns.rrset
 
 from netready.model import Observation, ObservationTimer, ProbeSettings
+from probes import dns_transport as transport
 from probes import runcache
 
 MAX_LABEL = 63
@@ -76,26 +79,27 @@ def ask(
 ) -> Answer:
     """One query to one server, never raising: UDP first and TCP when truncated (fallback), or TCP only
     (tcp=True), or UDP only (fallback=False: a truncated answer is returned as it came). The one place
-    every probe sends a DNS question from."""
-    q = dns.message.make_query(qname, rdtype, want_dnssec=dnssec, use_edns=0, payload=1232)
-    if not recursion:
-        q.flags &= ~dns.flags.RD
-    else:
-        q.flags |= dns.flags.RD | dns.flags.CD  # CD: fetch even bogus data; netready validates, not the resolver
+    every probe sends a DNS question from. The answer may be a Message shared with other callers that got
+    the same bytes (probes.dns_transport): read it, never change it."""
+    question = transport.question_wire(qname, rdtype, dnssec, recursion)
     t0 = time.perf_counter()
     try:
         if tcp:
-            resp, used_tcp = dns.query.tcp(q, server, timeout=timeout), True
-        elif fallback:
-            resp, used_tcp = dns.query.udp_with_fallback(q, server, timeout=timeout)
+            wire, used_tcp = transport.tcp(question, server, timeout), True
         else:
-            resp, used_tcp = dns.query.udp(q, server, timeout=timeout), False
+            wire, used_tcp = transport.udp(question, server, timeout), False
+            if fallback and transport.truncated(wire):
+                left = timeout - (time.perf_counter() - t0)
+                wire, used_tcp = transport.tcp(question, server, max(left, 0.001)), True
+        resp = transport.parse(wire)
     except dns.exception.Timeout:
         return Answer(server, None, tcp, f"timeout after {timeout:g} s")
     except dns.message.Truncated:
         return Answer(server, None, tcp, "truncated")
+    except ConnectionRefusedError:  # over UDP: the host said (ICMP port unreachable) that nothing listens on 53
+        return Answer(server, None, tcp, f"refused: nothing listens on port 53 of {server}")
     # Garbage answers can make the wire parser fail with KeyError/IndexError too: an error, not a crash.
-    except (OSError, dns.exception.DNSException, ValueError, EOFError, KeyError, IndexError) as exc:
+    except (OSError, dns.exception.DNSException, ValueError, EOFError, KeyError, IndexError, struct.error) as exc:
         return Answer(server, None, tcp, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
     return Answer(server, resp, used_tcp, None, round((time.perf_counter() - t0) * 1000, 3))
 
@@ -132,7 +136,14 @@ def parse_records(text: str) -> list[tuple[dns.name.Name, dns.rdata.Rdata]]:
 
 
 def load_root_hints(path: str | Path) -> list[str]:
-    """Addresses of the root servers from a hints file (zone-file form: NS, A, AAAA)."""
+    """Addresses of the root servers from a hints file (zone-file form: NS, A, AAAA); read again only
+    when the file changes (a batch asks for them several times per target)."""
+    st = Path(path).stat()
+    return list(_root_hints(str(path), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _root_hints(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...]:
     text = Path(path).read_text(encoding="utf-8")
     try:
         records = parse_records(text)
@@ -141,7 +152,7 @@ def load_root_hints(path: str | Path) -> list[str]:
     addrs = [rd.address for _owner, rd in records if rd.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)]
     if not addrs:
         raise ValueError(f"no root server address in hints file {path}")
-    return addrs
+    return tuple(addrs)
 
 
 @dataclass

@@ -294,18 +294,24 @@ class Fetcher:
         """A and AAAA of several host names at once (all questions in flight together)."""
         pending: list[tuple[dns.name.Name, int, Future[Reply]]] = []
         for host in hosts:
-            zone, err, _exists = self.find_zone(host)
-            if err or not zone.servers:
+            # Addresses need no zone-cut discovery (that is for the names whose signatures are checked):
+            # ask the deepest zone already known, and walk only if it refers us further down.
+            zone = self.deepest_zone(host)
+            if not zone.servers:
                 continue
             for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
                 pending.append((host, rdtype, self.ask(zone.servers, host, rdtype)))
         found: dict[dns.name.Name, list[str]] = {h: [] for h in hosts}
+        slow: set[dns.name.Name] = set()
         for host, rdtype, fut in pending:
             reply = fut.result()
-            if reply.response is None:
+            if reply.response is None or host in slow:
                 continue
-            rrs = [r for r in reply.response.answer if r.name == host]
-            if any(r.rdtype == dns.rdatatype.CNAME for r in rrs):  # rare for a name server: slow path
+            resp = reply.response
+            rrs = [r for r in resp.answer if r.name == host]
+            referral = not resp.answer and not resp.flags & dns.flags.AA and resp.rcode() == dns.rcode.NOERROR
+            if referral or any(r.rdtype == dns.rdatatype.CNAME for r in rrs):  # rare for a name server
+                slow.add(host)
                 found[host] = self.addresses(host)
                 continue
             found[host].extend(rd.address for r in rrs if r.rdtype == rdtype for rd in r)

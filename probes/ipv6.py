@@ -35,7 +35,7 @@ from netready.model import Observation, ObservationTimer, ProbeSettings, Target
 from probes import dns as pdns
 from probes import runcache
 from probes.dnssec_walk import query_once, soa_key
-from probes.http import fetch, tcp_connect
+from probes.http import fetch_shared
 
 PROBE = "ipv6"
 MAX_WORKERS = 16
@@ -91,15 +91,11 @@ def _web(name: str, address: str, family: int, settings: ProbeSettings) -> Obser
         asked={"family": family, "tcp_ports": [80, 443], "https": f"GET https://{name}/"},
     )
     with ObservationTimer(obs):
-        t80 = tcp_connect(address, 80, settings.timeout)
-        https = fetch(address, 443, name, True, settings.ca_file, settings.timeout)
-        # Port 443 reachability comes from the fetch's own connect: one connection fewer.
-        t443 = {
-            "port": 443,
-            "open": https["stage"] != "connect",
-            "error": https["error"] if https["stage"] == "connect" else None,
-            "elapsed_ms": https["connect_ms"] if https["connect_ms"] is not None else https["elapsed_ms"],
-        }
+        # Reachability of ports 80 and 443 comes from the GETs' own connects; the TLS probe GETs the same
+        # pages from the same addresses, so in a batch run each request goes out once (fetch_shared).
+        https = fetch_shared(address, 443, name, True, settings.ca_file, settings.timeout)
+        plain = fetch_shared(address, 80, name, False, None, settings.timeout)
+        t80, t443 = _port_from_fetch(plain), _port_from_fetch(https)
         obs.data = {
             "family": family,
             "class": classify(address) if family == 6 else "ipv4",
@@ -109,6 +105,17 @@ def _web(name: str, address: str, family: int, settings: ProbeSettings) -> Obser
         if https["error"] and https["status"] is None:
             obs.error = https["error"]
     return obs
+
+
+def _port_from_fetch(result: dict[str, Any]) -> dict[str, Any]:
+    """{port, open, error, elapsed_ms} of a GET's connect stage."""
+    failed = result["stage"] == "connect"
+    return {
+        "port": result["port"],
+        "open": not failed,
+        "error": result["error"] if failed else None,
+        "elapsed_ms": result["connect_ms"] if result["connect_ms"] is not None else result["elapsed_ms"],
+    }
 
 
 # --- the zone's name servers over IPv6 -------------------------------------------------------
@@ -264,6 +271,12 @@ def _v6_resolve(
     name = dns.name.from_text(qname)
     servers = list(root)
     zone = "."
+    cache = runcache.current()
+    known = _v6_known_cut(cache, root, name) if cache is not None else None
+    if known is not None:  # a batch run: the referrals above this name came over IPv6 for another target
+        zone, servers, steps = known
+        if depth == 0:
+            walk.steps.extend({**step, "shared": True} for step in steps)
     for _ in range(pdns.MAX_REFERRALS):
         if not servers:
             return [], None, f"no IPv6 address for any name server of {zone}"
@@ -303,7 +316,20 @@ def _v6_resolve(
             rd.address for rr in resp.additional if rr.rdtype == dns.rdatatype.AAAA and rr.name in ns_names for rd in rr
         ]
         servers = glue or _v6_servers_for(walk, root, [n.to_text() for n in ns_names], depth)
+        if cache is not None and servers and depth == 0:
+            cache.put(("v6-cut", tuple(root), referral[0].name), (zone, servers, list(walk.steps)), referral[0].ttl)
     return [], None, "too many referrals"
+
+
+def _v6_known_cut(cache: runcache.RunCache, root: list[str], name: dns.name.Name) -> tuple | None:
+    """(zone, its IPv6 server addresses, the steps that found them) of the deepest cut above name."""
+    current = name
+    while current != dns.name.root:
+        found = cache.get(("v6-cut", tuple(root), current))
+        if found is not None:
+            return found
+        current = current.parent()
+    return None
 
 
 def _v6only(name: str, settings: ProbeSettings) -> Observation:
@@ -335,7 +361,7 @@ def _v6only(name: str, settings: ProbeSettings) -> Observation:
 
 # --- ICMPv6 echo and hop trace (information only) --------------------------------------------
 
-ICMP6_ECHO_REPLY, ICMP6_TIME_EXCEEDED, ICMP6_DST_UNREACH = 129, 3, 1  # ICMPv6 types (RFC 4443)
+ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY, ICMP6_TIME_EXCEEDED, ICMP6_DST_UNREACH = 128, 129, 3, 1  # RFC 4443 types
 IPV6_UNICAST_HOPS = getattr(socket, "IPV6_UNICAST_HOPS", 16)
 
 
@@ -455,10 +481,23 @@ def _scapy_icmp6() -> dict[str, Any]:
             "unreach": ICMPv6DestUnreach}
 
 
+def _may_be_ours(packet: bytes, ident: int) -> bool:
+    """A raw ICMPv6 socket sees the echo traffic of every concurrent check (of every process): look at the
+    identifier bytes (RFC 4443 §4.2; for an error, in the echo request it quotes after the 40-byte IPv6
+    header) before asking scapy to dissect, so a batch does not dissect each reply once per check in flight."""
+    want = ident.to_bytes(2, "big")
+    if packet[0] == ICMP6_ECHO_REPLY:
+        return packet[4:6] == want
+    if packet[0] in (ICMP6_TIME_EXCEEDED, ICMP6_DST_UNREACH):
+        inner = packet[8 + 40 :]
+        return len(inner) >= 8 and inner[0] == ICMP6_ECHO_REQUEST and inner[4:6] == want
+    return False
+
+
 def _match(packet: bytes, src: str, ident: int, address: str, sent: dict[int, float],
            replies: dict[int, dict[str, Any]]) -> None:
     """Dissect one ICMPv6 message (a raw socket gives it without the IPv6 header) with scapy and file it."""
-    if len(packet) < 8:
+    if len(packet) < 8 or not _may_be_ours(packet, ident):
         return
     layers = _scapy_icmp6()
     kind = packet[0]

@@ -110,7 +110,7 @@ _ACTIVE: RunCache | None = None
 _PEERS: RunCache | None = None  # per-target questions two probes of one target both ask (see peer_query)
 # A separate store, so per-target entries never push the hot set out of _ACTIVE; small, because each
 # entry holds a parsed response only needed until the other probe of the same target (seconds) takes it.
-PEER_MAX_ENTRIES = 256
+PEER_MAX_ENTRIES = 512
 _USERS = 0
 _LOCK = threading.Lock()
 

@@ -173,12 +173,12 @@ def _dhe_bits(scan: _Scan, version: int, dhe: list[int]) -> int | None:
 
 
 def _http(address: str, port: int, host: str, settings: ProbeSettings, deadline: float) -> dict[str, Any]:
-    from probes.http import fetch, parse_hsts
+    from probes.http import fetch_shared, parse_hsts
 
     left = max(0.1, min(settings.timeout * 2, deadline - time.monotonic()))
-    https = fetch(address, port, host, True, settings.ca_file, left)
+    https = fetch_shared(address, port, host, True, settings.ca_file, left)
     plain = (
-        fetch(address, 80, host, False, None, max(0.1, min(settings.timeout, deadline - time.monotonic())))
+        fetch_shared(address, 80, host, False, None, max(0.1, min(settings.timeout, deadline - time.monotonic())))
         if port == 443
         else None
     )
@@ -245,10 +245,10 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
         data["versions"] = {}
         plain = None
         if port == 443:  # port 80 still matters for VN-HTTPS-FORCED (closed, unreachable or serving pages)
-            from probes.http import fetch
+            from probes.http import fetch_shared
 
-            plain = fetch(address, 80, sni or host, False, None, max(0.1, min(settings.timeout,
-                                                                              deadline - time.monotonic())))
+            left = max(0.1, min(settings.timeout, deadline - time.monotonic()))
+            plain = fetch_shared(address, 80, sni or host, False, None, left)
         data["http"] = {"https": None, "http": plain, "hsts": None, "requests": 1 if plain else 0}
         n = 1 + (1 if plain else 0)
         data["counts"] = {"tcp_connections": n, "tls_handshakes": 1, "raw_hellos": 0, "http_requests": n - 1}

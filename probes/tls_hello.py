@@ -180,7 +180,7 @@ def client_hello(version: int, ciphers: list[int], sni: str | None, groups: list
         elif etype == EXT_GROUPS:
             if not groups:
                 continue
-            body = _vec(b"".join(g.to_bytes(2, "big") for g in groups), 2)
+            body = _vec(struct.pack(f"!{len(groups)}H", *groups), 2)
         elif etype == EXT_SIGALGS and version < 0x0303:
             continue  # not defined before TLS 1.2; some old servers choke on it
         elif etype == EXT_KEY_SHARE:
@@ -194,7 +194,7 @@ def client_hello(version: int, ciphers: list[int], sni: str | None, groups: list
         legacy.to_bytes(2, "big")
         + os.urandom(32)
         + _vec(session_id, 1)
-        + _vec(b"".join(c.to_bytes(2, "big") for c in ciphers), 2)
+        + _vec(struct.pack(f"!{len(ciphers)}H", *ciphers), 2)
         + b"\x01\x00"
         + (_vec(b"".join(exts), 2) if exts else b"")
     )

@@ -34,7 +34,7 @@ log = logging.getLogger("netready.lab")
 DEFAULT_NAME = "nrlab"
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # "<name>-h" must fit the 15-character interface limit
 SERVICES = ("named-auth", "named-res", "knot-gov", "knot-agency", "nginx")
-LAB_VERSION = 2  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
+LAB_VERSION = 3  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
 
 
 def lab_name(name: str | None = None) -> str:
@@ -321,16 +321,23 @@ def _make_pki(d: Path, now: dt.datetime, scale: int) -> tuple[dict[str, Path], l
         )
     if scale:
         names = [f"dichvucong.{n}.gov.vn" for n in scale_names(scale)]
-        files = pki.make_leaf(d / "scale", names, inter, now)
         docroot = html / "scale"
         docroot.mkdir(parents=True, exist_ok=True)
         (docroot / "index.html").write_text(
             nginx.page("Cổng Dịch vụ công", "agency portal (netready lab, scale)")
         )
-        sites.append(
-            nginx.Site(names, [plan.SCALE_WEB4], [plan.SCALE_WEB6], "modern", files.chain, files.key, docroot)
-        )
+        # Hosting-provider style: multi-SAN certificates of at most SCALE_SANS_PER_CERT names each (public
+        # CAs cap a certificate at about 100 names), one nginx server block per certificate, SNI picks it.
+        for i in range(0, len(names), SCALE_SANS_PER_CERT):
+            group = names[i : i + SCALE_SANS_PER_CERT]
+            files = pki.make_leaf(d / f"scale{i // SCALE_SANS_PER_CERT:03d}", group, inter, now)
+            sites.append(
+                nginx.Site(group, [plan.SCALE_WEB4], [plan.SCALE_WEB6], "modern", files.chain, files.key, docroot)
+            )
     return {"ca_bundle": d / "root.pem"}, sites
+
+
+SCALE_SANS_PER_CERT = 100
 
 
 # ------------------------------------------------------------------------------------- readiness
