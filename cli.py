@@ -163,6 +163,44 @@ def rejudge(
 
 
 @app.command()
+def merge(
+    reports: Annotated[
+        list[str],
+        typer.Argument(
+            help="JSON reports of netready check -f json, one per vantage point (a merged report brings its own)."
+        ),
+    ],
+    vantage: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vantage", help="Vantage point name, once per report in order (default: the file name without .json)."
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="circular32, strict, lab, or a YAML file (default: the reports' own profile).")
+    ] = None,
+    fmt: FmtOpt = Fmt.table,
+    lang: LangOpt = Lang.en,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Merge reports from several vantage points into one, judged again without touching the network: the worst
+    verdict over the vantage points. Exit codes as check."""
+    from netready.app import UsageError
+    from netready.judge import exit_code
+    from netready.merge import merge_files, merge_note
+    from netready.render import render, use_colour
+
+    try:
+        merged = merge_files(reports, vantage, profile)
+    except UsageError as exc:
+        _fail_usage(str(exc))
+    _emit(render(merged, fmt.value, lang.value, colour=use_colour() and not output), output)
+    if output:
+        typer.echo(merge_note(merged, output, lang.value), err=True)
+    raise typer.Exit(exit_code(merged.summary))
+
+
+@app.command()
 def demo(
     lang: LangOpt = Lang.en,
     out_dir: Annotated[str, typer.Option(help="Where the JSON and HTML reports are written.")] = "out",
