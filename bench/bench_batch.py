@@ -121,9 +121,10 @@ def main() -> int:
     print(f"checked {len(names)} domains ({n_broken} dead/broken) in {elapsed:.1f} s "
           f"with concurrency {args.concurrency}")
     print(f"throughput: {len(names) / elapsed * 60:.0f} domains/minute (target >= 1000; internet.nl ~166 on 4 vCPU)")
-    total_mb = peak_mb + processes * worker_mb if processes > 1 else peak_mb
+    # The main process checks names too: processes - 1 spawned workers.
+    total_mb = peak_mb + (processes - 1) * worker_mb if processes > 1 else peak_mb
     print(f"peak RSS: {total_mb:.0f} MB (target <= 300)"
-          + (f" = main {peak_mb:.0f} + {processes} workers x {worker_mb:.0f}" if processes > 1 else "")
+          + (f" = main {peak_mb:.0f} + {processes - 1} worker(s) x {worker_mb:.0f}" if processes > 1 else "")
           + (f"; {sizes}" if sizes else ""))
     main_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     print(f"CPU of netready ({processes} process{'es' if processes > 1 else ''}): {cpu_s:.1f} s ({user:.1f} user, "

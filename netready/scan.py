@@ -175,33 +175,45 @@ def _scan_processes(
     results: dict[str, TargetResult],
     processes: int,
 ) -> bool:
-    """Workers take names from one queue (a slow name never holds up a fixed share of the batch) and
-    send each TargetResult back. Returns whether the run was interrupted."""
+    """`processes` checking processes: this one and processes-1 spawned workers, all taking names from one
+    queue (a slow name never holds up a fixed share of the batch). This process checks too: journaling
+    costs it little, and a whole interpreter less (with scapy, OpenSSL and the caches) is about 100 MB.
+    Workers send each TargetResult back. Returns whether the run was interrupted."""
     import multiprocessing as mp
     import queue
+    import threading
 
     ctx = mp.get_context("spawn")  # never fork a process that has threads running
+    _limit_malloc_arenas()  # this process checks names too
     tasks, answers = ctx.Queue(), ctx.Queue()
     for name in todo:
         tasks.put(name)
     per_worker = max(1, -(-concurrency // processes))
     workers = [ctx.Process(target=_worker_main, args=(tasks, answers, settings, profile, per_worker, probe_names),
-                           name=f"netready-scan-{i}", daemon=True) for i in range(processes)]
-    for _ in workers:
+                           name=f"netready-scan-{i}", daemon=True) for i in range(processes - 1)]
+    for _ in range(processes):  # one end-of-work mark per taker, this process's included
         tasks.put(None)
     for w in workers:
         w.start()
+    local: queue.Queue = queue.Queue()  # results checked in this process: no pickling round trip
+    stop = threading.Event()
+    here = threading.Thread(target=_take_names, args=(tasks, local.put, settings, profile, per_worker, probe_names,
+                                                      stop), name="netready-scan-main", daemon=True)
+    here.start()
     interned: dict[tuple, list] = {}
     finished = 0
     interrupted = False
     try:
-        while finished < len(workers):
+        while finished < processes:
             try:
-                msg = answers.get(timeout=0.5)
+                msg = local.get_nowait()
             except queue.Empty:
-                if all(not w.is_alive() for w in workers):
-                    break  # a worker died without saying goodbye: its names are redone below
-                continue
+                try:
+                    msg = answers.get(timeout=0.05)
+                except queue.Empty:
+                    if all(not w.is_alive() for w in workers) and not here.is_alive() and local.empty():
+                        break  # a worker died without saying goodbye: its names are redone below
+                    continue
             if msg is None:
                 finished += 1
                 continue
@@ -212,6 +224,7 @@ def _scan_processes(
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        stop.set()  # this process's threads take no new name; those in flight end within their budget
         for w in workers:
             if interrupted:
                 w.terminate()
@@ -227,19 +240,11 @@ def _scan_processes(
     return interrupted
 
 
-def _worker_main(tasks, answers, settings: ProbeSettings, profile: Profile, concurrency: int,
-                 probe_names: tuple[str, ...]) -> None:
-    """One worker process: its own threads and run cache; Ctrl-C is the parent's to handle."""
-    import signal
+def _take_names(tasks, put: Callable[[Any], None], settings: ProbeSettings, profile: Profile, concurrency: int,
+                probe_names: tuple[str, ...], stop: Any = None) -> None:
+    """Check names from `tasks` with `concurrency` threads, each result to `put`, then put None."""
     import threading
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Workers keep every core busy; a little politeness lets anything latency-bound on the same machine
-    # (the main process journaling, a local resolver, the lab's servers in tests) answer in time, so
-    # that its slowness never turns into a probe timeout and a wrong "error" verdict.
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICE)
-    _limit_malloc_arenas()
     slots = threading.BoundedSemaphore(concurrency)
 
     def one(name: str) -> None:
@@ -250,13 +255,32 @@ def _worker_main(tasks, answers, settings: ProbeSettings, profile: Profile, conc
             result = TargetResult(target, [], judge_target(target, [], profile))
         finally:
             slots.release()
-        answers.put(result)
+        put(result)
 
     with runcache.active(), cf.ThreadPoolExecutor(concurrency, thread_name_prefix="target") as pool:
-        while (name := tasks.get()) is not None:
-            slots.acquire()  # take a name only when a thread is free: the other workers get the rest
+        while not (stop is not None and stop.is_set()):
+            slots.acquire()  # take a name only when a thread is free: the other processes get the rest
+            name = tasks.get()
+            if name is None:
+                slots.release()
+                break
             pool.submit(one, name)
-    answers.put(None)
+    put(None)
+
+
+def _worker_main(tasks, answers, settings: ProbeSettings, profile: Profile, concurrency: int,
+                 probe_names: tuple[str, ...]) -> None:
+    """One worker process: its own threads and run cache; Ctrl-C is the parent's to handle."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Workers keep every core busy; a little politeness lets anything latency-bound on the same machine
+    # (the main process journaling, a local resolver, the lab's servers in tests) answer in time, so
+    # that its slowness never turns into a probe timeout and a wrong "error" verdict.
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
+    _limit_malloc_arenas()
+    _take_names(tasks, answers.put, settings, profile, concurrency, probe_names)
 
 
 WORKER_MALLOC_ARENAS = 2
