@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import struct
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -337,3 +339,68 @@ def resolve_addresses(ascii_name: str, settings: ProbeSettings) -> tuple[list[st
         if errors and not (ipv4 or ipv6):
             obs.error = "; ".join(errors)
     return ipv4, ipv6, obs
+
+
+@dataclass
+class ZoneServers:
+    """A zone's NS names as its own servers give them, and each name's A and AAAA lookups."""
+
+    zone: str
+    ns_names: list[str] = field(default_factory=list)
+    lookups: dict[str, dict[str, Resolution]] = field(default_factory=dict)  # ns -> {"A": ..., "AAAA": ...}
+    rcode: str | None = None
+    error: str | None = None  # why there is no NS list
+
+
+_LOOKUPS: ThreadPoolExecutor | None = None
+_LOOKUPS_LOCK = threading.Lock()
+
+
+def _lookup_pool() -> ThreadPoolExecutor:
+    """Process-wide threads for the A/AAAA lookups below: they wait on nothing but the network."""
+    global _LOOKUPS
+    with _LOOKUPS_LOCK:
+        if _LOOKUPS is None:
+            _LOOKUPS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ns-lookup")
+        return _LOOKUPS
+
+
+def zone_name_servers(zone: str, settings: ProbeSettings) -> ZoneServers:
+    """NS of `zone` and the addresses of each name server. The DNSSEC probe (server checks) and the IPv6
+    probe (name servers over IPv6) of one target both need them: in a batch run they are looked up once
+    (runcache.peer_query) and both probes report the same lookups. Never raises."""
+    mine: Future = Future()
+    fut, hit = runcache.peer_query(("zone-ns", zone, tuple(settings.resolvers), settings.root_hints), lambda: mine,
+                                   settings.budget)
+    if hit:
+        try:
+            return fut.result(timeout=settings.budget)
+        except Exception:  # noqa: BLE001 - the other probe did not finish it: look up ourselves
+            return _zone_name_servers(zone, settings)
+    try:
+        result = _zone_name_servers(zone, settings)
+    except BaseException as exc:  # never leave the other probe waiting
+        mine.set_exception(exc)
+        raise
+    mine.set_result(result)
+    return result
+
+
+def _zone_name_servers(zone: str, settings: ProbeSettings) -> ZoneServers:
+    out = ZoneServers(zone)
+    try:
+        resolver = Resolver(settings)
+    except (OSError, ValueError) as exc:
+        out.error = str(exc)
+        return out
+    ns = resolver.resolve(zone, "NS")
+    out.rcode = ns.rcode
+    if ns.error or not ns.records:
+        out.error = ns.error or f"no NS records (rcode {ns.rcode})"
+        return out
+    out.ns_names = sorted(set(ns.records))
+    pool = _lookup_pool()
+    jobs = {(n, t): pool.submit(resolver.resolve, n, t) for n in out.ns_names for t in ("A", "AAAA")}
+    for (n, t), job in jobs.items():
+        out.lookups.setdefault(n, {})[t] = job.result()
+    return out

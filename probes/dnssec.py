@@ -31,7 +31,7 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 
 from netready.model import Observation, ObservationTimer, ProbeSettings, Target, utc_now
-from probes.dns import parse_records
+from probes.dns import parse_records, zone_name_servers
 from probes.dnssec_validate import (
     UNSUPPORTED_ALGORITHMS,
     UNSUPPORTED_DIGESTS,
@@ -436,17 +436,20 @@ def _servers_job(fetcher: Fetcher, zone: Zone, target: str) -> list[Observation]
         asked={"zone": zone.name.to_text(), "query": "NS"},
     )
     with ObservationTimer(summary):
-        apex = fetcher.ask(zone.servers, zone.name, dns.rdatatype.NS).result() if zone.servers else None
-        ns_child: list[str] = []
-        if apex is not None and apex.response is not None:
-            rr = _find(apex.response.answer, zone.name, dns.rdatatype.NS)
-            ns_child = sorted(rd.target.to_text() for rd in rr) if rr else []
+        # The zone's own NS list and the servers' addresses: the same lookups as the IPv6 probe's, done once
+        # per target in a batch (probes.dns.zone_name_servers). Name servers only named at the parent are
+        # looked up here, and the parent's glue is added: every address that may answer gets checked.
+        child = zone_name_servers(zone.name.to_text(), fetcher.settings) if zone.servers else None
+        ns_child = list(child.ns_names) if child is not None else []
         ns_parent = list(zone.ns_names)
         names = sorted(set(ns_child) | set(ns_parent))
-        found = fetcher.addresses_many([dns.name.from_text(n) for n in names])
+        lookups = child.lookups if child is not None else {}
+        looked_up = {n: [a for t in ("A", "AAAA") for a in r[t].records] for n, r in lookups.items()}
+        found = fetcher.addresses_many([dns.name.from_text(n) for n in names if n not in looked_up])
         addresses = {
             n: sorted(
-                set(found.get(dns.name.from_text(n), [])) | set(zone.glue.get(n, [])), key=lambda a: (":" in a, a)
+                set(looked_up.get(n) or found.get(dns.name.from_text(n), [])) | set(zone.glue.get(n, [])),
+                key=lambda a: (":" in a, a),
             )
             for n in names
         }

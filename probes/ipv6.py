@@ -197,17 +197,15 @@ def _dns(name: str, settings: ProbeSettings, pool: ThreadPoolExecutor) -> Observ
             obs.error = error
             return obs
         obs.subject = zone
-        ns_res = resolver.resolve(zone, "NS")
-        if ns_res.error or not ns_res.records:
+        found = pdns.zone_name_servers(zone, settings)  # in a batch: the DNSSEC probe's lookups, shared
+        if found.error or not found.ns_names:
             obs.data = {"zone": zone, "name_servers": []}
-            obs.error = f"NS of {zone}: {ns_res.error or 'no NS records (rcode ' + str(ns_res.rcode) + ')'}"
+            obs.error = f"NS of {zone}: {found.error or 'no NS records (rcode ' + str(found.rcode) + ')'}"
             return obs
-        ns_names = sorted(set(ns_res.records))
-        addr_jobs = {(ns, t): pool.submit(resolver.resolve, ns, t) for ns in ns_names for t in ("A", "AAAA")}
         servers: list[dict[str, Any]] = []
         soa_jobs = {}
-        for ns in ns_names:
-            v4, v6 = addr_jobs[(ns, "A")].result(), addr_jobs[(ns, "AAAA")].result()
+        for ns in found.ns_names:
+            v4, v6 = found.lookups[ns]["A"], found.lookups[ns]["AAAA"]
             entry = {
                 "name": ns,
                 "ipv4": v4.records,

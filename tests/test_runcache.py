@@ -119,8 +119,13 @@ def test_server_soa_asked_once_for_both_probes(lab, lab_settings):
     assert v6 and all(r["udp"]["ok"] and r["tcp"]["ok"] for _, r in v6)
     # One store entry per (address, transport) and per GET (each portal address, ports 443 and 80): a miss by
     # whichever probe asked first, a hit by the other.
-    gets = 2 * len(batch.target.addresses)
-    assert stats["misses"] == 2 * len(v6) + gets and stats["hits"] == 2 * len(v6) + gets, stats
+    # And one for the zone's NS list with the name servers' addresses (both probes need them).
+    shared = 2 * len(v6) + 2 * len(batch.target.addresses) + 1
+    assert stats["misses"] == shared and stats["hits"] == shared, stats
+    summary = next(o for o in batch.observations if ":servers:" in o.id and o.data["zone"] == ipv6.data["zone"])
+    assert summary.data["ns_child"] == [s["name"] for s in ipv6.data["name_servers"]]
+    for s in ipv6.data["name_servers"]:
+        assert set(s["ipv4"] + s["ipv6"]) <= set(summary.data["addresses"][s["name"]])
     for address in batch.target.addresses:  # the TLS and IPv6 probes hold the same GETs, one marked shared
         tls = next(o for o in batch.observations if o.probe == "tls" and o.subject == address).data["http"]
         web = next(o for o in batch.observations if o.id.endswith(f":web:{address}")).data
