@@ -93,7 +93,7 @@ def write_conf(d: Path, sites: list[Site]) -> Path:
 master_process on;
 worker_processes 1;
 pid {d}/nginx.pid;
-error_log {d}/logs/error.log info;
+error_log {d}/logs/error.log notice;  # not info: that level logs every refused ClientHello of a TLS scan
 events {{ worker_connections 512; }}
 http {{
     default_type text/html;

@@ -34,7 +34,7 @@ log = logging.getLogger("netready.lab")
 DEFAULT_NAME = "nrlab"
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # "<name>-h" must fit the 15-character interface limit
 SERVICES = ("named-auth", "named-res", "knot-gov", "knot-agency", "nginx")
-LAB_VERSION = 3  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
+LAB_VERSION = 4  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
 
 
 def lab_name(name: str | None = None) -> str:
