@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_batch.py [--domains 1000] [--concurrency 64] [--processes 0] [--report]
 
 Brings the lab up with `scale=N` (extra signed agency zones and SNI portals), checks every name
-(worker processes: one per core by default, as `netready check` does) and prints domains/minute, peak
-RSS (main process + each worker at the largest worker's peak), CPU used, statuses, time per probe
+(one checking process per core by default, as `netready check` does: this one and spawned workers) and
+prints domains/minute, peak RSS (this process + each worker at the largest worker's peak), CPU used by
+netready and by the lab's servers, statuses, time per probe
 (median and p95 of the observation durations) and the observation errors grouped, so that load-induced
 timeouts show. --report goes through run_check like `netready check -f json -o FILE` (journal, report
 streamed from it). Target (issue #6): >= 1000 domains/minute on 2 cores, peak RSS <= 300 MB.
@@ -55,9 +56,18 @@ def main() -> int:
     print(f"lab up (scale {args.domains}) in {time.perf_counter() - t0:.1f} s")
     scale_names = [p["name"] for p in env["portals"] if p["scenario"].startswith("agency")][: args.domains]
     n_broken = int(len(scale_names) * args.broken_share)
-    # Dead or broken: names that do not exist in signed zones, a name whose v6 is dead, invalid names.
-    broken = [f"dichvucong.nosuch{i:04d}.gov.vn" for i in range(n_broken - 2)] + ["a..b", "x" * 64 + ".gov.vn"]
-    names = scale_names[: len(scale_names) - n_broken] + broken
+    # Dead or broken: the lab's broken portals (name servers that time out, refuse or answer garbage; web
+    # addresses that refuse or accept and stay silent: netready/lab/hostile.py), names that do not exist,
+    # invalid names.
+    lab_broken = [p["name"] for p in env["portals"] if p["name"].startswith("dichvucong.broken")]
+    broken = lab_broken[: n_broken - 12] + [f"dichvucong.nosuch{i:04d}.gov.vn" for i in range(10)]
+    broken += ["a..b", "x" * 64 + ".gov.vn"]
+    # Spread over the list as in a real one (all of them at the end would leave the cores idle while the
+    # last targets wait out their timeouts).
+    good = scale_names[: len(scale_names) - n_broken]
+    step = max(1, len(good) // max(1, len(broken)))
+    names = [n for i in range(0, len(good), step) for n in good[i : i + step] + broken[i // step : i // step + 1]]
+    names += [b for b in broken if b not in set(names)]
     settings = build_settings(use_lab=True, timeout=1.0, budget=20.0)
     profile = load_profile("lab")
 
@@ -187,7 +197,7 @@ class _Result:
 
 def _shape(text: str) -> str:
     text = re.sub(r"[0-9a-f]{10}", "X", text)
-    text = re.sub(r"(agency|nosuch)\d+", r"\1N", text)
+    text = re.sub(r"(agency|nosuch|broken)\d+", r"\1N", text)
     return re.sub(r"\d+(\.\d+)?", "N", text)
 
 

@@ -119,7 +119,7 @@ def _check(query: bytes, answer: bytes) -> None:
         return
     end = _question_end(query)
     if qdcount != 1 or answer[_HEADER:end].lower() != query[_HEADER:end].lower():
-        raise BadResponse("answer to another question")
+        raise BadResponse("the answer does not repeat the question (garbage, or an answer to another question)")
 
 
 def parse(wire: bytes) -> dns.message.Message:

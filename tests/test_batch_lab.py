@@ -1,5 +1,6 @@
-"""A batch on a scaled lab (issue #6 reliability): 10 % of the names dead or broken, the run interrupted
-with Ctrl-C and resumed; every name ends in the report exactly once, with its verdicts or errors.
+"""A batch on a scaled lab (issue #6 reliability): 10 % of the names dead or broken (name servers that time
+out, refuse or answer garbage, web addresses that refuse or stay silent, invalid names), the run
+interrupted with Ctrl-C and resumed; every name ends in the report exactly once, with its verdicts or errors.
 
 It runs in a network namespace of its own (unshare --net) with its own lab at --scale, so the suite's
 shared lab keeps its size."""
@@ -27,7 +28,10 @@ subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 env = lab.up(name, scale=180).to_dict()
 try:
     good = [p["name"] for p in env["portals"] if p["scenario"].startswith("agency")]
-    broken = [f"dichvucong.nosuch{i:02d}.gov.vn" for i in range(18)] + ["a..b", "-bad-.gov.vn"]
+    # The lab's broken portals (netready/lab/hostile.py and plan.BROKEN_KINDS), and two invalid names.
+    broken = [p["name"] for p in env["portals"] if p["name"].startswith("dichvucong.broken")][:18]
+    broken += ["a..b", "-bad-.gov.vn"]
+    kinds = {p["name"]: p["scenario"] for p in env["portals"]}
     names = good[: 200 - len(broken)] + broken
     (work / "names.txt").write_text("\n".join(names) + "\n")
     out, journal = work / "run.json", work / "run.json.jsonl"
@@ -52,7 +56,9 @@ try:
         "names": names, "rc1": proc.returncode, "err1": err1[-2000:], "partial": len(partial["targets"]),
         "rc2": resumed.returncode, "err2": resumed.stderr[-2000:],
         "targets": [t["name"] for t in final["targets"]], "summary": final["summary"]["targets"],
-        "dup_ids": len(ids) - len(set(ids)),
+        "dup_ids": len(ids) - len(set(ids)), "kinds": kinds,
+        "errors": {t: sorted({o["error"] for o in final["observations"] if o["target"] == t and o["error"]})
+                   for t in [t["ascii_name"] for t in final["targets"]]},
         "journal": [json.loads(l)["input"] for l in journal.read_text().splitlines()
                     if l.strip() and json.loads(l).get("kind") == "target"],
     }))
@@ -78,5 +84,13 @@ def test_interrupted_and_resumed_batch_loses_nothing(tmp_path):
     good = [n for n in names if ".agency" in n]
     assert all(summary[n]["status"] == "compliant" for n in good), {
         n: summary[n] for n in good if summary[n]["status"] != "compliant"}
-    for n in ("dichvucong.nosuch00.gov.vn", "dichvucong.nosuch17.gov.vn"):
+    broken = [n for n in names if ".broken" in n]
+    assert len(broken) == 18 and {out["kinds"][n] for n in broken} == {
+        "dnsdrop", "dnsrefused", "dnsgarbage", "webrefused", "webdrop"}
+    for n in broken:  # each kind failed the way it is broken, and said so on the target
+        assert summary[n]["status"] != "compliant", (n, summary[n])
+        said = " ".join(out["errors"][n])
+        assert {"dnsdrop": "timeout", "dnsrefused": "refused", "dnsgarbage": "BadResponse",
+                "webrefused": "connection refused", "webdrop": "timeout"}[out["kinds"][n]] in said, (n, said)
+    for n in ("a..b", "-bad-.gov.vn"):
         assert summary[n]["status"] != "compliant"

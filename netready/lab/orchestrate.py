@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ log = logging.getLogger("netready.lab")
 DEFAULT_NAME = "nrlab"
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # "<name>-h" must fit the 15-character interface limit
 SERVICES = ("named-auth", "named-res", "knot-gov", "knot-agency", "nginx")
-LAB_VERSION = 4  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
+LAB_VERSION = 5  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
 
 
 def lab_name(name: str | None = None) -> str:
@@ -207,7 +208,8 @@ def _build_with(
         )
         anchors = zones.trust_anchor_files(root, d)
         hints = zones.root_hints(d / "root.hints")
-        auth_conf = bind.auth_conf(d / "named-auth", [z for z in all_zones if not z.knot])
+        served = [z for z in all_zones if z.server != "none"]  # broken delegations are served by nobody
+        auth_conf = bind.auth_conf(d / "named-auth", [z for z in served if not z.knot])
         res_conf = bind.resolver_conf(d / "named-res", hints, anchors["trust_anchor_bind"])
         lap("dns_prepared")
 
@@ -238,6 +240,15 @@ def _build_with(
             ],
         ),
     }
+    if scale:  # the broken portals' hostile servers (netready/lab/hostile.py)
+        # --lab-dir: the lab finds (alive, stop) its processes by the state dir in their command line.
+        hostile = [sys.executable, str(Path(__file__).with_name("hostile.py")), f"--lab-dir={d}"]
+        dns_args = [f"--{'drop' if k == 'dnsdrop' else 'garbage'}={a}" for k, n in plan.BROKEN_DNS.items()
+                    if k != "dnsrefused" for a in (plan.dns4(n), plan.dns6(n))]
+        n = plan.BROKEN_WEB["webdrop"]
+        web_args = [f"--hold={a}:{port}" for a in (f"198.51.100.{n}", f"[2001:db8:200::{n}]") for port in (80, 443)]
+        cmds["hostile-dns"] = ("dns", [*hostile, *dns_args])
+        cmds["hostile-web"] = ("web", [*hostile, *web_args])
     (d / "pids").mkdir(exist_ok=True)
     for svc, (role, argv) in cmds.items():
         pid = keeper.spawn(in_ns(tools, pids[role], argv), logs / f"{svc}.log", cwd=d)
@@ -245,7 +256,7 @@ def _build_with(
         (d / "pids" / f"{svc}.pid").write_text(f"{pid}\n")
     _save_state(d, st)
     keeper.release()
-    _wait_ready(d, st, all_zones, sites)
+    _wait_ready(d, st, served, sites, scale)
     lap("ready")
 
     env_ = _make_env(name, d, anchors, hints, ca_files["ca_bundle"], all_zones, holders, host_if, st)
@@ -274,6 +285,9 @@ def _web_addresses(scale: int) -> tuple[list[str], list[str]]:
     if scale:
         v4.append(plan.SCALE_WEB4)
         v6.append(plan.SCALE_WEB6)
+        for n in plan.BROKEN_WEB.values():  # webrefused: nothing listens there; webdrop: the hostile server
+            v4.append(f"198.51.100.{n}")
+            v6.append(f"2001:db8:200::{n}")
     return v4, v6
 
 
@@ -338,6 +352,13 @@ def _make_pki(d: Path, now: dt.datetime, scale: int) -> tuple[dict[str, Path], l
 
 
 SCALE_SANS_PER_CERT = 100
+BROKEN_SUMMARY = {
+    "dnsdrop": "its name server never answers (timeouts)",
+    "dnsrefused": "nothing listens on its name server's address (refused)",
+    "dnsgarbage": "its name server answers bytes that are not DNS",
+    "webrefused": "nothing listens on its web addresses (refused)",
+    "webdrop": "its web addresses accept connections and never answer (timeouts)",
+}
 
 
 # ------------------------------------------------------------------------------------- readiness
@@ -375,8 +396,14 @@ def _tcp_ok(addr: str, port: int) -> bool:
         return False
 
 
-def _wait_ready(d: Path, st: dict, all_zones: list[zones.Zone], sites: list[nginx.Site]) -> None:
+def _wait_ready(d: Path, st: dict, all_zones: list[zones.Zone], sites: list[nginx.Site], scale: int = 0) -> None:
     checks: dict[str, object] = {}
+    if scale:  # the hostile servers accept TCP once they are up
+        for a in (plan.dns4(plan.BROKEN_DNS["dnsdrop"]), plan.dns6(plan.BROKEN_DNS["dnsgarbage"])):
+            checks[f"hostile dns {a}"] = lambda a=a: _tcp_ok(a, 53)
+        n = plan.BROKEN_WEB["webdrop"]
+        for a in (f"198.51.100.{n}", f"2001:db8:200::{n}"):
+            checks[f"hostile web {a}"] = lambda a=a: _tcp_ok(a, 443)
     for z in all_zones:
         for s in z.servers:
             for a in (s.ipv4, s.ipv6):
@@ -446,7 +473,8 @@ def _make_env(
         label = z.scenario.split(":")[-1]
         # Scale portals are configured like `good` (shared address, one multi-SAN certificate).
         sc = next((s for s in SCENARIOS if s.name == z.scenario), None)
-        expected = (sc or BY_NAME["good"]).expected()
+        broken = z.scenario.startswith("broken:")
+        expected = {} if broken else (sc or BY_NAME["good"]).expected()
         portals.append(
             Portal(
                 name=portal.rstrip("."),
@@ -455,7 +483,8 @@ def _make_env(
                 ipv6=[v for (t, n), v in recs.items() if t == "AAAA" and n == portal],
                 zone=z.origin.rstrip("."),
                 nameservers=[s.to_dict() for s in z.servers],
-                summary=sc.summary if sc else "scale portal (shared web address, SNI)",
+                summary=sc.summary if sc else (f"broken portal ({label}): {BROKEN_SUMMARY[label]}" if broken
+                                               else "scale portal (shared web address, SNI)"),
                 signer=z.signer,
                 dnssec=z.dnssec,
                 expected=expected,

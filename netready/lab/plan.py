@@ -33,6 +33,13 @@ HOST_ROUTES6 = (RESOLVER_NET6, DNS_NET6, WEB_NET6)
 # Scale portals (agencyNNNN) share one web address pair, told apart by SNI / Host.
 SCALE_WEB4, SCALE_WEB6 = "198.51.100.190", "2001:db8:200::190"
 
+# Broken portals of a scaled lab (brokenNNNN, one in ten): name servers that never answer (a hostile
+# server drops), that refuse (nothing listens: ICMP port unreachable, TCP reset) or that answer garbage;
+# web addresses where nothing listens (refused) or where a hostile server accepts and stays silent.
+BROKEN_KINDS = ("dnsdrop", "dnsrefused", "dnsgarbage", "webrefused", "webdrop")
+BROKEN_DNS = {"dnsdrop": 121, "dnsrefused": 122, "dnsgarbage": 123}  # last octet / hex digits in DNS_NET
+BROKEN_WEB = {"webrefused": 186, "webdrop": 187}  # in WEB_NET
+
 
 def dns4(n: int) -> str:
     return f"198.51.100.{n}"
@@ -124,7 +131,8 @@ def dns_service_addresses(extra: list[NameServer] | None = None) -> tuple[list[s
     v4 = [RESOLVER4]
     v6 = [RESOLVER6]
     servers = list(ROOT_SERVERS + VN_SERVERS + GOV_SERVERS) + (extra or [])
-    for nums, has6 in ((AGENCY_BIND, True), (AGENCY_KNOT, True), (AGENCY_V4ONLY, False)):
+    for nums, has6 in ((AGENCY_BIND, True), (AGENCY_KNOT, True), (AGENCY_V4ONLY, False),
+                       (tuple(BROKEN_DNS.values()), True)):
         for n in nums:
             servers.append(NameServer("", dns4(n), dns6(n) if has6 else None, ""))
     for s in servers:

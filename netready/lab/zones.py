@@ -88,9 +88,31 @@ def scale_zone(label: str) -> Zone:
     )
 
 
+def broken_zone(index: int) -> Zone:
+    """brokenNNNN.gov.vn: a delegation to a name server that drops, refuses or answers garbage (not
+    served, not signed: gov.vn proves the missing DS), or a served zone whose portal's web address refuses
+    connections or accepts them and stays silent (plan.BROKEN_KINDS, in turn)."""
+    kind = plan.BROKEN_KINDS[(index - 1) % len(plan.BROKEN_KINDS)]
+    origin = f"broken{index:04d}.gov.vn."
+    if kind in plan.BROKEN_DNS:
+        n = plan.BROKEN_DNS[kind]
+        ns = plan.NameServer(f"ns1.{origin}", plan.dns4(n), plan.dns6(n), "hostile")
+        return Zone(origin, "none", (ns,), "none", dnssec="unsigned", scenario=f"broken:{kind}")
+    n = plan.BROKEN_WEB[kind]
+    recs = [f"dichvucong.{origin} A 198.51.100.{n}", f"dichvucong.{origin} AAAA 2001:db8:200::{n}"]
+    return Zone(origin, "agency", plan.agency_servers(origin, "bind"), records=recs, scenario=f"broken:{kind}",
+                csk=True)
+
+
+def broken_count(scale: int) -> int:
+    """Broken portals that come with `scale` good ones: one in ten."""
+    return scale // 9 if scale else 0
+
+
 def hierarchy(scale: int = 0) -> Zone:
-    """The root zone, with vn., gov.vn. and every agency zone below it."""
+    """The root zone, with vn., gov.vn. and every agency zone below it (and the broken ones of a scale)."""
     agencies = [agency_zone(sc) for sc in SCENARIOS] + [scale_zone(n) for n in scale_names(scale)]
+    agencies += [broken_zone(i) for i in range(1, broken_count(scale) + 1)]
     # gov.vn: Knot, NSEC3 with 0 iterations and an empty salt (RFC 9276).
     gov = Zone("gov.vn.", "knot-gov", plan.GOV_SERVERS, "knot", 13, ("-", 0), children=agencies)
     # vn.: RSASHA256 like the real .vn; NSEC.
