@@ -10,7 +10,7 @@ import functools
 import struct
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -369,20 +369,9 @@ def zone_name_servers(zone: str, settings: ProbeSettings) -> ZoneServers:
     """NS of `zone` and the addresses of each name server. The DNSSEC probe (server checks) and the IPv6
     probe (name servers over IPv6) of one target both need them: in a batch run they are looked up once
     (runcache.peer_query) and both probes report the same lookups. Never raises."""
-    mine: Future = Future()
-    fut, hit = runcache.peer_query(("zone-ns", zone, tuple(settings.resolvers), settings.root_hints), lambda: mine,
-                                   settings.budget)
-    if hit:
-        try:
-            return fut.result(timeout=settings.budget)
-        except Exception:  # noqa: BLE001 - the other probe did not finish it: look up ourselves
-            return _zone_name_servers(zone, settings)
-    try:
-        result = _zone_name_servers(zone, settings)
-    except BaseException as exc:  # never leave the other probe waiting
-        mine.set_exception(exc)
-        raise
-    mine.set_result(result)
+    key = ("zone-ns", zone, tuple(settings.resolvers), settings.root_hints)
+    result, _ = runcache.peer_compute(key, lambda: _zone_name_servers(zone, settings), settings.budget,
+                                      settings.budget)
     return result
 
 

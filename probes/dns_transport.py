@@ -18,9 +18,7 @@ from __future__ import annotations
 import secrets
 import socket
 import struct
-import threading
 import time
-from collections import OrderedDict
 
 import dns.exception
 import dns.flags
@@ -28,6 +26,8 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
+
+from probes.runcache import MAX_TTL, RunCache
 
 PORT = 53
 MAX_UDP = 65535
@@ -41,33 +41,10 @@ class BadResponse(dns.exception.FormError):
     """The bytes came from the server asked, but they do not answer this question."""
 
 
-class _Lru:
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.data: OrderedDict[object, object] = OrderedDict()
-        self.lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: object) -> object | None:
-        with self.lock:
-            value = self.data.get(key)
-            if value is None:
-                self.misses += 1
-                return None
-            self.data.move_to_end(key)
-            self.hits += 1
-            return value
-
-    def put(self, key: object, value: object) -> None:
-        with self.lock:
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-
-
-_QUESTIONS = _Lru(QUESTION_CACHE_SIZE)
-_ANSWERS = _Lru(ANSWER_CACHE_SIZE)
+# Bounded LRU maps (runcache.RunCache); a rendered question never goes stale, a parsed answer is only
+# looked for moments after the same bytes came, so the TTL is simply the longest the class allows.
+_QUESTIONS = RunCache(QUESTION_CACHE_SIZE)
+_ANSWERS = RunCache(ANSWER_CACHE_SIZE)
 
 
 def question_wire(qname: dns.name.Name | str, rdtype: int | str, dnssec: bool, recursion: bool) -> bytes:
@@ -83,7 +60,7 @@ def question_wire(qname: dns.name.Name | str, rdtype: int | str, dnssec: bool, r
         else:
             q.flags |= dns.flags.RD | dns.flags.CD
         wire = q.to_wire()
-        _QUESTIONS.put(key, wire)
+        _QUESTIONS.put(key, wire, MAX_TTL)
     return wire  # type: ignore[return-value]
 
 
@@ -128,7 +105,7 @@ def parse(wire: bytes) -> dns.message.Message:
     msg = _ANSWERS.get(key)
     if msg is None:
         msg = dns.message.from_wire(wire)
-        _ANSWERS.put(key, msg)
+        _ANSWERS.put(key, msg, MAX_TTL)
     return msg  # type: ignore[return-value]
 
 

@@ -378,24 +378,12 @@ def fetch_shared(address: str, port: int, host: str, tls: bool, ca_file: str | N
     """fetch(), but in a batch run the TLS and IPv6 probes of one target both GET / from each of its
     addresses (HSTS and redirect; v4/v6 parity): the request goes out once and the probe that did not
     send it gets a copy marked "shared": true (runcache.peer_query). Outside a run: plain fetch()."""
-    from concurrent.futures import Future
-
     from probes import runcache
 
-    mine: Future = Future()
-    fut, hit = runcache.peer_query(("http-get", address, port, host, tls, ca_file), lambda: mine, timeout * 4)
-    if hit:
-        try:
-            return {**fut.result(timeout=timeout * 2 + 1), "shared": True}
-        except Exception:  # noqa: BLE001 - the other probe's request failed to finish: ask ourselves
-            return fetch(address, port, host, tls, ca_file, timeout)
-    try:
-        result = fetch(address, port, host, tls, ca_file, timeout)
-    except BaseException as exc:  # never leave the other probe waiting
-        mine.set_exception(exc)
-        raise
-    mine.set_result(result)
-    return dict(result)
+    result, shared = runcache.peer_compute(("http-get", address, port, host, tls, ca_file),
+                                           lambda: fetch(address, port, host, tls, ca_file, timeout),
+                                           timeout * 4, timeout * 2 + 1)
+    return {**result, "shared": True} if shared else dict(result)
 
 
 def tcp_connect(address: str, port: int, timeout: float) -> dict[str, Any]:

@@ -57,19 +57,7 @@ class RunCache:
 
     def setdefault(self, key: Hashable, value: Any, ttl: float) -> tuple[Any, bool]:
         """(the live value under key, True) or store `value` and return (value, False)."""
-        now = time.monotonic()
-        with self._lock:
-            item = self._data.get(key)
-            if item is not None and item[0] > now:
-                self._data.move_to_end(key)
-                self.hits += 1
-                return item[1], True
-            self.misses += 1
-            self._data[key] = (now + min(ttl, MAX_TTL), value)
-            self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
-            return value, False
+        return self.get_or_make(key, lambda: value, ttl)
 
     def expire(self, key: Hashable, value: Any, ttl: float) -> None:
         """Re-set the lifetime of key (only if it still holds `value`); ttl <= 0 removes it."""
@@ -95,6 +83,7 @@ class RunCache:
             self.misses += 1
             value = make()
             self._data[key] = (now + min(ttl, MAX_TTL), value)
+            self._data.move_to_end(key)
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
             return value, False
@@ -148,6 +137,28 @@ def peer_query(key: Hashable, make: Callable[[], Any], ttl: float) -> tuple[Any,
     if peers is None:
         return make(), False
     return peers.get_or_make(key, make, ttl)
+
+
+def peer_compute(key: Hashable, compute: Callable[[], Any], ttl: float, wait: float) -> tuple[Any, bool]:
+    """peer_query for work done in the asking thread: the first asker runs compute() and publishes its
+    result; the other waits up to `wait` seconds for it, and computes itself if it never came (the first
+    failed or ran out of time). Returns (result, taken from the other probe). Outside a run: (compute(), False)."""
+    from concurrent.futures import Future
+
+    mine: Future = Future()
+    fut, hit = peer_query(key, lambda: mine, ttl)
+    if hit:
+        try:
+            return fut.result(timeout=wait), True
+        except Exception:  # noqa: BLE001 - the other probe's work did not finish: do it here
+            return compute(), False
+    try:
+        result = compute()
+    except BaseException as exc:  # never leave the other probe waiting
+        mine.set_exception(exc)
+        raise
+    mine.set_result(result)
+    return result, False
 
 
 def response_ttl(response: Any) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,37 +117,23 @@ def _enumerate(scan: _Scan, vname: str) -> dict[str, Any]:
 
 def _groups_tls13(scan: _Scan) -> dict[str, Any]:
     """Groups by HelloRetryRequest: offer groups with no key share, the server names the one it wants."""
-    offer = list(OFFER_GROUPS)
-    found: list[int] = []
-    out: dict[str, Any] = {"source": "TLSv1.3", "accepted": [], "complete": False}
-    try:
-        while offer:
-            ans = scan.hello(0x0304, list(S.TLS13_SUITES), offer, key_share=False)
-            if ans.accepted and ans.group in offer:
-                found.append(ans.group)
-                offer.remove(ans.group)
-                continue
-            if not ans.accepted and ans.kind not in ("alert", "closed", "reset"):
-                out["error"] = _answer_text(ans)
-                break
-            out["complete"] = True
-            break
-        else:
-            out["complete"] = True
-    except _OutOfBudget as exc:
-        out["error"] = f"stopped: {exc}"
-    out["accepted"] = [S.GROUPS.get(g, f"0x{g:04X}") for g in found]
-    return out
+    return _groups(OFFER_GROUPS, "TLSv1.3",
+                   lambda offer: scan.hello(0x0304, list(S.TLS13_SUITES), offer, key_share=False))
 
 
 def _groups_tls12(scan: _Scan, version: int, ecdhe: list[int]) -> dict[str, Any]:
     """Groups by ServerKeyExchange: offer only ECDHE suites, read the named curve, remove it, repeat."""
-    offer = list(EC_GROUPS)
+    return _groups(EC_GROUPS, S.VERSION_NAMES[version], lambda offer: scan.hello(version, ecdhe, offer, want_kex=True))
+
+
+def _groups(groups: Iterable[int], source: str, hello: Callable[[list[int]], Any]) -> dict[str, Any]:
+    """Offer `groups`, take out the one the server picks, until it picks none of those left."""
+    offer = list(groups)
     found: list[int] = []
-    out: dict[str, Any] = {"source": S.VERSION_NAMES[version], "accepted": [], "complete": False}
+    out: dict[str, Any] = {"source": source, "accepted": [], "complete": False}
     try:
         while offer:
-            ans = scan.hello(version, ecdhe, offer, want_kex=True)
+            ans = hello(offer)
             if ans.accepted and ans.group in offer:
                 found.append(ans.group)
                 offer.remove(ans.group)

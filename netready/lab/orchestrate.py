@@ -245,8 +245,8 @@ def _build_with(
         hostile = [sys.executable, str(Path(__file__).with_name("hostile.py")), f"--lab-dir={d}"]
         dns_args = [f"--{'drop' if k == 'dnsdrop' else 'garbage'}={a}" for k, n in plan.BROKEN_DNS.items()
                     if k != "dnsrefused" for a in (plan.dns4(n), plan.dns6(n))]
-        n = plan.BROKEN_WEB["webdrop"]
-        web_args = [f"--hold={a}:{port}" for a in (f"198.51.100.{n}", f"[2001:db8:200::{n}]") for port in (80, 443)]
+        web4, web6 = plan.broken_web("webdrop")
+        web_args = [f"--hold={a}:{port}" for a in (web4, f"[{web6}]") for port in (80, 443)]
         cmds["hostile-dns"] = ("dns", [*hostile, *dns_args])
         cmds["hostile-web"] = ("web", [*hostile, *web_args])
     (d / "pids").mkdir(exist_ok=True)
@@ -285,9 +285,10 @@ def _web_addresses(scale: int) -> tuple[list[str], list[str]]:
     if scale:
         v4.append(plan.SCALE_WEB4)
         v6.append(plan.SCALE_WEB6)
-        for n in plan.BROKEN_WEB.values():  # webrefused: nothing listens there; webdrop: the hostile server
-            v4.append(f"198.51.100.{n}")
-            v6.append(f"2001:db8:200::{n}")
+        for kind in plan.BROKEN_WEB:  # webrefused: nothing listens there; webdrop: the hostile server
+            web4, web6 = plan.broken_web(kind)
+            v4.append(web4)
+            v6.append(web6)
     return v4, v6
 
 
@@ -401,8 +402,7 @@ def _wait_ready(d: Path, st: dict, all_zones: list[zones.Zone], sites: list[ngin
     if scale:  # the hostile servers accept TCP once they are up
         for a in (plan.dns4(plan.BROKEN_DNS["dnsdrop"]), plan.dns6(plan.BROKEN_DNS["dnsgarbage"])):
             checks[f"hostile dns {a}"] = lambda a=a: _tcp_ok(a, 53)
-        n = plan.BROKEN_WEB["webdrop"]
-        for a in (f"198.51.100.{n}", f"2001:db8:200::{n}"):
+        for a in plan.broken_web("webdrop"):
             checks[f"hostile web {a}"] = lambda a=a: _tcp_ok(a, 443)
     for z in all_zones:
         for s in z.servers:

@@ -41,6 +41,12 @@ BROKEN_DNS = {"dnsdrop": 121, "dnsrefused": 122, "dnsgarbage": 123}  # last octe
 BROKEN_WEB = {"webrefused": 186, "webdrop": 187}  # in WEB_NET
 
 
+def broken_web(kind: str) -> tuple[str, str]:
+    """The web address pair of a broken portal of this kind (webrefused | webdrop)."""
+    n = BROKEN_WEB[kind]
+    return f"198.51.100.{n}", f"2001:db8:200::{n}"
+
+
 def dns4(n: int) -> str:
     return f"198.51.100.{n}"
 

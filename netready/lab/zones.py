@@ -98,8 +98,8 @@ def broken_zone(index: int) -> Zone:
         n = plan.BROKEN_DNS[kind]
         ns = plan.NameServer(f"ns1.{origin}", plan.dns4(n), plan.dns6(n), "hostile")
         return Zone(origin, "none", (ns,), "none", dnssec="unsigned", scenario=f"broken:{kind}")
-    n = plan.BROKEN_WEB[kind]
-    recs = [f"dichvucong.{origin} A 198.51.100.{n}", f"dichvucong.{origin} AAAA 2001:db8:200::{n}"]
+    web4, web6 = plan.broken_web(kind)
+    recs = [f"dichvucong.{origin} A {web4}", f"dichvucong.{origin} AAAA {web6}"]
     return Zone(origin, "agency", plan.agency_servers(origin, "bind"), records=recs, scenario=f"broken:{kind}",
                 csk=True)
 
