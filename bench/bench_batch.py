@@ -60,14 +60,18 @@ def main() -> int:
     # addresses that refuse or accept and stay silent: netready/lab/hostile.py), names that do not exist,
     # invalid names.
     lab_broken = [p["name"] for p in env["portals"] if p["name"].startswith("dichvucong.broken")]
-    broken = lab_broken[: n_broken - 12] + [f"dichvucong.nosuch{i:04d}.gov.vn" for i in range(10)]
-    broken += ["a..b", "x" * 64 + ".gov.vn"]
+    invalid = ["a..b", "x" * 64 + ".gov.vn"]
+    rest = max(0, n_broken - len(invalid))
+    from_lab = lab_broken[: rest - min(10, rest // 9)]
+    broken = from_lab + [f"dichvucong.nosuch{i:04d}.gov.vn" for i in range(rest - len(from_lab))] + invalid
     # Spread over the list as in a real one (all of them at the end would leave the cores idle while the
     # last targets wait out their timeouts).
     good = scale_names[: len(scale_names) - n_broken]
     step = max(1, len(good) // max(1, len(broken)))
-    names = [n for i in range(0, len(good), step) for n in good[i : i + step] + broken[i // step : i // step + 1]]
-    names += [b for b in broken if b not in set(names)]
+    names = []
+    for i, bad in enumerate(broken):
+        names += good[i * step : (i + 1) * step] + [bad]
+    names += good[len(broken) * step :]
     settings = build_settings(use_lab=True, timeout=1.0, budget=20.0)
     profile = load_profile("lab")
 
