@@ -601,7 +601,9 @@ def _use_colour_err() -> bool:
 
 @lab_app.command("up")
 def lab_up(
-    scale: Annotated[int, typer.Option(min=0, max=20000, help="Add N agency zones and portals for batch runs.")] = 0,
+    scale: Annotated[int, typer.Option(
+        min=0, max=9999, help="Add N agency zones and portals for batch runs, and N // 9 broken ones (docs/lab.md)."
+    )] = 0,
     machines: Annotated[bool, typer.Option("--machines", help="Also boot the real Debian machines (systemd-nspawn) "
                                            "that the playbooks remediate: web1, bind1, knot1.")] = False,
 ) -> None:

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m netready.lab", description="netready offline lab")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="start the lab (idempotent)", parents=[common])
-    p_up.add_argument("--scale", type=int, default=0, help="extra agencyNNNN.gov.vn portals")
+    p_up.add_argument("--scale", type=int, default=0, help="extra agencyNNNN.gov.vn portals (and N // 9 broken ones)")
     p_up.add_argument("--json", action="store_true", help="print the environment as JSON")
     sub.add_parser("down", help="stop everything and remove all traces", parents=[common])
     sub.add_parser("status", help="what runs", parents=[common]).add_argument("--json", action="store_true")
