@@ -203,10 +203,14 @@ def _ready_check(m: Machine) -> bool:
 
 def _wait_ready(m: Machine, started: float) -> None:
     def ready() -> bool:
-        if not alive(m.pid, NSPAWN):
+        # Gone is gone; a command line without the marker is only the unshare -> sh -> nspawn exec chain
+        # caught mid-exec (/proc/PID/cmdline reads empty for a moment): not ready yet, not dead.
+        if not alive(m.pid):
             log = Path(m.upper).parent / "console.log"
             tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
             raise LabError(f"machine {m.name}: systemd-nspawn exited during boot\n{tail}")
+        if not alive(m.pid, NSPAWN):
+            return False
         if not m.leader:
             m.leader = _leader(m.pid) or 0
             if not m.leader:
