@@ -357,6 +357,37 @@ def _v6only(name: str, settings: ProbeSettings) -> Observation:
     return obs
 
 
+def resolve_ipv6_only(name: str, settings: ProbeSettings, deadline: float) -> dict[str, Any]:
+    """The same IPv6-only walk as plain data, for any host name (probes.ipv6only walks every host a page
+    needs): {skipped, records, rcode, error, failure, queries, zones}. `failure` sorts the error for the
+    judge: "no-ipv6-server" (a zone on the path has no IPv6 name server address: definitive), "unanswered"
+    (its IPv6 servers all failed; "timeout" when every one of them timed out: ambiguous), "budget", "other"."""
+    if not settings.root_hints:
+        return {"skipped": "no root hints given: resolution from the root over IPv6 needs them"}
+    try:
+        root = [a for a in pdns.load_root_hints(settings.root_hints) if ":" in a]
+    except (OSError, ValueError) as exc:
+        return {"skipped": None, "records": [], "rcode": None, "error": f"root hints: {exc}", "failure": "other"}
+    walk = _V6Walk(timeout=settings.timeout, deadline=deadline)
+    if not root:
+        records, rcode, error = [], None, "the root hints have no IPv6 address"
+    else:
+        records, rcode, error = _v6_resolve(walk, root, name, "AAAA")
+    failure = None
+    if error:
+        if error.startswith("no IPv6 address for any name server") or "no IPv6 address" in error:
+            failure = "no-ipv6-server"
+        elif error.startswith("no IPv6 name server of"):
+            answers = error.split(": ", 1)[-1].split("; ")
+            failure = "timeout" if all("timeout" in a for a in answers) else "unanswered"
+        elif error.startswith("time budget"):
+            failure = "budget"
+        else:
+            failure = "other"
+    return {"skipped": None, "records": records, "rcode": rcode, "error": error, "failure": failure,
+            "queries": walk.queries, "zones": [s["zone"] for s in walk.steps]}
+
+
 # --- ICMPv6 echo and hop trace (information only) --------------------------------------------
 
 ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY, ICMP6_TIME_EXCEEDED, ICMP6_DST_UNREACH = 128, 129, 3, 1  # RFC 4443 types
