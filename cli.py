@@ -59,6 +59,14 @@ CaOpt = Annotated[str | None, typer.Option("--ca-file", help="Extra CA bundle (P
 LabOpt = Annotated[bool, typer.Option("--lab", help="Use the running lab's root hints, trust anchor and CA.")]
 FmtOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
 LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of messages (vi or en).")]
+NoBrowserOpt = Annotated[bool, typer.Option("--no-browser", help="IPv6-only check (VN-IPV6-ONLY): parse the HTML "
+                                            "instead of loading the pages in headless Chromium (faster; requests "
+                                            "made by scripts are not seen).")]
+FollowOpt = Annotated[list[str] | None, typer.Option("--follow", help="IPv6-only check: also load this page of "
+                                                     "the portal (path or URL, e.g. /dang-nhap; repeatable).")]
+HistoryOpt = Annotated[list[str] | None, typer.Option("--history", help="IPv6-only check: earlier JSON reports "
+                                                      "(files or a directory) that say since when a host fails "
+                                                      "(repeatable).")]
 
 
 def _fail_usage(message: str) -> None:
@@ -91,10 +99,13 @@ def check(
     concurrency: Annotated[int, typer.Option(min=1, max=512, help="Targets checked at once.")] = 16,
     timeout: Annotated[float, typer.Option(help="Seconds per network operation.")] = 2.0,
     budget: Annotated[float, typer.Option(help="Seconds per target, all probes included.")] = 30.0,
+    no_browser: NoBrowserOpt = False,
+    follow: FollowOpt = None,
+    history: HistoryOpt = None,
 ) -> None:
     """Check portals against the Circular 32 rules and print the verdicts. Exit 0 all compliant,
     1 some not compliant, 2 a required check could not run, 3 usage error."""
-    from netready.app import UsageError, build_settings, read_names, run_check
+    from netready.app import UsageError, build_settings, read_names, run_check, with_ipv6only_options
     from netready.judge import exit_code
     from netready.profiles import ProfileError, load_profile
     from netready.render import render, use_colour
@@ -103,6 +114,7 @@ def check(
         targets = read_names(names or [], input_file)
         prof = load_profile("lab" if lab and profile == "circular32" else profile)
         settings = build_settings(resolver, root_hints, trust_anchor, ca_file, timeout, budget, use_lab=lab)
+        with_ipv6only_options(settings, not no_browser, follow, history)
         if resume and not output:
             raise UsageError("--resume needs --output FILE (the run to resume)")
     except (UsageError, ProfileError) as exc:
@@ -244,8 +256,13 @@ def _area_command(area: str, name: str, fmt: Fmt, lang: Lang, output: str | None
 
     try:
         lab = settings_args.pop("use_lab")
+        v6only = settings_args.pop("ipv6only", None)
         prof = load_profile("lab" if lab and profile == "circular32" else profile)
         settings = build_settings(**settings_args, use_lab=lab)
+        if v6only is not None:
+            from netready.app import with_ipv6only_options
+
+            with_ipv6only_options(settings, **v6only)
         report = area_report(area, name, settings, prof, **(extra or {}))
     except (UsageError, ProfileError) as exc:
         _fail_usage(str(exc))
@@ -271,8 +288,9 @@ def _area_text(area: str, report, lang: str) -> str:  # type: ignore[no-untyped-
             return render_tls_text(observations, lang) + "\n"
         if area == "ipv6":
             from probes.ipv6 import render_ipv6_text
+            from probes.ipv6only import render_ipv6only_text
 
-            return render_ipv6_text(observations, lang) + "\n"
+            return render_ipv6_text(observations, lang) + "\n" + render_ipv6only_text(observations, lang) + "\n"
     except ImportError:
         return ""
     return ""
@@ -354,10 +372,15 @@ def ipv6(
     lang: LangOpt = Lang.en,
     output: Annotated[str | None, typer.Option("--output", "-o")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per network operation.")] = 2.0,
+    no_browser: NoBrowserOpt = False,
+    follow: FollowOpt = None,
+    history: HistoryOpt = None,
 ) -> None:
-    """The portal and its name servers over IPv6: AAAA sanity, reachability, parity with IPv4."""
+    """The portal and its name servers over IPv6: AAAA sanity, reachability, parity with IPv4, and the whole
+    portal on an IPv6-only network (pages in headless Chromium through an IPv6-only proxy)."""
     _area_command("ipv6", name, fmt, lang, output, profile,
-                  dict(resolvers=resolver, root_hints=root_hints, ca_file=ca_file, timeout=timeout, use_lab=lab))
+                  dict(resolvers=resolver, root_hints=root_hints, ca_file=ca_file, timeout=timeout, use_lab=lab,
+                       ipv6only=dict(browser=not no_browser, follow=follow, history=history)))
 
 
 class DocFmt(StrEnum):

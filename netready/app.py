@@ -200,8 +200,32 @@ AREA_RULES: dict[str, tuple[str, ...]] = {
     "dnssec": ("VN-DNSSEC", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS", "BP-DNS-CONSISTENT", "BP-CAA"),
     "tls": ("VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS-LEGACY-OFF",
             "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-OCSP"),
-    "ipv6": ("VN-IPV6-WEB", "VN-IPV6-DNS", "BP-IPV6-PARITY", "VN-NAMING"),
+    "ipv6": ("VN-IPV6-WEB", "VN-IPV6-DNS", "BP-IPV6-PARITY", "VN-NAMING", "VN-IPV6-ONLY"),
 }
+
+
+# Probes each area command runs (default: the probe named like the area).
+AREA_PROBES: dict[str, tuple[str, ...]] = {"ipv6": ("ipv6", "ipv6only")}
+
+
+def with_ipv6only_options(settings: ProbeSettings, browser: bool = True, follow: list[str] | None = None,
+                          history: list[str] | None = None) -> ProbeSettings:
+    """The IPv6-only page check's options (--no-browser, --follow, --history) on settings; a history source
+    that cannot be read is a usage error now, not a note in every finding."""
+    from netready.ipv6only_history import HistoryError, load_history
+
+    if history:
+        try:
+            load_history(list(history))
+        except HistoryError as exc:
+            raise UsageError(str(exc)) from exc
+    for page in follow or []:
+        if not page.strip() or any(c.isspace() for c in page.strip()):
+            raise UsageError(f"--follow {page!r}: a path (/dang-nhap) or an https:// URL of the portal")
+    settings.browser = browser
+    settings.follow = [p.strip() for p in follow or []]
+    settings.history = list(history or [])
+    return settings
 
 
 def split_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
@@ -251,10 +275,11 @@ def area_report(
             target.ipv6 = sorted(a for a in probed if ":" in a)
     else:
         import probes
+        from netready.scan import probe_target
 
         target, observations = make_target(name, settings)
-        run = probes.load(area)
-        if observations and run is not None:
-            observations.extend(run(target, settings))
+        names = [n for n in AREA_PROBES.get(area, (area,)) if probes.load(n) is not None]
+        if observations and names:
+            observations.extend(probe_target(target, settings, names))
     findings = [f for f in judge_target(target, observations, profile) if f.rule_id in AREA_RULES[area]]
     return build_report([TargetResult(target, observations, findings)], settings, profile, started)

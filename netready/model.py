@@ -38,6 +38,12 @@ class ProbeSettings:
     timeout: float = 2.0  # per network operation, seconds
     budget: float = 30.0  # per target, seconds
     lab: bool = False  # lab profile: documentation prefixes are acceptable
+    # The IPv6-only page check (probes/ipv6only.py): load pages in headless Chromium (False: parse the HTML
+    # only), the portal's other pages to load too (paths or URLs, e.g. the login page), and earlier reports
+    # (or another history source) that say since when a host has been IPv4-only.
+    browser: bool = True
+    follow: list[str] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -17,7 +17,7 @@ import yaml
 from netready.model import LEVELS
 from netready.rules import catalogue
 
-BUILTIN = ("circular32", "strict", "lab")
+BUILTIN = ("circular32", "strict", "lab", "ipv6only")
 ALLOWED_KEYS = {"name", "extends", "description", "levels", "thresholds", "lab", "promote_recommended"}
 
 

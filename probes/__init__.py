@@ -18,6 +18,7 @@ PROBE_MODULES: dict[str, str] = {
     "dnssec": "probes.dnssec",
     "tls": "probes.tls",
     "ipv6": "probes.ipv6",
+    "ipv6only": "probes.ipv6only",
 }
 
 

@@ -67,7 +67,7 @@ class Request:
     status: int | None = None
     error: str | None = None  # net::ERR_... from the browser, or why the static fetch failed
     redirected_from: str | None = None
-    initiator: str | None = None  # the URL of the script or style that asked for it, when the browser says
+    initiator: str | None = None  # the script that asked for it (requests made by JavaScript), when known
     seen: str = "request"  # request (made) | html (named in the HTML, static fallback) | dom (form action)
 
 
@@ -159,8 +159,10 @@ class _Collector:
         if p.get("redirectResponse"):
             resource, kind = kind, "redirect"
         initiator = p.get("initiator", {})
-        origin = initiator.get("url") or next(
+        stack_url = next(
             (f.get("url") for f in (initiator.get("stack") or {}).get("callFrames", []) if f.get("url")), None)
+        # A script's request names the script (the stack), a parser's the document or style sheet.
+        origin = (stack_url or initiator.get("url")) if initiator.get("type") == "script" else None
         req = Request(url=url, host=hp[0], port=hp[1], kind=kind, method=req_info.get("method", "GET"),
                       resource=resource, redirected_from=previous.url if p.get("redirectResponse") and previous
                       else None, initiator=origin)

@@ -23,6 +23,7 @@ AREA_MODULES = (
     "netready.evaluate.dnssec",
     "netready.evaluate.tls",
     "netready.evaluate.ipv6",
+    "netready.evaluate.ipv6only",
 )
 
 

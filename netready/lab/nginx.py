@@ -97,6 +97,8 @@ error_log {d}/logs/error.log notice;  # not info: that level logs every refused 
 events {{ worker_connections 512; }}
 http {{
     default_type text/html;
+    types {{ text/html html; text/css css; application/javascript js; image/png png; font/woff2 woff2;
+             application/json json; application/pdf pdf; }}  # the pages of netready/lab/pages.py (issue #18)
     charset utf-8;
     access_log {d}/logs/access.log;
     client_body_temp_path {d}/tmp/body;

@@ -24,7 +24,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from . import bind, knot, netns, nginx, pki, plan, zones
+from . import bind, knot, netns, nginx, pages, pki, plan, zones
 from .errors import LabError
 from .model import LabEnv, Portal
 from .scenarios import BY_NAME, SCENARIOS, scale_names
@@ -35,7 +35,7 @@ log = logging.getLogger("netready.lab")
 DEFAULT_NAME = "nrlab"
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # "<name>-h" must fit the 15-character interface limit
 SERVICES = ("named-auth", "named-res", "knot-gov", "knot-agency", "nginx")
-LAB_VERSION = 5  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
+LAB_VERSION = 6  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
 
 
 def lab_name(name: str | None = None) -> str:
@@ -299,15 +299,17 @@ def _make_pki(d: Path, now: dt.datetime, scale: int) -> tuple[dict[str, Path], l
     html = d.parent / "nginx" / "html"
     sites = []
     for sc in SCENARIOS:
-        files = pki.make_leaf(d / sc.name, [sc.portal], inter, now, sc.cert, sc.send_intermediate)
+        names = [sc.portal, *pages.host_names(sc.name, sc.index)]  # issue #18: the page's other hosts
+        files = pki.make_leaf(d / sc.name, names, inter, now, sc.cert, sc.send_intermediate)
         docroot = html / sc.name
         docroot.mkdir(parents=True, exist_ok=True)
-        (docroot / "index.html").write_text(
-            nginx.page(
-                "Cổng Dịch vụ công",
-                f"{sc.portal}: cổng dịch vụ công trực tuyến (netready lab, scenario {sc.name})",
+        if not pages.write_docroot(sc.name, docroot):
+            (docroot / "index.html").write_text(
+                nginx.page(
+                    "Cổng Dịch vụ công",
+                    f"{sc.portal}: cổng dịch vụ công trực tuyến (netready lab, scenario {sc.name})",
+                )
             )
-        )
         root6 = None
         if sc.web6 == "diff":
             root6 = html / f"{sc.name}-v6"
@@ -321,7 +323,7 @@ def _make_pki(d: Path, now: dt.datetime, scale: int) -> tuple[dict[str, Path], l
         v6 = [plan.web6(sc.index)] if sc.web6 in ("same", "diff") else []
         sites.append(
             nginx.Site(
-                [sc.portal],
+                names,
                 [plan.web4(sc.index)],
                 v6,
                 sc.tls,

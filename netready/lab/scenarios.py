@@ -10,7 +10,7 @@ RULES = (
     "VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "VN-IPV6-WEB", "VN-IPV6-DNS",
     "VN-DNSSEC", "VN-NAMING", "BP-TLS-LEGACY-OFF", "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT",
     "BP-HSTS", "BP-OCSP", "BP-IPV6-PARITY", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS",
-    "BP-DNS-CONSISTENT", "BP-CAA",
+    "BP-DNS-CONSISTENT", "BP-CAA", "VN-IPV6-ONLY",
 )  # fmt: skip
 
 # What `good` gives. BP-OCSP is info everywhere: no OCSP responder exists offline, nothing is stapled.
@@ -73,7 +73,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "IPv4 only: no AAAA for the portal; its name servers have only A records and answer only on IPv4",
         dns_host="bind-v4only",
         web6="none",
-        overrides={"VN-IPV6-WEB": "fail", "VN-IPV6-DNS": "fail", "BP-IPV6-PARITY": "info"},
+        overrides={"VN-IPV6-WEB": "fail", "VN-IPV6-DNS": "fail", "BP-IPV6-PARITY": "info", "VN-IPV6-ONLY": "fail"},
         notes={"BP-IPV6-PARITY": "info: nothing to compare (no AAAA)"},
     ),
     Scenario(
@@ -82,7 +82,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         "AAAA published (2001:db8:dead::131) but nothing serves it: connecting fails at once "
         "(EHOSTUNREACH, an unreachable route on the lab's host side and in the router); IPv4 side like good",
         web6="dead",
-        overrides={"VN-HTTPS": {"ipv4": "pass", "ipv6": "fail"}, "VN-IPV6-WEB": "fail", "BP-IPV6-PARITY": "fail"}
+        overrides={"VN-HTTPS": {"ipv4": "pass", "ipv6": "fail"}, "VN-IPV6-WEB": "fail", "BP-IPV6-PARITY": "fail",
+                   "VN-IPV6-ONLY": "fail"}
         | {rule: _V6ERR for rule in _WEB_RULES},
         notes={"VN-HTTPS": "fail on the AAAA address: it does not answer (connect fails fast, unreachable)"},
     ),
@@ -190,6 +191,31 @@ SCENARIOS: tuple[Scenario, ...] = (
         13,
         "like good, zone signed with algorithm 8 (RSASHA256, 2048-bit keys) offline by BIND",
         algorithm=8,
+    ),
+    # Issue #18 (indexes 34..39): portals whose pages need other hosts (netready/lab/pages.py).
+    Scenario(
+        "v4deps",
+        34,
+        "dual stack, but its page loads a script and a font from static.v4deps.gov.vn (IPv4 only), posts its "
+        "login form to sso.v4deps.gov.vn (IPv4 only) and, from its own script, an image from img.v4deps.gov.vn "
+        "(IPv4 only); links to pay. (IPv4 only) and docs. (dual stack)",
+        overrides={"VN-IPV6-ONLY": "fail"},
+        notes={"VN-IPV6-ONLY": "fail on static., sso. and img.v4deps.gov.vn (the image only in a browser); the "
+               "IPv4-only payment link is listed (info), not judged"},
+    ),
+    Scenario(
+        "v6ready",
+        35,
+        "the same page shape (script, font, style, image by script, fetch, iframe, login form, payment and "
+        "document links) on dual-stack hosts only: usable on an IPv6-only network",
+    ),
+    Scenario(
+        "v4dns",
+        36,
+        "dual stack, its page loads a script from cdn.nov6.gov.vn: that host has an AAAA record, but its zone's "
+        "name servers are IPv4 only, so it cannot be resolved over IPv6 only",
+        overrides={"VN-IPV6-ONLY": "fail"},
+        notes={"VN-IPV6-ONLY": "fail on cdn.nov6.gov.vn: no IPv6 address for any name server of nov6.gov.vn"},
     ),
 )
 

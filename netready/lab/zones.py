@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import plan
+from . import pages, plan
 from .plan import NameServer
 from .scenarios import SCENARIOS, Scenario, scale_names
 from .sysutil import run
@@ -65,6 +65,7 @@ def agency_zone(sc: Scenario) -> Zone:
         recs.append(f"{portal} AAAA {plan.web6(sc.index)}")
     elif sc.web6 == "dead":
         recs.append(f"{portal} AAAA {plan.dead6(sc.index)}")
+    recs += pages.zone_records(sc.name, [(s.name, s.index) for s in SCENARIOS])  # issue #18: page hosts
     server = {"bind": "agency", "bind-v4only": "v4only", "knot": "knot-agency"}[sc.dns_host]
     return Zone(
         sc.zone, server, servers, sc.signer, sc.algorithm, sc.nsec3, sc.dnssec, recs, scenario=sc.name

@@ -1,0 +1,272 @@
+"""The whole portal as an IPv6-only citizen sees it (Decision 3369/QĐ-BKHCN): resolution over IPv6 only of
+the portal and of every host its pages use, the pages loaded in headless Chromium through netready's
+IPv6-only proxy (or, without the browser, their HTML parsed), and the links that leave the site for SSO,
+payment and document services. Measures only; netready.evaluate.ipv6only judges (VN-IPV6-ONLY).
+
+Observations (shapes in docs/probes/ipv6only.md):
+  ipv6only:<name>:page:<n>   one per page loaded (the front page, then each --follow page): mode, state,
+                             every request (URL, host, kind, status, error), forms, links, caps reached
+  ipv6only:<name>:hosts      every host the pages need (and the portal): AAAA/A, the IPv6 connection the
+                             proxy made or why none, resolution over IPv6 only; external service links
+                             with their purpose; first-seen times from the history source
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urljoin
+
+from netready.model import Observation, ObservationTimer, ProbeSettings, Target
+from probes.browser import BrowserError, find_chromium, shared_browser
+from probes.ipv6 import resolve_ipv6_only
+from probes.pagecheck import PageResult, host_port, load_in_browser, load_static
+from probes.webproxy import IPv6OnlyProxy, Limits
+
+PROBE = "ipv6only"
+MAX_LINK_HOSTS = 16  # external link hosts checked (SSO, payment and document services first)
+MAX_WALKS = 48  # hosts resolved over IPv6 only
+
+# What a link that leaves the site is for, from words in its host, path or text (first match wins).
+PURPOSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("sso", re.compile(r"(^|[./\-_])(sso|vneid|xacthuc|dangnhap|dang-nhap|login|signin|auth|oauth2?|openid|cas|"
+                       r"idp|account|taikhoan|tai-khoan|id)([./\-_?]|$)|đăng nhập|xác thực", re.I)),
+    ("payment", re.compile(r"(^|[./\-_])(pay|payment|paygov|thanhtoan|thanh-toan|napas|vnpay|momo|keypay|"
+                           r"epay|bank|nganhang|checkout)([./\-_?]|$)|thanh toán", re.I)),
+    ("document", re.compile(r"(^|[./\-_])(docs?|tailieu|tai-lieu|vanban|van-ban|congbao|files?|storage|"
+                            r"download|luutru|bieumau|bieu-mau)([./\-_?]|$)|\.(pdf|docx?|xlsx?|odt|zip)(\?|$)|"
+                            r"tài liệu|văn bản|biểu mẫu", re.I)),
+)
+
+
+def page_seconds(settings: ProbeSettings) -> float:
+    """How long the pages may take in all: five network timeouts, 3-20 s, and never past 60 % of the budget."""
+    return min(max(3.0, min(20.0, settings.timeout * 5)), settings.budget * 0.6)
+
+
+def purpose(url: str, text: str = "") -> str:
+    for name, pattern in PURPOSES:
+        if pattern.search(url) or (text and pattern.search(text)):
+            return name
+    return "other"
+
+
+def _base_host(name: str) -> str:
+    return name[4:] if name.startswith("www.") else name
+
+
+def _load_pages(urls: list[str], settings: ProbeSettings, proxy: IPv6OnlyProxy, deadline: float
+                ) -> tuple[list[PageResult], str | None]:
+    """The pages in the shared browser, or parsed statically (with the reason) when it cannot be used."""
+    reason = None
+    if not settings.browser:
+        reason = "the browser check is turned off (--no-browser)"
+    elif find_chromium() is None:
+        reason = "no Chromium installed (Debian packages chromium-headless-shell or chromium)"
+    browser = None
+    if reason is None:
+        try:
+            browser = shared_browser()
+        except BrowserError as exc:
+            reason = f"Chromium could not start: {exc}"
+    if browser is not None:
+        if not browser.pages.acquire(timeout=max(0.0, deadline - time.monotonic() - 1.0)):
+            reason = "the browser was busy with other portals for the whole time budget"
+        else:
+            try:
+                return load_in_browser(browser, urls[0], proxy, deadline, urls[1:]), None
+            except BrowserError as exc:  # the browser itself broke (crash, pipe closed): say so, parse the HTML
+                reason = f"Chromium failed during the check: {exc}"
+            finally:
+                browser.pages.release()
+    return [load_static(u, proxy, deadline, settings.timeout, reason) for u in urls], reason
+
+
+def _needed(pages: list[PageResult], name: str) -> tuple[dict[tuple[str, int], list[str]], list[dict[str, str]]]:
+    """(host, port) -> the roles that need it (page, form); and the links that leave the site."""
+    needed: dict[tuple[str, int], list[str]] = {}
+    links: list[dict[str, str]] = []
+    seen_links: set[str] = set()
+    own = {_base_host(name)}
+    for page in pages:
+        for req in page.requests:
+            needed.setdefault((req.host, req.port), [])
+            if "page" not in needed[(req.host, req.port)]:
+                needed[(req.host, req.port)].append("page")
+        for form in page.forms:
+            hp = host_port(form.get("action") or "")
+            if hp:
+                roles = needed.setdefault(hp, [])
+                if "form" not in roles:
+                    roles.append("form")
+        own |= {_base_host(r.host) for r in page.requests if r.kind == "document"}
+    for page in pages:
+        for link in page.links:
+            hp = host_port(link.get("href") or "")
+            if hp is None or _base_host(hp[0]) in own or link["href"] in seen_links:
+                continue
+            seen_links.add(link["href"])
+            links.append({"href": link["href"], "host": hp[0], "port": str(hp[1]), "text": link.get("text", ""),
+                          "purpose": purpose(link["href"], link.get("text", ""))})
+    return needed, links
+
+
+def _check_hosts(proxy: IPv6OnlyProxy, todo: list[tuple[str, int, str]]) -> None:
+    """Connect over IPv6 to the hosts no page request reached (form actions, links, static mode)."""
+    def one(item: tuple[str, int, str]) -> None:
+        _rec, sock = proxy.reach(item[0], item[1], via=item[2])
+        if sock is not None:
+            sock.close()
+
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(8, len(todo)), thread_name_prefix="v6only-check") as pool:
+            list(pool.map(one, todo))
+
+
+def _history(settings: ProbeSettings) -> tuple[Any, str | None]:
+    if not settings.history:
+        return None, None
+    from netready.ipv6only_history import HistoryError, load_history
+
+    try:
+        source = load_history(list(settings.history))
+    except HistoryError as exc:
+        return None, f"history not read: {exc}"
+    return source, None
+
+
+def run(target: Target, settings: ProbeSettings) -> list[Observation]:
+    """Observations of one resolved target (never raises; bounded by settings.budget)."""
+    name = target.ascii_name
+    t0 = time.monotonic()
+    end = t0 + settings.budget * 0.85  # the scanner stops waiting at the budget: finish before it
+    page_end = min(end, t0 + page_seconds(settings))
+    front = f"https://{name}/"
+    urls = [front] + [urljoin(front, f) for f in settings.follow if f.strip()]
+    hosts_obs = Observation(id=f"{PROBE}:{name}:hosts", probe=PROBE, target=name, subject=name,
+                            asked={"front_page": front, "follow": urls[1:], "browser": settings.browser,
+                                   "ipv6_only": True, "nat64": False})
+    out: list[Observation] = []
+    proxy = IPv6OnlyProxy(settings, page_end, Limits())
+    proxy.start()
+    try:
+        t_pages = time.monotonic()
+        pages, reason = _load_pages(urls, settings, proxy, page_end)
+        for i, page in enumerate(pages):
+            page.limits.extend(h for h in proxy.limit_hits if h not in page.limits)
+            obs = Observation(id=f"{PROBE}:{name}:page:{i}", probe=PROBE, target=name, subject=page.url,
+                              asked={"url": page.url, "mode": page.mode, "through": "netready IPv6-only proxy"},
+                              data=page.to_dict(), duration_ms=page.elapsed_ms)
+            if page.state == "error":
+                obs.error = page.error
+            out.append(obs)
+        with ObservationTimer(hosts_obs):
+            proxy.deadline = end  # the pages are done; checking the other hosts may use the rest of the budget
+            needed, links = _needed(pages, name)
+            needed.setdefault((name, 443), ["page"])
+            reached = {(r.host, r.port) for r in proxy.records()}
+            by_purpose = sorted({(lk["host"], int(lk["port"]), lk["purpose"]) for lk in links},
+                                key=lambda x: (x[2] == "other", x[0]))
+            link_hosts = [(h, p) for h, p, _ in by_purpose if (h, p) not in needed][:MAX_LINK_HOSTS]
+            todo = [(h, p, "check") for (h, p) in needed if (h, p) not in reached]
+            todo += [(h, p, "link") for (h, p) in link_hosts if (h, p) not in reached]
+            _check_hosts(proxy, todo)
+            records = proxy.records()
+            names = sorted({r.host for r in records if not _literal(r.host)})[:MAX_WALKS]
+            with ThreadPoolExecutor(max_workers=min(8, max(1, len(names))), thread_name_prefix="v6only-walk") as p:
+                walks = dict(zip(names, p.map(lambda h: resolve_ipv6_only(h, settings, end), names), strict=True))
+            roles = {f"{h}:{p}": r for (h, p), r in needed.items()}
+            for h, p in link_hosts:
+                roles.setdefault(f"{h}:{p}", []).append("link")
+            source, history_error = _history(settings)
+            failing = sorted({r.host for r in records if not r.ok} |
+                             {h for h, w in walks.items() if w.get("error")})
+            first_seen = {}
+            if source is not None:
+                for host in failing:
+                    when = source.first_seen(name, host)
+                    if when:
+                        first_seen[host] = when
+            hosts_obs.data = {
+                "mode": pages[0].mode if pages else None,
+                "static_reason": reason,
+                "pages_ms": round((time.monotonic() - t_pages) * 1000, 1),
+                "transport": [r.to_dict() for r in records],
+                "roles": roles,
+                "resolution": walks,
+                "links": links,
+                "limits": list(proxy.limit_hits),
+                "history": {"source": getattr(source, "description", None), "error": history_error,
+                            "first_seen": first_seen},
+            }
+    except Exception as exc:  # a bug must become a visible error on this target, not a crash of the scan
+        hosts_obs.error = f"internal error in the IPv6-only check: {type(exc).__name__}: {exc}"
+    finally:
+        proxy.stop()
+    out.append(hosts_obs)
+    return out
+
+
+def _literal(host: str) -> bool:
+    return bool(re.fullmatch(r"[0-9.]+|\[?[0-9a-fA-F:]+\]?", host))
+
+
+# --- text rendering for `netready ipv6 NAME` -------------------------------------------------------
+
+_LABELS = {
+    "en": {"title": "On an IPv6-only network", "page": "page", "mode": "mode", "state": "state",
+           "host": "host", "needed": "needed for", "aaaa": "AAAA", "ipv6": "IPv6 connection",
+           "resolution": "resolution over IPv6 only", "links": "links leaving the site", "purpose": "purpose",
+           "ok": "ok", "static": "static HTML (no browser)", "none": "none"},
+    "vi": {"title": "Trên mạng chỉ có IPv6", "page": "trang", "mode": "cách đo", "state": "trạng thái",
+           "host": "máy chủ", "needed": "cần cho", "aaaa": "AAAA", "ipv6": "kết nối IPv6",
+           "resolution": "phân giải chỉ qua IPv6", "links": "liên kết ra ngoài trang", "purpose": "mục đích",
+           "ok": "tốt", "static": "chỉ phân tích HTML (không trình duyệt)", "none": "không có"},
+}
+
+
+def render_ipv6only_text(observations: list[Observation], lang: str = "en") -> str:
+    """Plain-text tables of what the IPv6-only check saw (facts only; the verdict comes from the judge)."""
+    from tabulate import tabulate
+
+    t = _LABELS.get(lang, _LABELS["en"])
+    obs = [o for o in observations if o.probe == PROBE]
+    hosts = next((o for o in obs if o.id.endswith(":hosts")), None)
+    out = [t["title"]]
+    for page in (o for o in obs if ":page:" in o.id):
+        d = page.data
+        mode = d.get("engine") if d.get("mode") == "browser" else f"{t['static']}: {d.get('static_reason')}"
+        out.append(f"{t['page']} {d.get('url')}: {t['state']} {d.get('state')}"
+                   + (f" ({d.get('error')})" if d.get("error") else "")
+                   + f"; {len(d.get('requests') or [])} requests; {t['mode']}: {mode}")
+    if hosts is None or not hosts.data:
+        return "\n".join(out + ([f"error: {hosts.error}"] if hosts is not None and hosts.error else []))
+    kinds: dict[str, list[str]] = {}
+    for page in (o for o in obs if ":page:" in o.id):
+        for req in page.data.get("requests") or []:
+            if req["kind"] not in kinds.setdefault(req["host"], []):
+                kinds[req["host"]].append(req["kind"])
+        for form in page.data.get("forms") or []:
+            hp = host_port(form.get("action") or "")
+            if hp and "form-action" not in kinds.setdefault(hp[0], []):
+                kinds[hp[0]].append("form-action")
+    walks = hosts.data.get("resolution") or {}
+    rows = []
+    for rec in hosts.data.get("transport") or []:
+        walk = walks.get(rec["host"]) or {}
+        res = walk.get("error") or walk.get("skipped") or ", ".join(walk.get("records") or []) or t["none"]
+        need = ", ".join(kinds.get(rec["host"], [])) or rec.get("via", "")
+        rows.append([f"{rec['host']}:{rec['port']}", need, ", ".join(rec.get("aaaa") or []) or t["none"],
+                     t["ok"] + f" ({rec['address']})" if rec.get("address") else rec.get("error"), res])
+    if rows:
+        out.append(tabulate(rows, headers=[t["host"], t["needed"], t["aaaa"], t["ipv6"], t["resolution"]],
+                            maxcolwidths=[34, 18, 22, 40, 40]))
+    links = hosts.data.get("links") or []
+    if links:
+        ok = {r["host"] for r in hosts.data.get("transport") or [] if r.get("address")}
+        out.append(f"{t['links']}:")
+        out.append(tabulate([[lk["href"], lk["purpose"], t["ok"] if lk["host"] in ok else "-"] for lk in links[:20]],
+                            headers=["URL", t["purpose"], "IPv6"], maxcolwidths=[60, 10, 6]))
+    return "\n".join(out)
