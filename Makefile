@@ -1,11 +1,13 @@
 # netready — the two commands of the README: `make demo` and `make test`.
 # Both install what they need (Debian packages, a venv) and are quick the second time.
 
-# What netready and its lab need to run (demo included).
+# What netready and its lab need to run (demo included). chromium-headless-shell runs the IPv6-only page
+# check (VN-IPV6-ONLY, probes/browser.py); chromium is its fallback when the headless shell is absent.
 APT_PACKAGES := bind9 bind9-utils bind9-dnsutils knot knot-dnsutils nginx openssl \
                 iproute2 iputils-ping curl util-linux python3-venv python3-dev gcc graphviz \
                 libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation2 fonts-dejavu-core \
-                systemd-container debootstrap zstd openssh-client
+                systemd-container debootstrap zstd openssh-client \
+                chromium-headless-shell chromium
 # What only the tests need on top: DOCX -> PDF conversion and PDF text extraction for the plan tests.
 APT_TEST_PACKAGES := libreoffice-writer-nogui poppler-utils
 PYTHON ?= python3

@@ -178,6 +178,8 @@ class Browser:
             raise BrowserError(f"{exc}; log: {self.log_tail()}") from exc
         self.version = info.get("product", "")
         self.started_ms = round((time.monotonic() - t0) * 1000, 1)
+        global STARTS
+        STARTS += 1
         return self
 
     def log_tail(self, n: int = 3) -> str:
@@ -330,6 +332,7 @@ class Browser:
 # ---------------------------------------------------------------------- the process-wide browser
 
 _LIVE: dict[int, Browser] = {}
+STARTS = 0  # browsers started by this process (a batch must start one)
 _SHARED: Browser | None = None
 _SHARED_LOCK = threading.Lock()
 _IDLE_THREAD: threading.Thread | None = None

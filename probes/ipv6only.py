@@ -138,18 +138,25 @@ def _history(settings: ProbeSettings) -> tuple[Any, str | None]:
 
 
 def run(target: Target, settings: ProbeSettings) -> list[Observation]:
-    """Observations of one resolved target (never raises; bounded by settings.budget)."""
-    name = target.ascii_name
+    """Observations of one resolved target: its front page https://NAME/ and the --follow pages (never
+    raises; bounded by settings.budget)."""
+    front = f"https://{target.ascii_name}/"
+    return check_pages(target.ascii_name, [front] + [urljoin(front, f) for f in settings.follow if f.strip()],
+                       settings)
+
+
+def check_pages(name: str, urls: list[str], settings: ProbeSettings) -> list[Observation]:
+    """The IPv6-only check of the pages `urls` of portal `name` (the first is its front page)."""
     t0 = time.monotonic()
     end = t0 + settings.budget * 0.85  # the scanner stops waiting at the budget: finish before it
     page_end = min(end, t0 + page_seconds(settings))
-    front = f"https://{name}/"
-    urls = [front] + [urljoin(front, f) for f in settings.follow if f.strip()]
     hosts_obs = Observation(id=f"{PROBE}:{name}:hosts", probe=PROBE, target=name, subject=name,
-                            asked={"front_page": front, "follow": urls[1:], "browser": settings.browser,
+                            asked={"front_page": urls[0], "follow": urls[1:], "browser": settings.browser,
                                    "ipv6_only": True, "nat64": False})
     out: list[Observation] = []
-    proxy = IPv6OnlyProxy(settings, page_end, Limits())
+    # The pages stop at page_end themselves; the proxy closes what is left a moment later (were it first, a
+    # page cut at the deadline would look complete to the static reader).
+    proxy = IPv6OnlyProxy(settings, page_end + 0.5, Limits())
     proxy.start()
     try:
         t_pages = time.monotonic()
@@ -165,7 +172,10 @@ def run(target: Target, settings: ProbeSettings) -> list[Observation]:
         with ObservationTimer(hosts_obs):
             proxy.deadline = end  # the pages are done; checking the other hosts may use the rest of the budget
             needed, links = _needed(pages, name)
-            needed.setdefault((name, 443), ["page"])
+            for url in urls:  # the pages themselves, even when the browser recorded no request for one
+                hp = host_port(url)
+                if hp is not None:
+                    needed.setdefault(hp, ["page"])
             reached = {(r.host, r.port) for r in proxy.records()}
             by_purpose = sorted({(lk["host"], int(lk["port"]), lk["purpose"]) for lk in links},
                                 key=lambda x: (x[2] == "other", x[0]))

@@ -69,6 +69,7 @@ class Request:
     redirected_from: str | None = None
     initiator: str | None = None  # the script that asked for it (requests made by JavaScript), when known
     seen: str = "request"  # request (made) | html (named in the HTML, static fallback) | dom (form action)
+    in_html: bool | None = None  # browser: the page's HTML names it (False: a script or style sheet asked)
 
 
 @dataclass
@@ -189,8 +190,11 @@ def load_in_browser(browser: Browser, url: str, proxy: IPv6OnlyProxy, deadline: 
     session = browser.open_page(proxy.url, on_event, timeout=max(1.0, deadline - time.monotonic()))
     try:
         sid = session.session_id
-        for f in (browser.send("Page.enable", session_id=sid), browser.send("Network.enable",
-                  {"maxTotalBufferSize": 0, "maxResourceBufferSize": 0}, session_id=sid)):
+        # Runtime on: the V8 inspector then records the script stack of each request a script makes. Bodies
+        # are kept up to HTML_CAP so the page's own HTML can be read back (what it names, see _mark_in_html).
+        for f in (browser.send("Page.enable", session_id=sid), browser.send("Runtime.enable", session_id=sid),
+                  browser.send("Network.enable", {"maxTotalBufferSize": 2 * HTML_CAP,
+                                                  "maxResourceBufferSize": HTML_CAP}, session_id=sid)):
             f.result(timeout=max(0.5, deadline - time.monotonic()))
         for page_url in [url, *(follow or [])]:
             if time.monotonic() >= deadline:
@@ -249,9 +253,35 @@ def _navigate(browser: Browser, sid: str, c: _Collector, result: PageResult, dea
             result.state, result.error = "failed", main.error
     if left() > 0.2:
         _read_dom(browser, sid, result, min(left(), 3.0))
+    if left() > 0.2 and result.state == "loaded":
+        _mark_in_html(browser, sid, c, result, min(left(), 3.0))
     with c.lock:
         result.pending = len(c.inflight)
     result.elapsed_ms = round((time.monotonic() - t0) * 1000, 1)
+
+
+def _mark_in_html(browser: Browser, sid: str, c: _Collector, result: PageResult, timeout: float) -> None:
+    """Mark each request with whether the page's HTML names it (what the static fallback finds): the others
+    were made by scripts or style sheets, which only a browser sees."""
+    import base64
+
+    with c.lock:
+        doc_id = next((rid for rid, r in c.by_id.items() if r.kind in ("document", "redirect")
+                       and (r.resource in (None, "document")) and r.status and r.status < 300), None)
+        doc = c.by_id.get(doc_id or "")
+    if doc is None:
+        return
+    try:
+        got = browser.call("Network.getResponseBody", {"requestId": doc_id}, session_id=sid, timeout=timeout)
+    except BrowserError:
+        return  # not kept (larger than the buffer, or evicted): the requests stay unmarked
+    body = got.get("body") or ""
+    raw = base64.b64decode(body) if got.get("base64Encoded") else body.encode("utf-8", "replace")
+    named = PageResult(url=doc.url, mode="static")
+    _parse_html(raw[:HTML_CAP], doc.url, named)
+    in_html = {r.url for r in named.requests} | {doc.url}
+    for req in result.requests:
+        req.in_html = req.url in in_html
 
 
 def _dismiss(browser: Browser, sid: str) -> None:

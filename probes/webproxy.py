@@ -139,6 +139,8 @@ class IPv6OnlyProxy:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="v6proxy-dns")
         self.resolver = HostResolver(settings, self.pool)
         self._records: dict[tuple[str, int], HostRecord] = {}
+        self._names: set[str] = set()
+        self.hosts_refused = 0  # requests to hosts past the cap
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._stopping = threading.Event()
@@ -197,17 +199,20 @@ class IPv6OnlyProxy:
         return self.deadline - time.monotonic()
 
     def _record(self, host: str, port: int, via: str) -> tuple[HostRecord, bool]:
-        """The record of host:port and whether it is new; None-safe under the host cap."""
+        """The record of host:port and whether it is new. Past the host cap a record is made but not kept
+        (the page may name thousands of hosts): the request is refused and the cap recorded."""
         key = (host, port)
         with self._lock:
             rec = self._records.get(key)
             if rec is not None:
                 return rec, False
-            names = {h for h, _ in self._records}
             rec = HostRecord(host=host, port=port, via=via)
-            if host not in names and len(names) >= self.limits.hosts:
+            if host not in self._names and len(self._names) >= self.limits.hosts:
                 rec.stage, rec.error = "limit", f"not checked: more than {self.limits.hosts} hosts on the page"
                 self._hit(f"hosts > {self.limits.hosts}")
+                self.hosts_refused += 1
+                return rec, True
+            self._names.add(host)
             self._records[key] = rec
             return rec, True
 

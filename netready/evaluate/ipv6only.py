@@ -92,11 +92,14 @@ def _walk_problem(walk: dict[str, Any]) -> tuple[str, str, str] | None:
 
 
 def _uses(pages: list[Observation]) -> dict[str, list[tuple[str, str, str | None]]]:
-    """host -> [(kind, url, initiator)] in page order: what on the pages needs the host."""
+    """host -> [(kind, url, initiator)] in page order: what on the pages needs the host. The initiator is the
+    script that made the request when known, "" when the page's HTML does not name it (a script or a style
+    sheet asked: only a browser sees such requests)."""
     uses: dict[str, list[tuple[str, str, str | None]]] = {}
     for page in pages:
         for req in page.data.get("requests") or []:
-            uses.setdefault(req["host"], []).append((req["kind"], req["url"], req.get("initiator")))
+            initiator = req.get("initiator") or ("" if req.get("in_html") is False else None)
+            uses.setdefault(req["host"], []).append((req["kind"], req["url"], initiator))
         for form in page.data.get("forms") or []:
             from probes.pagecheck import host_port
 
@@ -116,6 +119,9 @@ def _uses_text(items: list[tuple[str, str, str | None]]) -> tuple[str, str]:
         k_en, k_vi = KIND_TEXT.get(kind, KIND_TEXT["other"])
         by = f" (requested by the script {initiator})" if initiator and initiator != url else ""
         by_vi = f" (do script {initiator} yêu cầu)" if by else ""
+        if initiator == "":
+            by, by_vi = " (not in the HTML: requested by a script or style sheet)", \
+                " (không có trong HTML: do script hoặc CSS yêu cầu)"
         en.append(f"{k_en} {url}{by}")
         vi.append(f"{k_vi} {url}{by_vi}")
     more = len(seen) - MAX_USES
@@ -255,6 +261,12 @@ def ipv6_only(target: Target, observations: list[Observation], profile: Profile)
             f"{since_vi}{mode_vi}",
             subject=host, evidence=evidence))
     if outcomes:
+        unsure = [p for p in problems.values() if p.verdict == "error"]
+        if unsure or incomplete_en:  # what else could not be checked: said, not hidden behind the fails
+            en = [f"{p.host}: {'; '.join(p.en)}" for p in unsure] + incomplete_en
+            vi = [f"{p.host}: {'; '.join(p.vi)}" for p in unsure] + incomplete_vi
+            outcomes.append(Outcome("error", "also not checked: " + "; ".join(en), "chưa kiểm tra được thêm: "
+                                    + "; ".join(vi), subject=target.ascii_name, evidence=evidence))
         if dead_links:
             outcomes.append(Outcome(
                 "info", f"links leaving the site: {links_en}", f"liên kết ra ngoài trang: {links_vi}",

@@ -81,8 +81,9 @@ def _service_page(scenario: str, xhr: bool, iframe: bool) -> str:
 
 def _main_js(scenario: str, xhr: bool) -> str:
     # The image exists only for a browser: no HTML names it.
-    js = (f'var img = new Image(); img.alt = "banner"; img.src = "https://img.{scenario}.gov.vn/banner.png";\n'
-          "document.body.appendChild(img);\n")
+    js = ('document.addEventListener("DOMContentLoaded", function () {\n'
+          f'  var img = new Image(); img.alt = "banner"; img.src = "https://img.{scenario}.gov.vn/banner.png";\n'
+          "  document.body.appendChild(img);\n});\n")
     if xhr:
         js += 'fetch("/api/status.json").then(function (r) { return r.text(); });\n'
     return js
