@@ -125,6 +125,11 @@ T: dict[str, dict[str, str]] = {
     "h_id": {"vi": "Mã", "en": "Id"},
     "h_start": {"vi": "Bắt đầu", "en": "Start"},
     "h_end": {"vi": "Hoàn thành", "en": "Done by"},
+    "s_3369": {"vi": "Các mốc của Quyết định 3369/QĐ-BKHCN (chỉ dùng IPv6)",
+               "en": "Milestones of Decision 3369/QĐ-BKHCN (IPv6-only)"},
+    "h_period": {"vi": "Giai đoạn", "en": "Period"},
+    "h_milestone": {"vi": "Mốc quốc gia", "en": "National milestone"},
+    "h_portal_means": {"vi": "Đối với cổng thông tin", "en": "For the portal"},
     "s_cost": {"vi": "6. Dự toán chi phí (cơ quan điền số liệu)",
                "en": "6. Cost estimate (to be filled in by the agency)"},
     "cost_intro": {
@@ -181,6 +186,12 @@ LEGAL_BASIS: list[dict[str, str]] = [
            "số 32/2017/TT-BTTTT: mục 7 (HTTPS) và mục 8 (IPv6, DNSSEC).",
      "en": "Letter 1778/BTTTT-THH of 06/6/2018 of the Ministry of Information and Communications, guidance on "
            "Circular 32/2017/TT-BTTTT: section 7 (HTTPS) and section 8 (IPv6, DNSSEC)."},
+    {"vi": "Quyết định số 3369/QĐ-BKHCN (tháng 11/2025) của Bộ Khoa học và Công nghệ về chương trình chuyển đổi sang "
+           "chỉ dùng IPv6 (IPv6-only): thí điểm 2026–2027, triển khai diện rộng 2027–2028, chỉ dùng IPv6 2029–2030.",
+     "en": "Decision 3369/QD-BKHCN (November 2025) of the Ministry of Science and Technology, the IPv6-only programme: "
+           "pilots 2026–2027, large-scale rollout 2027–2028, IPv6-only 2029–2030."},
+    {"vi": "Nghị định số 147/2024/NĐ-CP của Chính phủ: Điều 18 (thúc đẩy sử dụng IPv6).",
+     "en": "Government Decree 147/2024/ND-CP: Article 18 (promoting IPv6)."},
     {"vi": "Kế hoạch hành động quốc gia về IPv6 và tài liệu hướng dẫn triển khai IPv6, DNSSEC của Trung tâm Internet "
            "Việt Nam (VNNIC).",
      "en": "The national IPv6 action plan and VNNIC's IPv6 and DNSSEC deployment guides."},
@@ -243,6 +254,7 @@ class PlanTask:
     end_week: int = 1
     gaps: list[Gap] = field(default_factory=list)
     status: str = ""  # "" (no report) | todo | met | unverified
+    own_gaps: bool = False  # made for given gaps (an IPv4-only dependency): closes those only
 
 
 @dataclass
@@ -310,6 +322,9 @@ def _schedule(tasks: list[PlanTask]) -> None:
 
 
 def _task_status(task: PlanTask, report: Report | None, gaps: list[Gap]) -> None:
+    if task.own_gaps:
+        task.status = "todo"
+        return
     if report is None or not task.rules:
         return
     task.gaps = [g for g in gaps if g.rule_id in task.rules]
@@ -361,6 +376,7 @@ def draft_plan(
             risks=raw["risks"][lang], rollback=raw["rollback"][lang], rules=list(raw.get("rules", [])),
             optional=bool(raw.get("optional")), weeks=int(raw["weeks"]),
         ))
+    tasks = _with_dependency_tasks(tasks, gaps, lang)
     included = {task.id for task in tasks}
     for task in tasks:
         task.after = [a for a in task.after if a in included]
@@ -370,6 +386,46 @@ def draft_plan(
     return PlanDocument(agency=agency, scenario=scenario, dns=dns, lang=lang,
                         drafted=(today or date.today()).isoformat(), start=start, portals=portals, gaps=gaps,
                         unverified=unverified, tasks=tasks, report_meta=meta)
+
+
+def _dependency_tasks(gaps: list[Gap], lang: str) -> list[PlanTask]:
+    """One task per IPv4-only dependency found: each host (other than a portal itself) on which VN-IPV6-ONLY
+    failed, with the portals that need it and what on their pages needs it (from the finding's reason)."""
+    model = task_catalogue()["dependency_task"]
+    portals = {g.target for g in gaps}
+    by_host: dict[str, list[Gap]] = {}
+    for g in gaps:
+        if g.rule_id == "VN-IPV6-ONLY" and g.subject and g.subject not in portals:
+            by_host.setdefault(g.subject, []).append(g)
+    tasks = []
+    for n, (host, found) in enumerate(sorted(by_host.items()), 1):
+        needs = "; ".join(_needs(g.reason) for g in found)
+        kw = {"host": host, "needs": needs, "portals": ", ".join(sorted({g.target for g in found}))}
+        tasks.append(PlanTask(
+            id=f"T-V6ONLY-DEP-{n}", area="ipv6only", title=model["title"][lang].format(**kw),
+            responsible=model["responsible"][lang].format(**kw),
+            prerequisites=model["prerequisites"][lang].format(**kw),
+            after=list(model["after"]), steps=[s.format(**kw) for s in model["steps"][lang]],
+            risks=model["risks"][lang], rollback=model["rollback"][lang], rules=["VN-IPV6-ONLY"], optional=False,
+            weeks=int(model["weeks"]), gaps=found, own_gaps=True))
+    return tasks
+
+
+def _needs(reason: str) -> str:
+    """What on the pages needs the host, from a VN-IPV6-ONLY reason (en: "needed for ...;", vi: "cần cho ...;")."""
+    for marker in ("needed for ", "cần cho "):
+        if marker in reason:
+            return reason.split(marker, 1)[1].split("; ", 1)[0]
+    return reason
+
+
+def _with_dependency_tasks(tasks: list[PlanTask], gaps: list[Gap], lang: str) -> list[PlanTask]:
+    """The dependency tasks right after T-V6ONLY-PLAN (their area's model task)."""
+    extra = _dependency_tasks(gaps, lang)
+    if not extra:
+        return tasks
+    at = next((i + 1 for i, t in enumerate(tasks) if t.id == "T-V6ONLY-PLAN"), len(tasks))
+    return tasks[:at] + extra + tasks[at:]
 
 
 def _rule_label(rule_id: str, lang: str) -> str:
@@ -420,15 +476,16 @@ def _gap_blocks(plan: PlanDocument, lang: str) -> list[Any]:
         blocks.append(Para(t("gaps_none", lang)))
     fixers: dict[str, list[str]] = {}
     for task in plan.tasks:
-        for rule_id in task.rules:
+        for rule_id in task.rules if not task.own_gaps else ():
             fixers.setdefault(rule_id, []).append(task.id)
     for portal in plan.portals:
         mine = [g for g in plan.gaps if g.target == portal.ascii_name]
         if not mine:
             continue
         blocks.append(Heading(2, portal.ascii_name))
+        own = {id(g): task.id for task in plan.tasks if task.own_gaps for g in task.gaps}
         rows = [[_rule_label(g.rule_id, lang), LEVEL_WORDS[lang].get(g.level, g.level), g.subject or "", g.reason,
-                 ", ".join(fixers.get(g.rule_id, [])) or t("no_task", lang)] for g in mine]
+                 own.get(id(g)) or ", ".join(fixers.get(g.rule_id, [])) or t("no_task", lang)] for g in mine]
         blocks.append(Table([t("h_rule", lang), t("h_level", lang), t("h_subject", lang), t("h_reason", lang),
                              t("h_task", lang)], rows))
     if plan.unverified:
@@ -472,8 +529,11 @@ def _task_blocks(plan: PlanDocument, lang: str) -> list[Any]:
 def _timeline_blocks(plan: PlanDocument, lang: str) -> list[Any]:
     rows = [[task.id, task.title, _week_label(plan, task.start_week), _week_label(plan, task.end_week, True)]
             for task in plan.tasks]
+    milestones = [[m["period"], m[lang], m["portal"][lang]] for m in task_catalogue()["milestones_3369"]]
     return [Para(t("timeline_intro", lang)),
-            Table([t("h_id", lang), t("h_taskname", lang), t("h_start", lang), t("h_end", lang)], rows)]
+            Table([t("h_id", lang), t("h_taskname", lang), t("h_start", lang), t("h_end", lang)], rows),
+            Heading(2, t("s_3369", lang)),
+            Table([t("h_period", lang), t("h_milestone", lang), t("h_portal_means", lang)], milestones)]
 
 
 def _cost_blocks(plan: PlanDocument, lang: str) -> list[Any]:
