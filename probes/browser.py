@@ -135,7 +135,8 @@ class Browser:
         self._write_lock = threading.Lock()
         self._dead: str | None = None
         self._reader: threading.Thread | None = None
-        self.pages = threading.BoundedSemaphore(MAX_PAGES)
+        self._slots = threading.BoundedSemaphore(MAX_PAGES)
+        self.busy = 0  # page checks holding a slot
         self.last_used = time.monotonic()
         self.started_ms = 0.0
 
@@ -305,6 +306,20 @@ class Browser:
 
     # ------------------------------------------------------------------ pages
 
+    def acquire_page(self, timeout: float) -> bool:
+        """A slot for one page check (at most MAX_PAGES at once); False when none freed up in time."""
+        if not self._slots.acquire(timeout=max(0.0, timeout)):
+            return False
+        with self._lock:
+            self.busy += 1
+        return True
+
+    def release_page(self) -> None:
+        with self._lock:
+            self.busy -= 1
+        self.last_used = time.monotonic()
+        self._slots.release()
+
     def open_page(self, proxy_url: str, on_event: Callable[[str, dict[str, Any]], None],
                   timeout: float = 10.0) -> Session:
         """A blank page in a new browser context whose every request goes to proxy_url."""
@@ -354,10 +369,11 @@ def shared_browser() -> Browser:
         return _SHARED
 
 
-def stop_shared_browser() -> None:
+def stop_shared_browser(only: Browser | None = None) -> None:
+    """Stop the process's browser (only if it is still `only`, when given: a check that found it wedged)."""
     global _SHARED
     with _SHARED_LOCK:
-        if _SHARED is not None:
+        if _SHARED is not None and (only is None or _SHARED is only):
             _SHARED.stop()
             _SHARED = None
 
@@ -370,8 +386,7 @@ def _idle_watch() -> None:
             b = _SHARED
             if b is None:
                 return
-            busy = b.pages._value < MAX_PAGES  # type: ignore[attr-defined]  # a page check holds a slot
-            if not busy and time.monotonic() - b.last_used > IDLE_SECONDS:
+            if not b.busy and time.monotonic() - b.last_used > IDLE_SECONDS:
                 b.stop()
                 _SHARED = None
                 return

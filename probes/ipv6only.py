@@ -20,10 +20,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from netready.model import Observation, ObservationTimer, ProbeSettings, Target
-from probes.browser import BrowserError, find_chromium, shared_browser
+from probes.browser import BrowserError, find_chromium, shared_browser, stop_shared_browser
 from probes.ipv6 import resolve_ipv6_only
 from probes.pagecheck import PageResult, host_port, load_in_browser, load_static
-from probes.webproxy import IPv6OnlyProxy, Limits
+from probes.webproxy import IPv6OnlyProxy, Limits, _is_v4_literal, _is_v6_literal
 
 PROBE = "ipv6only"
 MAX_LINK_HOSTS = 16  # external link hosts checked (SSO, payment and document services first)
@@ -72,15 +72,17 @@ def _load_pages(urls: list[str], settings: ProbeSettings, proxy: IPv6OnlyProxy, 
         except BrowserError as exc:
             reason = f"Chromium could not start: {exc}"
     if browser is not None:
-        if not browser.pages.acquire(timeout=max(0.0, deadline - time.monotonic() - 1.0)):
+        if not browser.acquire_page(deadline - time.monotonic() - 1.0):
             reason = "the browser was busy with other portals for the whole time budget"
         else:
             try:
                 return load_in_browser(browser, urls[0], proxy, deadline, urls[1:]), None
             except BrowserError as exc:  # the browser itself broke (crash, pipe closed): say so, parse the HTML
                 reason = f"Chromium failed during the check: {exc}"
+                if "no answer" in str(exc):  # wedged: the next check starts a fresh one
+                    stop_shared_browser(browser)
             finally:
-                browser.pages.release()
+                browser.release_page()
     return [load_static(u, proxy, deadline, settings.timeout, reason) for u in urls], reason
 
 
@@ -220,7 +222,7 @@ def check_pages(name: str, urls: list[str], settings: ProbeSettings) -> list[Obs
 
 
 def _literal(host: str) -> bool:
-    return bool(re.fullmatch(r"[0-9.]+|\[?[0-9a-fA-F:]+\]?", host))
+    return _is_v4_literal(host) or _is_v6_literal(host)
 
 
 # --- text rendering for `netready ipv6 NAME` -------------------------------------------------------

@@ -152,6 +152,9 @@ class _Collector:
         hp = host_port(url)
         if hp is None:  # data:, blob: ... never reach the network
             return
+        if previous is None and len(self.by_id) >= 4 * MAX_REQUESTS:  # a page firing requests without end
+            self.result.requests_dropped += 1
+            return
         kind = KINDS.get(p.get("type", "Other"), "other")
         frame = p.get("frameId")
         if kind == "document" and self.main_frame and frame and frame != self.main_frame:

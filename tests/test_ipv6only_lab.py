@@ -193,3 +193,20 @@ def test_ipv6only_profile_makes_the_rule_required(lab, tmp_path):
     summary = json.loads(r.stdout)["summary"]["targets"]
     assert summary[V4DEPS]["status"] == "not-compliant" and summary[V4DEPS]["failed_required"] == ["VN-IPV6-ONLY"]
     assert summary[V6READY]["status"] == "compliant"
+
+
+def test_a_crashed_browser_is_replaced_by_the_next_check(lab, lab_settings):
+    import signal
+    import time
+
+    browser = browser_mod.shared_browser()
+    pid, before = browser.pid, browser_mod.STARTS
+    os.kill(pid, signal.SIGKILL)  # the browser this process started, by its pid
+    deadline = time.monotonic() + 5
+    while browser.alive and time.monotonic() < deadline:  # the reader sees the pipe close
+        time.sleep(0.02)
+    assert not browser.alive
+    obs, outcomes = _check(V6READY, lab_settings)
+    assert next(o for o in obs if ":page:" in o.id).data["mode"] == "browser"
+    assert [o.verdict for o in outcomes] == ["pass"] and browser_mod.STARTS == before + 1
+    browser.stop()  # reap the killed one
