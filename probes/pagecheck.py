@@ -95,8 +95,22 @@ class PageResult:
         return asdict(self)
 
 
+_HOST_RE = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.?)+$|^[0-9a-f:.]+$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean(text: str | None, limit: int = 2048) -> str | None:
+    """Text a page controls (URLs, link texts), made safe to store and print: control characters (a terminal
+    escape sequence, a newline) percent-encoded, length capped."""
+    if text is None:
+        return None
+    out = _CONTROL_RE.sub(lambda m: f"%{ord(m.group()):02X}", text)
+    return out if len(out) <= limit else out[:limit] + "…"
+
+
 def host_port(url: str) -> tuple[str, int] | None:
-    """(host, port) of an http(s) URL, or None for other schemes (data:, blob:, javascript:...)."""
+    """(host, port) of an http(s) URL, or None for other schemes (data:, blob:, javascript:...) and for
+    host names no resolver would take (the page is hostile or broken: nothing to reach)."""
     try:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
@@ -104,7 +118,10 @@ def host_port(url: str) -> tuple[str, int] | None:
         port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
     except ValueError:
         return None
-    return parts.hostname.lower().rstrip("."), port
+    host = parts.hostname.lower().rstrip(".")
+    if len(host) > 253 or not _HOST_RE.match(host):
+        return None
+    return host, port
 
 
 # ---------------------------------------------------------------------------------------- browser
@@ -137,7 +154,7 @@ class _Collector:
                 self.inflight.discard(rid)
                 req = self.by_id.get(rid)
                 if req is not None and method == "Network.loadingFailed" and not req.error:
-                    req.error = params.get("blockedReason") or params.get("errorText") or "failed"
+                    req.error = clean(params.get("blockedReason") or params.get("errorText") or "failed", 200)
             elif method == "Page.loadEventFired":
                 self.loaded.set()
             elif method == "Page.javascriptDialogOpening":
@@ -167,9 +184,10 @@ class _Collector:
             (f.get("url") for f in (initiator.get("stack") or {}).get("callFrames", []) if f.get("url")), None)
         # A script's request names the script (the stack), a parser's the document or style sheet.
         origin = (stack_url or initiator.get("url")) if initiator.get("type") == "script" else None
-        req = Request(url=url, host=hp[0], port=hp[1], kind=kind, method=req_info.get("method", "GET"),
-                      resource=resource, redirected_from=previous.url if p.get("redirectResponse") and previous
-                      else None, initiator=origin)
+        req = Request(url=clean(url) or "", host=hp[0], port=hp[1], kind=kind,
+                      method=clean(req_info.get("method", "GET"), 16) or "GET", resource=resource,
+                      redirected_from=previous.url if p.get("redirectResponse") and previous else None,
+                      initiator=clean(origin))
         self.by_id[rid] = req
         self.inflight.add(rid)
         if len(self.result.requests) < MAX_REQUESTS:
@@ -300,9 +318,11 @@ def _read_dom(browser: Browser, sid: str, result: PageResult, timeout: float) ->
         value = json.loads(got.get("result", {}).get("value") or "{}")
     except (BrowserError, ValueError):
         return  # a busy or broken page: the requests seen still count
-    result.final_url = value.get("url")
-    result.forms = [f for f in value.get("forms", []) if f.get("action")][:MAX_FORMS]
-    result.links = [ln for ln in value.get("links", []) if ln.get("href")][:MAX_LINKS]
+    result.final_url = clean(value.get("url"))
+    result.forms = [{"action": clean(f["action"]) or "", "method": clean(str(f.get("method")), 16) or "get"}
+                    for f in value.get("forms", []) if isinstance(f, dict) and f.get("action")][:MAX_FORMS]
+    result.links = [{"href": clean(ln["href"]) or "", "text": clean(str(ln.get("text") or ""), 80) or ""}
+                    for ln in value.get("links", []) if isinstance(ln, dict) and ln.get("href")][:MAX_LINKS]
 
 
 # ----------------------------------------------------------------------------------- static fallback
@@ -361,13 +381,13 @@ def load_static(url: str, proxy: IPv6OnlyProxy, deadline: float, timeout: float,
         if hp is None:
             result.state, result.error = "failed", f"not an http(s) URL: {current}"
             break
-        req = Request(url=current, host=hp[0], port=hp[1], kind="document" if hop == 0 else "redirect",
-                      resource=None if hop == 0 else "document", redirected_from=previous)
+        req = Request(url=clean(current) or "", host=hp[0], port=hp[1], kind="document" if hop == 0 else "redirect",
+                      resource=None if hop == 0 else "document", redirected_from=clean(previous))
         result.requests.append(req)
         try:
             status, headers, body, truncated = _fetch(current, proxy, deadline, timeout)
         except (OSError, http.client.HTTPException, ValueError, TimeoutError) as exc:
-            req.error = _fetch_error(exc, proxy, hp)
+            req.error = clean(_fetch_error(exc, proxy, hp), 300)
             result.state = "timeout" if isinstance(exc, TimeoutError) and time.monotonic() >= deadline else "failed"
             result.error = req.error
             break
@@ -445,14 +465,27 @@ def _parse_html(body: bytes, base: str, result: PageResult) -> None:
     except (ValueError, lxml.etree.ParserError) as exc:  # type: ignore[attr-defined]
         result.error = f"cannot parse the HTML: {exc}"
         return
-    doc.make_links_absolute(base, resolve_base_href=True, handle_failures="discard")
+    # Links are resolved here, not with make_links_absolute: that one writes the attributes back, and lxml
+    # refuses to write a value with control characters (a hostile page would stop the parse).
+    base_el = next(iter(doc.xpath("//base[@href]")), None)
+    page_url = base
+    if base_el is not None:
+        try:
+            base = urljoin(base, base_el.get("href").strip())
+        except ValueError:
+            pass
     seen: set[tuple[str, str]] = set()
     forms: list[dict[str, str]] = []
-    for el, attr, link, pos in doc.iterlinks():
+    for el, attr, raw_link, pos in doc.iterlinks():
+        try:
+            link = urljoin(base, raw_link.strip())
+        except ValueError:
+            continue
         tag = el.tag.lower() if isinstance(el.tag, str) else ""
         if tag in ("a", "area") and attr == "href":
             if host_port(link) and len(result.links) < MAX_LINKS:
-                result.links.append({"href": link, "text": (el.text_content() or "").strip()[:80]})
+                result.links.append({"href": clean(link) or "", "text": clean((el.text_content() or "").strip(), 80)
+                                     or ""})
             continue
         if tag == "meta" and attr == "content":
             continue
@@ -462,12 +495,13 @@ def _parse_html(body: bytes, base: str, result: PageResult) -> None:
         if kind == "form-action":
             method = (el.get("method") or el.get("formmethod") or "get").lower()
             if len(forms) < MAX_FORMS:
-                forms.append({"action": link, "method": method})
+                forms.append({"action": clean(link) or "", "method": clean(method, 16) or "get"})
             continue
         _add(result, seen, link, kind)
     for el in doc.iter("form"):  # a form without action posts to the page itself
         if el.get("action") is None and len(forms) < MAX_FORMS:
-            forms.append({"action": base, "method": (el.get("method") or "get").lower()})
+            forms.append({"action": clean(page_url) or "", "method": clean((el.get("method") or "get").lower(), 16)
+                          or "get"})
     for el in doc.xpath("//*[@srcset]"):  # lxml's iterlinks does not read srcset
         for candidate in (el.get("srcset") or "").split(","):
             token = candidate.strip().split(" ")[0]
@@ -488,5 +522,5 @@ def _add(result: PageResult, seen: set[tuple[str, str]], url: str, kind: str) ->
     if len(result.requests) >= MAX_REQUESTS:
         result.requests_dropped += 1
         return
-    result.requests.append(Request(url=url, host=hp[0], port=hp[1], kind=kind, seen="html",
+    result.requests.append(Request(url=clean(url) or "", host=hp[0], port=hp[1], kind=kind, seen="html",
                                    resource="document" if kind == "redirect" else None))

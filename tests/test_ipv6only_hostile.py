@@ -10,6 +10,7 @@ a documentation address the lab profile accepts: on ::1 the check would rightly 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -101,6 +102,14 @@ class HostilePages:
                 block = b"y" * 65536
                 while not self.stop.is_set():
                     conn.sendall(block)
+            elif path == "/ctrl":  # control characters where a report or a terminal would print them
+                body = (b'<!doctype html><html><body><a href="https://sso.x\x1b[2J.vn/">\x1b[31mlogin\x1b[0m</a>'
+                        b'<a href="https://pay.hostile6.gov.vn/\x1b]0;owned\x07">pay\x1b[5m</a>'
+                        b'<form action="/post\x1b[2J"></form></body></html>')
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(body)
+                             + body)
+            elif path == "/badstatus":
+                conn.sendall(b"\x1b[2JHTTP/9 nonsense\r\n\r\n")
             elif path == "/many":
                 imgs = "".join(f"(new Image()).src='http://h{i}.hostile6.gov.vn:{self.port}/i.png?{j}';"
                                for i in range(MANY) for j in range(3))
@@ -233,3 +242,18 @@ def test_proxy_connection_cap_answers_503(hostile) -> None:
     assert answers[:3] == [b"HTTP/1.1 200 OK"] * 3
     assert answers[3:] == [b"HTTP/1.1 503 Service Unavailable"] * 2
     assert proxy.limit_hits == ["connections > 3"]
+
+
+@pytest.mark.parametrize("browser", [True, False], ids=["chromium", "static"])
+def test_control_characters_from_a_page_never_reach_a_report_or_terminal(hostile, browser) -> None:
+    pages, hints = hostile
+    obs = ipv6only.check_pages(NAME, [pages.url("/ctrl"), pages.url("/badstatus")], settings_for(hints, browser))
+    text = json.dumps([o.to_dict() for o in obs], ensure_ascii=False)
+    outcomes = ipv6_only(Target(NAME, NAME, ["127.0.0.1"], [HOST6]), obs, PROFILE)
+    shown = " ".join(o.en + o.vi for o in outcomes)
+    for raw in (text, shown):
+        assert "\x1b" not in raw and "\x07" not in raw
+    assert not [o.error for o in obs if o.error], [o.error for o in obs]
+    links = next(o for o in obs if ":page:" in o.id).data["links"]
+    assert any("%1B" in lk["href"] or "%1B" in lk["text"] for lk in links), links
+    assert all("\x1b" not in lk["text"] for lk in links)
