@@ -42,7 +42,7 @@ VERDICT_ORDER: tuple[str, ...] = ("fail", "error", "warn", "info", "pass")
 VANTAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 SEP = "/"  # between the vantage point and the original id or subject; never in a vantage name
 # Rules about IPv6 transport as a whole: what a vantage point without IPv6 says about them is not counted.
-IPV6_TRANSPORT_RULES = frozenset({"VN-IPV6-DNS", "BP-IPV6-PARITY"})
+IPV6_TRANSPORT_RULES = frozenset({"VN-IPV6-DNS", "BP-IPV6-PARITY", "VN-IPV6-ONLY"})
 
 VERDICT_WORDS = {
     "en": {"pass": "pass", "fail": "fail", "warn": "warn", "info": "info", "error": "error"},

@@ -176,6 +176,8 @@ def test_vantage_point_without_ipv6_is_not_counted_for_ipv6(vp):
     assert "not counted, no IPv6 at isp-c: fail" in f.text("en")
     assert "không tính, điểm đo isp-c không có IPv6" in f.text("vi")
     assert _finding(merged, good, "VN-IPV6-DNS", "good.gov.vn").verdict == "pass"
+    assert _verdicts(c)[(good, "VN-IPV6-ONLY", good)] == "fail"  # issue #18: IPv6-only as seen without IPv6
+    assert _finding(merged, good, "VN-IPV6-ONLY", good).verdict == "pass"
     assert merged.summary["targets"][good]["status"] == "compliant"
     # What isp-c saw over IPv4 still counts (its HTTPS on the IPv4 address).
     assert "isp-a, isp-c: pass" in _finding(merged, good, "VN-HTTPS", lab_v4(a, good)).text("en")
