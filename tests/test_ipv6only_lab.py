@@ -210,3 +210,19 @@ def test_a_crashed_browser_is_replaced_by_the_next_check(lab, lab_settings):
     assert next(o for o in obs if ":page:" in o.id).data["mode"] == "browser"
     assert [o.verdict for o in outcomes] == ["pass"] and browser_mod.STARTS == before + 1
     browser.stop()  # reap the killed one
+
+
+def test_full_chromium_finds_the_same_requests_when_the_headless_shell_is_absent(lab, lab_settings, monkeypatch):
+    full = "/usr/lib/chromium/chromium"
+    if not os.access(full, os.X_OK):
+        pytest.fail("Debian's chromium is not installed (the Makefile installs it)")
+    browser_mod.stop_shared_browser()
+    monkeypatch.setenv("NETREADY_CHROMIUM", full)
+    try:
+        obs, outcomes = _check(V4DEPS, lab_settings)
+        page = next(o for o in obs if ":page:" in o.id)
+        assert page.data["mode"] == "browser" and page.data["engine"].startswith("Chrome/"), page.data  # new headless
+        assert browser_mod._SHARED.binary == full
+        assert set(_fails(outcomes)) == {"static.v4deps.gov.vn", "sso.v4deps.gov.vn", "img.v4deps.gov.vn"}
+    finally:
+        browser_mod.stop_shared_browser()
