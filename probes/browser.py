@@ -99,6 +99,25 @@ def find_chromium() -> str | None:
     return None
 
 
+PROFILE_PREFIX = "netready-chromium-"
+
+
+def _remove_stale_profiles() -> None:
+    """Remove the empty profiles of browsers whose netready process is gone (a run that ended with os._exit,
+    as `check` does on Ctrl-C, or was killed: Chromium itself quits with the pipe, its profile stays)."""
+    base = tempfile.gettempdir()
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        owner = name[len(PROFILE_PREFIX):].split("-", 1)[0]
+        if not name.startswith(PROFILE_PREFIX) or not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        if not os.path.exists(f"/proc/{owner}"):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
 def _high(fd: int) -> int:
     """Move a descriptor above 9 (close-on-exec), so dup2 onto 3 and 4 never meets itself."""
     new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
@@ -125,7 +144,8 @@ class Browser:
             raise BrowserError("no Chromium found (install Debian's chromium-headless-shell or chromium)")
         self.pid: int | None = None
         self.version = ""
-        self.user_data_dir = tempfile.mkdtemp(prefix="netready-chromium-")
+        _remove_stale_profiles()
+        self.user_data_dir = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")
         self._to_browser = -1
         self._from_browser = -1
         self._next_id = 0

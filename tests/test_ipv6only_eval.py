@@ -175,3 +175,21 @@ def test_history_errors_and_registered_sources(tmp_path) -> None:
     register_source("testmonitor", Monitor)
     source = load_history(["testmonitor:/var/lib/x.db"])
     assert source.where == "/var/lib/x.db" and source.first_seen(NAME, "a.vn") == "2025-12-01T00:00:00Z"
+
+
+def test_profiles_of_browsers_whose_netready_is_gone_are_removed() -> None:
+    import os
+    import subprocess
+    import tempfile
+
+    from probes import browser
+
+    done = subprocess.Popen(["true"])
+    done.wait()  # a pid that no longer runs: its netready ended with os._exit or was killed
+    gone = tempfile.mkdtemp(prefix=f"{browser.PROFILE_PREFIX}{done.pid}-")
+    live = tempfile.mkdtemp(prefix=f"{browser.PROFILE_PREFIX}{os.getppid()}-")
+    try:
+        browser._remove_stale_profiles()
+        assert not os.path.exists(gone) and os.path.exists(live)
+    finally:
+        os.rmdir(live)
