@@ -258,7 +258,7 @@ def area_report(
     """Probe one name with one area's probe and judge only that area's rules: a Report."""
     from netready.judge import judge_target
     from netready.model import Target, utc_now
-    from netready.scan import TargetResult, build_report, make_target  # noqa: I001
+    from netready.scan import TargetResult, admit, build_report, make_target  # noqa: I001
 
     started = utc_now()
     if area == "tls" and (addresses or port != 443 or sni):
@@ -281,5 +281,6 @@ def area_report(
         names = [n for n in AREA_PROBES.get(area, (area,)) if probes.load(n) is not None]
         if observations and names:
             observations.extend(probe_target(target, settings, names))
+    target, observations = admit(target, observations)
     findings = [f for f in judge_target(target, observations, profile) if f.rule_id in AREA_RULES[area]]
     return build_report([TargetResult(target, observations, findings)], settings, profile, started)

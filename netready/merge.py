@@ -380,10 +380,14 @@ def merge_reports(vantages: list[Vantage], profile: Profile) -> Report:
 
 def merge_files(paths: list[str], names: list[str] | None = None, profile: str | None = None) -> Report:
     """`netready merge`: read the reports, pick the profile (--profile, else the one the reports share), merge."""
-    from netready.profiles import ProfileError, load_profile
+    from netready.profiles import BUILTIN, ProfileError, load_profile
 
     vantages = load_vantages(paths, names)
     ref = profile or default_profile(vantages)
+    if not profile and ref not in BUILTIN:
+        # The name comes from the report files: never let a file choose a path for netready to read.
+        raise UsageError(f"the reports were judged under profile {ref!r}, not a built-in one "
+                         f"({', '.join(BUILTIN)}): give --profile")
     try:
         prof = load_profile(ref)
     except ProfileError as exc:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from netready.sanitize import clean
+
 SCHEMA_VERSION = 1
 
 Verdict = Literal["pass", "fail", "warn", "info", "error"]
@@ -73,7 +75,11 @@ class Target:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Target:
-        return cls(**data)
+        return cls(**clean(data))
+
+    def cleaned(self) -> Target:
+        """This target with control characters escaped in its texts (the name may come from an input file)."""
+        return Target(**clean(self.to_dict()))
 
 
 @dataclass
@@ -95,7 +101,16 @@ class Observation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Observation:
-        return cls(**data)
+        obs = cls(**clean(data))
+        if obs.probe == "dnssec":
+            check_key_tags(obs.data, obs.id)
+        return obs
+
+    def clean(self) -> Observation:
+        """Escape control characters in what the server sent (sanitize.clean), in place; returns self."""
+        self.subject, self.asked, self.data, self.error = (clean(self.subject), clean(self.asked), clean(self.data),
+                                                           clean(self.error))
+        return self
 
 
 class ObservationTimer:
@@ -134,7 +149,11 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
-        return cls(**data)
+        finding = cls(**clean(data))
+        if finding.verdict not in VERDICTS or finding.level not in LEVELS:
+            raise ValueError(f"finding {finding.rule_id!r}: unknown verdict {finding.verdict!r} or level "
+                             f"{finding.level!r} (verdicts: {', '.join(VERDICTS)}; levels: {', '.join(LEVELS)})")
+        return finding
 
 
 @dataclass
@@ -187,15 +206,15 @@ class Report:
             raise ValueError(f"unsupported report schema_version {version!r} (this netready reads {SCHEMA_VERSION})")
         return cls(
             schema_version=version,
-            tool_version=data["tool_version"],
-            started=data["started"],
-            finished=data["finished"],
-            profile=data["profile"],
-            settings=data.get("settings", {}),
+            tool_version=clean(data["tool_version"]),
+            started=clean(data["started"]),
+            finished=clean(data["finished"]),
+            profile=clean(data["profile"]),
+            settings=clean(data.get("settings", {})),
             targets=[Target.from_dict(t) for t in data.get("targets", [])],
             observations=[Observation.from_dict(o) for o in data.get("observations", [])],
             findings=[Finding.from_dict(f) for f in data.get("findings", [])],
-            summary=data.get("summary", {}),
+            summary=clean(data.get("summary", {})),
         )
 
     @classmethod
@@ -211,3 +230,28 @@ class Report:
 
     def findings_for(self, target: str) -> list[Finding]:
         return [f for f in self.findings if f.target == target]
+
+
+KEY_TAG_FIELDS = ("key_tag", "matches")
+
+
+def check_key_tags(data: Any, where: str) -> None:
+    """A DNSSEC observation's key tags (key_tag, and DS `matches`) are integers 0..65535, in place: digit strings
+    become ints, anything else is refused. The chain picture builds node names from them, so a loaded report
+    must not carry text there (issue #15)."""
+    if isinstance(data, list):
+        for item in data:
+            check_key_tags(item, where)
+        return
+    if not isinstance(data, dict):
+        return
+    for key, value in data.items():
+        if key in KEY_TAG_FIELDS and not isinstance(value, dict | list):
+            if value is None and key == "matches":
+                continue
+            if isinstance(value, str) and value.isascii() and value.isdigit():
+                value = data[key] = int(value)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+                raise ValueError(f"observation {where}: {key} must be an integer 0..65535, not {value!r}")
+        else:
+            check_key_tags(value, where)

@@ -21,6 +21,7 @@ from netready.docs_out.writers import FORMATS, render_html, render_md, write_doc
 from netready.model import Finding, Report
 from netready.render import LEVEL_WORDS, VERDICT_WORDS
 from netready.rules import catalogue
+from netready.sanitize import clean_text
 from netready.templating import TEMPLATE_DIR
 
 SCENARIOS = ("outsourced", "idc")
@@ -350,7 +351,8 @@ def draft_plan(
     _check_choice(scenario, SCENARIOS, "hosting scenario")
     _check_choice(dns, DNS_MODES, "DNS arrangement")
     _check_choice(lang, LANGS, "language")
-    agency = agency.strip() or ("[tên cơ quan]" if lang == "vi" else "[agency name]")
+    # typed by a user, but it lands in DOCX/PDF XML, which refuses control characters (issue #15)
+    agency = clean_text(agency.strip()) or ("[tên cơ quan]" if lang == "vi" else "[agency name]")
     portals: list[PortalState] = []
     gaps: list[Gap] = []
     unverified: list[Gap] = []

@@ -17,7 +17,8 @@ from tabulate import tabulate
 
 from netready.model import Report
 from netready.rules import CATEGORIES, catalogue
-from netready.templating import get_template
+from netready.sanitize import csv_cell
+from netready.templating import get_template, with_csp
 
 FORMATS = ("table", "json", "csv", "html", "junit")
 
@@ -156,10 +157,10 @@ def render_csv(report: Report) -> str:
             if cur is None or order.index(f.verdict) < order.index(cur):
                 worst[f.rule_id] = f.verdict
         s = report.summary["targets"][target.ascii_name]
-        writer.writerow([
+        writer.writerow([csv_cell(cell) for cell in (
             target.name, target.ascii_name, s["status"], s["scores"].get("overall"),
             " ".join(target.ipv4), " ".join(target.ipv6), *[worst.get(r, "") for r in rules],
-        ])
+        )])
     return buf.getvalue()
 
 
@@ -197,7 +198,7 @@ def _chain_pictures(report: Report) -> dict[str, str]:
     if len(report.targets) > MAX_PICTURES:
         return {}
     try:
-        from netready.dnssec_graph import chain_svg
+        from netready.dnssec_graph import chain_svg, sanitize_svg
     except ImportError:
         return {}
     pictures: dict[str, str] = {}
@@ -209,7 +210,7 @@ def _chain_pictures(report: Report) -> dict[str, str]:
             svg = chain_svg(observations)
         except (RuntimeError, OSError, KeyError, TypeError, ValueError):
             continue
-        pictures[target.ascii_name] = svg[svg.find("<svg"):] if "<svg" in svg else ""
+        pictures[target.ascii_name] = sanitize_svg(svg)
     return pictures
 
 
@@ -243,7 +244,7 @@ def _certificates(report: Report) -> dict[str, list[dict[str, Any]]]:
 def render_html(report: Report, lang: str = "en") -> str:
     """A self-contained evidence page: inline CSS and SVG, no network assets, raw JSON hashed in the appendix."""
     raw = report.to_json()
-    return get_template("report.html.j2").render(
+    return with_csp(get_template("report.html.j2").render(
         report=report,
         lang=lang,
         labels=LABELS[lang],
@@ -255,4 +256,4 @@ def render_html(report: Report, lang: str = "en") -> str:
         certificates=_certificates(report),
         raw_json=raw,
         raw_sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
-    )
+    ))

@@ -90,7 +90,14 @@ def check_one(name: str, settings: ProbeSettings, profile: Profile,
         target = Target(name=name, ascii_name=name.strip() or "(empty)",
                         error=f"check crashed: {type(exc).__name__}: {exc}")
         observations = []
+    target, observations = admit(target, observations)
     return TargetResult(target, observations, judge_target(target, observations, profile))
+
+
+def admit(target: Target, observations: list[Observation]) -> tuple[Target, list[Observation]]:
+    """Where probe results enter the model: control characters the servers (or the input list) sent are
+    escaped here, once (netready.sanitize), so every judge message and renderer works on safe text."""
+    return target.cleaned(), [o.clean() for o in observations]
 
 
 @dataclass
