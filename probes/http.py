@@ -250,6 +250,8 @@ def _read_body(stream: _Stream, headers: list[list[str]], status: int, result: F
             length = int(lengths[0].strip())
         except ValueError as exc:
             raise ValueError(f"bad Content-Length {lengths[0]!r}") from exc
+        if length < 0:
+            raise ValueError(f"bad Content-Length {lengths[0]!r}")
         want = min(length, BODY_CAP)
         body = stream.read(want)
         result.body_truncated = length > BODY_CAP
@@ -483,7 +485,8 @@ def parse_hsts(value: str) -> dict[str, Any]:
         if len(raw) >= 2 and raw[0] == raw[-1] == '"':
             raw = raw[1:-1]
         if name == "max-age":
-            if not sep or not raw.isdigit():
+            # ASCII digits only ('²'.isdigit() is true, int('²') fails), and no longer than a 64-bit number
+            if not sep or not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
                 out["errors"].append(f"max-age is not a number: {raw!r}")
             else:
                 out["max_age"] = int(raw)
@@ -493,4 +496,22 @@ def parse_hsts(value: str) -> dict[str, Any]:
             out["preload"] = True
     if "max-age" not in seen:
         out["errors"].append("max-age missing")
+    return out
+
+
+# --- Location -------------------------------------------------------------------------------------------
+
+def parse_location(value: str) -> dict[str, Any]:
+    """Scheme, host (lower case, no trailing dot) and port of a Location value; never raises (issue #15): a
+    server that sends `https://host:99999/` or `https://[host/` gets error set, not a crashed judge."""
+    from urllib.parse import urlsplit
+
+    out: dict[str, Any] = {"scheme": "", "host": "", "port": None, "error": None}
+    try:
+        u = urlsplit(value)
+        out["scheme"] = u.scheme.lower()
+        out["host"] = (u.hostname or "").rstrip(".").lower()
+        out["port"] = u.port
+    except ValueError as exc:
+        out["error"] = f"bad Location {value[:80]!r}: {exc}"
     return out

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from netready.evaluate import Outcome, by_probe, evaluator
 from netready.model import Observation, Target
+from probes.http import parse_location
 from probes.tls_suites import BAD_FLAGS, FFDHE, GROUP_BITS, LEGACY_VERSIONS, classify
 
 RuleFn = Callable[[Observation, dict[str, Any], Any], Outcome]
@@ -112,12 +112,12 @@ def vn_https_forced(target: Target, observations: list[Observation], profile: An
             return _o("error", f"Port 80 could not be checked: {err}", f"Không kiểm tra được cổng 80: {err}")
         status, loc = plain["status"], plain.get("location") or ""
         if 300 <= status < 400:
-            u = urlsplit(loc)
-            same_host = (u.hostname or "").rstrip(".").lower() == host
-            if u.scheme.lower() == "https" and same_host and u.port in (None, 443):
+            u = parse_location(loc)
+            same_host = u["host"] == host
+            if u["scheme"] == "https" and same_host and u["port"] in (None, 443) and not u["error"]:
                 return _o("pass", f"Port 80 redirects ({status}) to {loc}",
                           f"Cổng 80 chuyển hướng ({status}) tới {loc}")
-            if u.scheme.lower() == "https":
+            if u["scheme"] == "https" and not u["error"]:
                 return _o("fail", f"Port 80 redirects ({status}) to another host: {loc}",
                           f"Cổng 80 chuyển hướng ({status}) sang máy chủ khác: {loc}")
             return _o("fail", f"Port 80 redirects ({status}) but not to https://{host}: {loc or 'no Location'}",
