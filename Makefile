@@ -8,25 +8,34 @@ APT_PACKAGES := bind9 bind9-utils bind9-dnsutils knot knot-dnsutils nginx openss
                 libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation2 fonts-dejavu-core \
                 systemd-container debootstrap zstd openssh-client \
                 chromium-headless-shell chromium
-# What only the tests need on top: DOCX -> PDF conversion and PDF text extraction for the plan tests.
-APT_TEST_PACKAGES := libreoffice-writer-nogui poppler-utils
+# What only the tests need on top: DOCX -> PDF conversion and PDF text extraction for the plan tests;
+# Pebble (an ACME CA) and certbot for the ACME tests of the tls role (#15).
+APT_TEST_PACKAGES := libreoffice-writer-nogui poppler-utils pebble certbot python3-certbot-nginx
 PYTHON ?= python3
 VENV := .venv
 STAMP_APT := $(VENV)/.stamp-apt
 STAMP_APT_TEST := $(VENV)/.stamp-apt-test
 STAMP_PIP := $(VENV)/.stamp-pip
+# Every Python package, pinned with its hashes (pip --require-hashes). After changing dependencies in
+# pyproject.toml: `make lock` (needs the package index), then commit requirements.lock.
+LOCK := requirements.lock
 
-.PHONY: demo test lint deps venv clean lab-down
+.PHONY: demo test lint lint-playbooks deps venv clean lab-down lock
 
 demo: venv
 	$(VENV)/bin/netready demo
 
 test: venv $(STAMP_APT_TEST)
 	$(VENV)/bin/ruff check .
+	$(MAKE) --no-print-directory lint-playbooks
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-lint: venv
+lint: venv lint-playbooks
 	$(VENV)/bin/ruff check .
+
+# The playbooks and roles, at ansible-lint's strictest profile (offline: the collections come with ansible).
+lint-playbooks: venv
+	cd playbooks && ../$(VENV)/bin/ansible-lint --offline --profile production --nocolor -q .
 
 deps: $(STAMP_APT)
 
@@ -48,11 +57,20 @@ $(STAMP_APT_TEST): Makefile
 
 venv: deps $(STAMP_PIP)
 
-$(STAMP_PIP): pyproject.toml $(STAMP_APT)
+$(STAMP_PIP): pyproject.toml $(LOCK) $(STAMP_APT)
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q --require-hashes -r $(LOCK)
+	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
+	@$(VENV)/bin/pip check >/dev/null || { $(VENV)/bin/pip check; \
+	  echo "requirements.lock does not match pyproject.toml: run make lock"; exit 1; }
 	@touch $@
+
+# Regenerate the lock from pyproject.toml (runtime and test extras), every file's SHA-256 included.
+lock:
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q pip-tools
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps --extra test --strip-extras \
+	  --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
 
 lab-down: venv
 	$(VENV)/bin/netready lab down
