@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dh, ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .sysutil import write_private
+
 DAY = dt.timedelta(days=1)
 
 
@@ -43,12 +45,9 @@ def _pem(cert: x509.Certificate) -> bytes:
 
 
 def _write_key(path: Path, key) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    path.chmod(0o600)
+    """0600 from the first byte (sysutil.write_private), never written first and narrowed after."""
+    write_private(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
 
 
 def _ca(cn: str, key, issuer: Issuer | None, now: dt.datetime, days: int, pathlen: int | None) -> Issuer:

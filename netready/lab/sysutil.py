@@ -204,3 +204,23 @@ class Keeper:
             self.proc.stdin.close()
         if self.proc.stdout:
             self.proc.stdout.close()
+
+
+def write_private(path: Path, data: bytes, mode: int = 0o600, uid: int | None = None, gid: int | None = None) -> None:
+    """Write a secret (a private key) so that no moment exists at a wider mode: a temporary file beside it is
+    created with `mode` from the first byte (os.open, not the umask), owned as asked, then renamed over path
+    (issue #15: no window at 0644, also in the lab's PKI)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)  # the umask cannot widen it, but may have narrowed it
+        if uid is not None:
+            os.fchown(fd, uid, -1 if gid is None else gid)
+        os.write(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from ..sysutil import write_private
 from . import spec as S
 from .image import Image
 
@@ -42,7 +43,6 @@ def put(img: Image, upper: Path, rel: str, data: str | bytes, mode: int | None =
     _mkdirs(img, upper, r)
     target = upper / r
     target.unlink(missing_ok=True)
-    target.write_bytes(data.encode() if isinstance(data, str) else data)
     lower = img.root / r
     uid = gid = 0
     m = 0o644
@@ -53,8 +53,8 @@ def put(img: Image, upper: Path, rel: str, data: str | bytes, mode: int | None =
         uid, gid = img.uid(owner)
     if group:
         gid = img.uid(group)[1]
-    os.chown(target, uid, gid)
-    os.chmod(target, mode if mode is not None else m)
+    # created at its final mode and owner (a key never sits at 0644 for a moment, issue #15)
+    write_private(target, data.encode() if isinstance(data, str) else data, mode if mode is not None else m, uid, gid)
 
 
 def link(img: Image, upper: Path, rel: str, to: str) -> None:
