@@ -539,10 +539,15 @@ def remediate(
     fmt: Annotated[RemFmt, typer.Option("--format", "-f", help="Output format.")] = RemFmt.table,
     lang: LangOpt = Lang.en,
     timeout: Annotated[float, typer.Option(help="Seconds per network operation of the probes.")] = 2.0,
+    run_timeout: Annotated[int, typer.Option(
+        min=1, help="Seconds the playbook may run; then it stops at the next play boundary (no play is left half "
+        "done), like a first Ctrl-C. A second Ctrl-C kills it at once.")] = 3600,
+    vault_password_file: Annotated[str | None, typer.Option(
+        help="Ansible Vault password file, for keys and secrets kept encrypted in the inventory.")] = None,
 ) -> None:
     """Fix servers with the playbooks, then probe their portals again: progress per host and task, changed/failed
-    per host, verdicts before and after. Exit 0 fixed, 1 a host failed, 2 a required rule still fails (with
-    --check: a real run is needed), 3 usage error."""
+    per host, rollbacks, verdicts before and after. Exit 0 fixed, 1 a host failed (or a change was rolled back, or
+    the run was stopped), 2 a required rule still fails (with --check: a real run is needed), 3 usage error."""
     from netready import remediate as R
     from netready.app import UsageError, build_settings
     from netready.lab.errors import LabError
@@ -593,9 +598,17 @@ def remediate(
     if portals:
         typer.echo(f"probing {len(portals)} portal(s) before the run: {', '.join(portals)}", err=True)
     typer.echo(f"running {R.PLAYBOOKS[action.value]}{' --check' if check else ''} on {', '.join(hosts)}", err=True)
+    def on_stop(stop: R.Stop) -> None:
+        if stop.killed:
+            typer.echo("netready: killing the playbook now (its current play may be left unfinished)", err=True)
+        else:
+            typer.echo(f"netready: {stop.reason}: the playbook stops after its current play, so no change is left "
+                       "half done (Ctrl-C again to kill it now)", err=True)
+
     try:
         result = R.remediate(action.value, inventory, check=check, limit=limit, settings=settings,  # type: ignore[arg-type]
-                             portals=portals, on_event=on_event, profile=prof, between=between)
+                             portals=portals, on_event=on_event, profile=prof, between=between, timeout=run_timeout,
+                             vault_password_file=vault_password_file, on_stop=on_stop)
     except R.RemediationError as exc:
         _fail_usage(str(exc))
     ok_zones = R.zones_of(hosts, set(result.failed_hosts))  # a failed host's file may be an old one

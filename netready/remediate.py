@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from netready.model import ProbeSettings, Report
+from netready.sanitize import clean_text
 
 Action = Literal["dual-stack", "dnssec", "tls", "all"]
 PLAYBOOK_DIR = Path(__file__).resolve().parent.parent / "playbooks"
@@ -143,6 +148,12 @@ class RemediationResult:
     def failed_hosts(self) -> list[str]:
         return sorted(h for h, s in self.hosts.items() if s.failed or s.unreachable)
 
+    @property
+    def rollbacks(self) -> list[TaskEvent]:
+        """The changes a role undid (block/rescue: the reload or the check after a change failed, the previous
+        configuration is back): one failed event per rollback, its message starting with ROLLED BACK."""
+        return [e for e in self.events if e.status == "failed" and e.message.startswith("ROLLED BACK")]
+
     def still_failing(self) -> list[VerdictChange]:
         """Required rules of this action that do not pass on the latest scan."""
         rules = ACTION_RULES.get(self.action, ())
@@ -171,6 +182,7 @@ class RemediationResult:
             "limit": self.limit, "status": self.status, "rc": self.rc,
             "hosts": {h: asdict(s) | {"status": s.status} for h, s in self.hosts.items()},
             "events": [e.to_dict() for e in self.events], "portals": self.portals,
+            "rollbacks": [e.to_dict() for e in self.rollbacks],
             "verdicts": [asdict(v) for v in self.verdicts], "rules": [asdict(r) for r in self.rule_changes()],
             "exit_code": self.exit_code(),
         }
@@ -267,12 +279,39 @@ def _event_to_task(event: dict[str, Any]) -> TaskEvent | None:
     if status == "ok" and res.get("changed"):
         status = "changed"
     msg = ""
+    host = data.get("host", "?")
     if status in ("failed", "unreachable"):
         msg = str(res.get("msg") or res.get("stderr") or "")[:2000]
         if res.get("censored"):
             msg = str(res["censored"])
-    return TaskEvent(host=data.get("host", "?"), task=data.get("task", ""), status=status,
-                     play=data.get("play", ""), role=data.get("role", ""), message=msg)
+        hint = host_key_hint(msg, host, data.get("remote_addr") or host)
+        if hint:
+            msg = f"{msg.strip()}\n{hint}"
+    # what a managed host prints can hold terminal escapes: escaped here, where it enters netready
+    return TaskEvent(host=clean_text(host), task=clean_text(data.get("task", "")), status=status,
+                     play=clean_text(data.get("play", "")), role=clean_text(data.get("role", "")),
+                     message=clean_text(msg))
+
+
+HOST_KEY_UNKNOWN = ("Host key verification failed", "No ED25519 host key is known", "No RSA host key is known",
+                    "No ECDSA host key is known")
+HOST_KEY_CHANGED = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key for", "POSSIBLE DNS SPOOFING")
+
+
+def host_key_hint(message: str, host: str, address: str) -> str:
+    """How to add (or check) a host's SSH key, when SSH refused the host for it (issue #15: host keys are
+    checked, the run fails closed). Empty when the message is about something else."""
+    if any(m in message for m in HOST_KEY_CHANGED):
+        what_en, what_vi = "CHANGED since it was recorded", "ĐÃ THAY ĐỔI so với khóa đã lưu"
+    elif any(m in message for m in HOST_KEY_UNKNOWN):
+        what_en, what_vi = "not known", "chưa được biết"
+    else:
+        return ""
+    return (f"The SSH host key of {host} ({address}) is {what_en}: nothing was done there. Compare its fingerprint "
+            f"with the server's own (on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then add it: "
+            f"ssh-keyscan -t ed25519 {address} >> ~/.ssh/known_hosts (after removing a changed one: "
+            f"ssh-keygen -R {address}). / Khóa SSH của máy chủ {host} {what_vi}: chưa làm gì trên máy này. Đối chiếu "
+            f"dấu vân tay với khóa trên máy chủ rồi thêm vào ~/.ssh/known_hosts bằng ssh-keyscan.")
 
 
 def _stats_to_hosts(stats: dict[str, Any] | None) -> dict[str, HostSummary]:
@@ -287,11 +326,48 @@ def _stats_to_hosts(stats: dict[str, Any] | None) -> dict[str, HostSummary]:
     return hosts
 
 
+STOP_GRACE = 600  # seconds a stopping run may take to finish its play before it is killed
+
+
+class Stop:
+    """Asks a running playbook to stop at the next play boundary (each play starts by checking the stop file,
+    playbooks/*.yml pre_tasks), so no play is left half done: a play's changes, reloads and rollbacks all
+    happen, the next play never starts. kill() ends it at once (a second Ctrl-C, or the grace period ran out)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.file = directory / "stop"
+        self.requested_at: float | None = None
+        self.killed = False
+        self.reason = ""
+
+    def request(self, reason: str) -> None:
+        if self.requested_at is None:
+            self.file.write_text(reason + "\n")
+            self.requested_at = time.monotonic()
+            self.reason = reason
+
+    def kill(self) -> None:
+        self.killed = True
+
+    def cancel_now(self) -> bool:
+        """ansible-runner's cancel_callback: True kills the run."""
+        if self.killed:
+            return True
+        return self.requested_at is not None and time.monotonic() - self.requested_at > STOP_GRACE
+
+
 def run_playbook(playbook: str, inventory: str, check: bool = False, limit: str | None = None,
                  extravars: dict[str, Any] | None = None,
                  on_event: Callable[[TaskEvent], None] | None = None,
-                 timeout: int | None = None) -> tuple[str, int, dict[str, HostSummary], list[TaskEvent], str]:
-    """Run one playbook with ansible-runner; returns (status, rc, per-host summary, task events, stdout)."""
+                 timeout: int | None = None, vault_password_file: str | None = None,
+                 on_stop: Callable[[Stop], None] | None = None,
+                 ) -> tuple[str, int, dict[str, HostSummary], list[TaskEvent], str]:
+    """Run one playbook with ansible-runner; returns (status, rc, per-host summary, task events, stdout).
+
+    timeout: after so many seconds the run is asked to stop at the next play boundary (and killed STOP_GRACE
+    seconds later). Ctrl-C (KeyboardInterrupt) does the same; a second Ctrl-C kills it at once. ansible-playbook
+    runs in a session of its own, so the terminal's Ctrl-C reaches only this process. on_stop(stop) is called
+    when a stop is requested (the CLI says what happens). A stopped run has status "stopped"."""
     import ansible_runner
 
     events: list[TaskEvent] = []
@@ -308,11 +384,18 @@ def run_playbook(playbook: str, inventory: str, check: bool = False, limit: str 
         return False  # ansible-runner need not write the event to disk
 
     cmdline = "--diff" + (" --check" if check else "")
+    if vault_password_file:
+        cmdline += f" --vault-password-file {shlex.quote(str(Path(vault_password_file).resolve()))}"
     with tempfile.TemporaryDirectory(prefix="netready-remediate-") as pdd:
+        stop = Stop(Path(pdd))
         envvars = {
             "ANSIBLE_ROLES_PATH": str(PLAYBOOK_DIR / "roles"),
             "ANSIBLE_CONFIG": str(PLAYBOOK_DIR / "ansible.cfg"),
-            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            # Fail closed on an unknown or changed SSH host key, whatever the caller's environment says; only an
+            # inventory may turn it off for its own hosts (the lab's throwaway machines do, issue #15).
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            # Each play's first task ends the play when this file exists (Ctrl-C, timeout).
+            "NETREADY_STOP_FILE": str(stop.file),
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             "ANSIBLE_NOCOLOR": "True",
             # SSH multiplexing sockets are keyed by host/port/user only: lab instances in other network
@@ -321,7 +404,7 @@ def run_playbook(playbook: str, inventory: str, check: bool = False, limit: str 
             # Ansible's tools come from the same environment as this interpreter.
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
-        runner = ansible_runner.run(
+        thread, runner = ansible_runner.run_async(
             private_data_dir=pdd,
             playbook=str(Path(playbook).resolve()),
             inventory=str(Path(inventory).resolve()),
@@ -331,14 +414,49 @@ def run_playbook(playbook: str, inventory: str, check: bool = False, limit: str 
             envvars=envvars,
             quiet=True,
             event_handler=handler,
-            timeout=timeout,
+            cancel_callback=stop.cancel_now,
             suppress_env_files=True,
         )
+        deadline = time.monotonic() + timeout if timeout else None
+
+        def ask_stop(reason: str) -> None:
+            if stop.requested_at is None:
+                stop.request(reason)
+                if on_stop:
+                    on_stop(stop)
+
+        # Ctrl-C sets a flag instead of raising: a KeyboardInterrupt inside Thread.join() can leave the thread
+        # looking dead while ansible-playbook still runs (CPython), and one inside ansible-runner's reading of
+        # its events would lose the summary.
+        interrupts: list[float] = []
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, lambda _sig, _frame: interrupts.append(time.monotonic()))
+        try:
+            handled = 0
+            while thread.is_alive():
+                thread.join(0.2)
+                if deadline is not None and time.monotonic() > deadline:
+                    ask_stop(f"timeout of {timeout} s")
+                while handled < len(interrupts):
+                    handled += 1
+                    if stop.requested_at is None:
+                        ask_stop("Ctrl-C")
+                    elif not stop.killed:
+                        stop.kill()
+                        if on_stop:
+                            on_stop(stop)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         stdout = runner.stdout.read() if runner.stdout else ""
         hosts = _stats_to_hosts(stats or runner.stats)
         for e in events:  # hosts that failed before any stats (syntax errors never reach here)
             hosts.setdefault(e.host, HostSummary())
-        return runner.status, int(runner.rc or 0), hosts, events, stdout
+        status, rc = runner.status, int(runner.rc or 0)
+        if stop.requested_at is not None:  # ended early on purpose: never "successful"
+            status, rc = ("killed" if stop.killed or status in ("canceled", "timeout") else "stopped"), rc or 1
+        return status, rc, hosts, events, stdout
 
 
 def compare(before: Report | None, after: Report | None) -> list[VerdictChange]:
@@ -367,6 +485,8 @@ def remediate(
     extravars: dict[str, Any] | None = None,
     timeout: int | None = None,
     between: Callable[[], None] | None = None,
+    vault_password_file: str | None = None,
+    on_stop: Callable[[Stop], None] | None = None,
 ) -> RemediationResult:
     """Run the action's playbook on the inventory and judge the affected portals before and after.
 
@@ -396,10 +516,11 @@ def remediate(
 
     before = scan_fn() if scan_fn else None
     status, rc, hosts, events, stdout = run_playbook(str(playbook), inventory, check, limit, extravars,
-                                                     on_event, timeout)
-    if between and not check:
+                                                     on_event, timeout, vault_password_file, on_stop)
+    stopped = status in ("stopped", "killed")
+    if between and not check and not stopped:
         between()
-    after = scan_fn() if scan_fn and not check else None
+    after = scan_fn() if scan_fn and not check and status != "killed" else None
     return RemediationResult(
         action=action, playbook=str(playbook), inventory=str(inventory), check=check, limit=limit,
         status=status, rc=rc, hosts=hosts, events=events, portals=list(portals), before=before, after=after,
@@ -410,10 +531,19 @@ def remediate(
 LABELS = {
     "en": {"check": "--check (nothing changed)", "hosts": "hosts", "verdicts": "verdicts (before -> after):",
            "verdicts_check": "verdicts now (check mode: a real run is needed while a required rule fails):",
-           "exit": "exit code"},
+           "exit": "exit code",
+           "rollbacks": "ROLLED BACK: {n} change(s) undone on {hosts}; those services run their previous configuration",
+           "stopped": "STOPPED at a play boundary (Ctrl-C or timeout): the plays that ran are complete, the rest did "
+                      "not start; run again to finish",
+           "killed": "KILLED before its play ended (second Ctrl-C, or the stop took too long): check the hosts, then "
+                     "run again (each change is validated and idempotent)"},
     "vi": {"check": "--check (không thay đổi gì)", "hosts": "máy chủ", "verdicts": "kết quả (trước -> sau):",
            "verdicts_check": "kết quả hiện tại (chế độ kiểm tra: cần chạy thật khi còn quy tắc bắt buộc chưa đạt):",
-           "exit": "mã thoát"},
+           "exit": "mã thoát",
+           "rollbacks": "ĐÃ KHÔI PHỤC: {n} thay đổi được hoàn tác trên {hosts}; các dịch vụ đó chạy cấu hình trước đó",
+           "stopped": "ĐÃ DỪNG giữa hai play (Ctrl-C hoặc hết thời gian): các play đã chạy đã hoàn tất, phần còn lại "
+                      "chưa chạy; chạy lại để hoàn thành",
+           "killed": "ĐÃ BUỘC DỪNG khi play chưa xong: kiểm tra các máy chủ rồi chạy lại"},
 }
 
 
@@ -428,6 +558,11 @@ def format_summary(result: RemediationResult, lang: str = "en") -> str:
     for e in result.events:
         if e.status in ("failed", "unreachable"):
             lines.append(f"  ! {e.host}: {e.task}: {e.message}")
+    if result.rollbacks:
+        lines.append(lab["rollbacks"].format(n=len(result.rollbacks),
+                                             hosts=", ".join(sorted({e.host for e in result.rollbacks}))))
+    if result.status in ("stopped", "killed"):
+        lines.append(lab[result.status])
     rules = ACTION_RULES.get(result.action, ())
     shown = [r for r in result.rule_changes() if r.rule_id in rules]
     if shown:

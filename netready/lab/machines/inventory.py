@@ -31,7 +31,8 @@ all:
     ansible_user: root
     # Key pair made with the image; CACHE_DIR/id_ed25519 links to the current image's key.
     ansible_ssh_private_key_file: {key}
-    # Machines are re-created on every `up` (host keys are those of the shared image): no known_hosts.
+    # The one inventory that turns SSH host key checks off (netready checks them everywhere else): these
+    # machines are re-created on every `up`, all with the shared image's host keys, and live only in this lab.
     ansible_ssh_common_args: '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'
     # Every lab instance uses the same addresses and key, each in its own network namespace: a shared
     # ControlPersist socket would carry one lab's commands into another lab's machine. One dir per lab.
@@ -122,6 +123,11 @@ def render(key: str | Path | None = None, lab: str | None = None, static: bool =
         name, state, cp = STATIC_LAB, STATIC_STATE_DIR, STATIC_CP
     else:
         name, state, cp = lab_name(lab), lab_state_dir(lab), control_path_dir(lab)
+        if key is None:  # the running machines' own image key: the shared link follows whichever lab ran `up`
+            from .runtime import machines  # last, and labs on another image version would fail to log in
+
+            running = machines(lab)
+            key = running[0].ssh_key if running else None
     text = HEADER.format(lab=name, key=key or CACHE_DIR / "id_ed25519", cp=cp, gw6=S.BRIDGE6, pki=state / "pki",
                          work=state / "remediate")
     text += "\n".join(_host(s, " " * 8) for s in S.SPECS.values() if s.group == "web") + "\n"
