@@ -28,6 +28,9 @@ PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "nginx", "bind9",
     "bind9-utils", "bind9-dnsutils", "knot", "knot-dnsutils", "iproute2", "iputils-ping", "sudo", "ifupdown",
     "nftables", "ca-certificates", "openssl", "curl", "procps", "less",
+    # issue #15: the tls role's ACME source (certbot webroot) is tested against Pebble on the controller;
+    # debootstrap does not resolve virtual packages, so certbot's cffi backend is named
+    "certbot", "python3-cffi-backend",
 )  # fmt: skip
 # Enabled by their packages, but each machine enables only its own daemon (in its overlay).
 DAEMON_UNITS = ("nginx.service", "named.service", "knot.service")
