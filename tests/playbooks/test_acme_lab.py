@@ -105,14 +105,14 @@ def pebble(fresh_machines, tmp_path_factory):
                 p.wait(5)
 
 
-def _served(name: str, root: Path) -> tuple[x509.Certificate, int]:
-    """The leaf web1 serves for name, verified against Pebble's root (so the chain it sends is complete)."""
+def _served(name: str, root: Path) -> x509.Certificate:
+    """The leaf web1 serves for name, verified with Pebble's root as the only trust: Pebble issues from an
+    intermediate, so the handshake succeeds only when nginx sends that intermediate (the chain is complete)."""
     ctx = ssl.create_default_context(cafile=str(root))
     with socket.create_connection((WEB1.ipv4, 443), timeout=5) as sock, ctx.wrap_socket(sock, server_hostname=name) \
             as tls:
         der = tls.getpeercert(binary_form=True)
-        chain = tls.get_verified_chain() if hasattr(tls, "get_verified_chain") else []
-    return x509.load_der_x509_certificate(der), len(chain)
+    return x509.load_der_x509_certificate(der)
 
 
 def _probe(lab, pebble, tmp_path) -> dict[str, set[str]]:
@@ -139,8 +139,7 @@ def test_acme_issue_install_renew_against_pebble(lab, fresh_machines, lab_inv, p
         "tls_key_type": "ECC"})
     assert r.exit_code() == EXIT_OK, r.stdout[-5000:]
     name = PORTALS[0]
-    first, chain_len = _served(name, pebble["root"])
-    assert chain_len >= 3  # leaf, Pebble's intermediate sent by nginx, the root it chains to
+    first = _served(name, pebble["root"])
     assert {x.value for x in first.extensions.get_extension_for_class(x509.SubjectAlternativeName).value} \
         >= set(PORTALS)
     site = web.run(["cat", f"/etc/nginx/conf.d/netready-{name}.conf"]).stdout
@@ -157,10 +156,11 @@ def test_acme_issue_install_renew_against_pebble(lab, fresh_machines, lab_inv, p
     assert f"{name}: " in decided.stdout and (expect in decided.stdout or "wait" in decided.stdout), decided.stdout
 
     # renewal (what the timer does when it is due): certbot renews, the deploy hook reloads nginx
-    renew = web.run(["certbot", "renew", "--non-interactive", "--force-renewal", "--cert-name", name])
+    renew = web.run(["certbot", "renew", "--non-interactive", "--no-random-sleep-on-renew", "--force-renewal",
+                     "--cert-name", name], timeout=180)
     assert renew.returncode == 0, renew.stdout[-2000:] + renew.stderr[-2000:]
-    second, chain_len = _served(name, pebble["root"])
-    assert second.serial_number != first.serial_number and chain_len >= 3
+    second = _served(name, pebble["root"])  # verified: the chain is still complete
+    assert second.serial_number != first.serial_number
     live = x509.load_pem_x509_certificate(web.run(["cat", f"/etc/letsencrypt/live/{name}/cert.pem"]).stdout.encode())
     assert live.serial_number == second.serial_number  # nginx serves certbot's current files, key and cert together
     assert _probe(lab, pebble, tmp_path)["VN-TLS-CA"] == {"pass"}  # re-probed: chain still complete and trusted
