@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from netready.lab.machines.spec import BIND_ZONE, KNOT_ZONE, PORTALS
+from netready.lab.machines.spec import KNOT_ZONE, PORTALS
 from netready.lab.plan import GOV_SERVERS
 from netready.remediate import EXIT_HOST_FAILED, EXIT_OK, PLAYBOOK_DIR, remediate, run_playbook
 
