@@ -14,6 +14,7 @@ carriage return before them) as a formula (OWASP "CSV injection"); such a cell g
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -33,23 +34,45 @@ def clean_text(text: str) -> str:
 
 def clean(value: Any) -> Any:
     """value with clean_text() applied to every string in it, dict keys included (lists/dicts rebuilt only
-    when something changed, so clean data is returned as it is)."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, dict):
+    when something changed, so clean data is returned as it is). It runs on every observation of a batch:
+    containers are first serialised once in C and searched, and walked only when that finds something."""
+    if isinstance(value, dict | list | tuple):
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            return _clean(value)
+        return _clean(value) if _JSON_UNSAFE.search(text) else value
+    return _clean(value)
+
+
+# What UNSAFE matches, as json.dumps writes it: C0 as \u00XX or \b \f \r (\t \n stay allowed), DEL, C1 and
+# the bidi marks raw. A literal backslash before b/f/r also matches: harmless, the walk then finds nothing.
+_JSON_UNSAFE = re.compile(r"\\u00[01][0-9a-fA-F]|\\[bfr]|[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return _sub(_escape, value) if _search(value) else value
+    if kind is dict:
         out = {}
         changed = False
         for k, v in value.items():
-            ck, cv = clean(k), clean(v)
+            ck, cv = _clean(k), _clean(v)
             changed = changed or ck is not k or cv is not v
             out[ck] = cv
         return out if changed else value
-    if isinstance(value, list | tuple):
-        items = [clean(v) for v in value]
+    if kind is list or kind is tuple:
+        items = [_clean(v) for v in value]
         if any(a is not b for a, b in zip(items, value, strict=True)):
-            return type(value)(items) if isinstance(value, tuple) else items
+            return tuple(items) if kind is tuple else items
         return value
+    if isinstance(value, str):  # a str subclass
+        return clean_text(str(value))
     return value
+
+
+_search, _sub = UNSAFE.search, UNSAFE.sub
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
