@@ -46,10 +46,10 @@ def _collections_used() -> set[str]:
 
 
 def test_requirements_yml_lists_every_collection_the_roles_use():
-    listed = {c["name"]: c["version"] for c in yaml.safe_load((ROOT / "playbooks/requirements.yml").read_text())
-              ["collections"]}
+    requirements = yaml.safe_load((ROOT / "playbooks/collections/requirements.yml").read_text())
+    listed = {c["name"]: c["version"] for c in requirements["collections"]}
     used = _collections_used()
-    assert used and used <= set(listed), f"not in playbooks/requirements.yml: {used - set(listed)}"
+    assert used and used <= set(listed), f"not in playbooks/collections/requirements.yml: {used - set(listed)}"
     galaxy = Path(sys.executable).parent / "ansible-galaxy"
     out = subprocess.run([str(galaxy), "collection", "list", "--format", "json"], capture_output=True, text=True,
                          timeout=120, check=True).stdout
