@@ -196,7 +196,8 @@ def _build_with(
         for inst in ("knot-gov", "knot-agency"):
             inst_zones = [z for z in all_zones if z.server == inst]
             listen = [a for s in _servers_of(inst) for a in (s.ipv4, s.ipv6) if a]
-            knot_confs[inst] = knot.write_conf(d / inst, inst_zones, listen)
+            stale = [z for z in all_zones if z.secondary == inst]
+            knot_confs[inst] = knot.write_conf(d / inst, inst_zones, listen, stale)
         zones.prepare(
             root,
             d / "zones",
@@ -408,6 +409,8 @@ def _wait_ready(d: Path, st: dict, all_zones: list[zones.Zone], sites: list[ngin
             checks[f"hostile web {a}"] = lambda a=a: _tcp_ok(a, 443)
     for z in all_zones:
         for s in z.servers:
+            if s.daemon == "resolver":
+                continue  # a lame name server (the `lame` scenario): it never answers authoritatively
             for a in (s.ipv4, s.ipv6):
                 if a:
                     checks[f"zone {z.origin} @{a}"] = lambda z=z, a=a: _zone_ok(z, a)
@@ -471,18 +474,25 @@ def _make_env(
         if not z.scenario:
             continue
         recs = {(r.split()[1], r.split()[0]): r.split()[2] for r in z.records}
-        portal = f"dichvucong.{z.origin}"
         label = z.scenario.split(":")[-1]
         # Scale portals are configured like `good` (shared address, one multi-SAN certificate).
         sc = next((s for s in SCENARIOS if s.name == z.scenario), None)
+        portal = f"{sc.portal}." if sc else f"dichvucong.{z.origin}"
+        if sc:  # the addresses the portal resolves to, through wildcards, CNAMEs and DNAMEs too
+            ipv4 = [plan.web4(sc.index)]
+            ipv6 = {"same": [plan.web6(sc.index)], "diff": [plan.web6(sc.index)], "dead": [plan.dead6(sc.index)],
+                    "none": []}[sc.web6]
+        else:
+            ipv4 = [v for (t, n), v in recs.items() if t == "A" and n == portal]
+            ipv6 = [v for (t, n), v in recs.items() if t == "AAAA" and n == portal]
         broken = z.scenario.startswith("broken:")
         expected = {} if broken else (sc or BY_NAME["good"]).expected()
         portals.append(
             Portal(
                 name=portal.rstrip("."),
                 scenario=label,
-                ipv4=[v for (t, n), v in recs.items() if t == "A" and n == portal],
-                ipv6=[v for (t, n), v in recs.items() if t == "AAAA" and n == portal],
+                ipv4=ipv4,
+                ipv6=ipv6,
                 zone=z.origin.rstrip("."),
                 nameservers=[s.to_dict() for s in z.servers],
                 summary=sc.summary if sc else (f"broken portal ({label}): {BROKEN_SUMMARY[label]}" if broken
