@@ -33,7 +33,7 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
 MAX_KEYS_PER_SIGNATURE = 4  # keys sharing one tag and algorithm tried for one RRSIG (BIND/Unbound: a few)
 MAX_TRIES_PER_RRSET = 8  # signature verifications for one RRset
-MAX_TRIES_PER_TARGET = 256  # for everything one target validates (chain, answers, denials, every server)
+MAX_TRIES_PER_TARGET = 128  # for everything one target validates (a real portal needs 10-40: most are cached)
 MAX_RSA_EXPONENT = 2**32  # larger exponents only make verification slow (RFC 3110 keys use 65537 or 3)
 _CACHE_SIZE = 4096
 
@@ -150,6 +150,14 @@ class Budget:
         self.cached = 0  # verifications answered from the cache
         self.refused = 0  # verifications not done because a bound was reached
         self._lock = threading.Lock()
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used >= self.limit
+
+    def note_refused(self) -> None:
+        with self._lock:
+            self.refused += 1
 
     def take(self) -> bool:
         with self._lock:

@@ -184,6 +184,19 @@ class Checker:
     def __init__(self, now: float, budget: Budget | None = None) -> None:
         self.now = now
         self.budget = budget or Budget()
+        self._tags: dict[int, tuple[list[DNSKEY], dict[int, list[DNSKEY]]]] = {}
+
+    def _by_tag(self, keys: list[DNSKEY]) -> dict[int, list[DNSKEY]]:
+        """Keys by tag, computed once per key list (a hostile set of hundreds of keys is walked once, not
+        once per signature)."""
+        found = self._tags.get(id(keys))
+        if found is None or found[0] is not keys:
+            index: dict[int, list[DNSKEY]] = {}
+            for k in keys:
+                index.setdefault(dns.dnssec.key_id(k), []).append(k)
+            found = (keys, index)
+            self._tags[id(keys)] = found
+        return found[1]
 
     def rrsig(self, rrset: dns.rrset.RRset, sig: RRSIG, zone: dns.name.Name, keys: list[DNSKEY],
               tries: list[int]) -> dict[str, Any]:
@@ -221,7 +234,12 @@ class Checker:
             out["reason"] = f"{by}: {why}"
             out["unsupported"] = True
             return out
-        same_tag = [k for k in keys if dns.dnssec.key_id(k) == sig.key_tag and int(k.algorithm) == int(sig.algorithm)]
+        if tries[0] >= MAX_TRIES_PER_RRSET:  # the RRset's checks are spent: the other signatures are not looked at
+            out["reason"] = (f"{by} over {what}: not checked: at most {MAX_TRIES_PER_RRSET} signature checks "
+                             "per RRset (KeyTrap guard)")
+            return out
+        same_tag = [k for k in self._by_tag(keys).get(int(sig.key_tag), [])
+                    if int(k.algorithm) == int(sig.algorithm)]
         if not same_tag:
             out["reason"] = f"{by}: no such DNSKEY in the trusted key set of {zone}"
             return out
@@ -233,10 +251,18 @@ class Checker:
                              + ("lacks the zone-key flag (RFC 4034 §2.1.1): it cannot sign zone data"
                                 if not k.flags & ZONE_KEY_FLAG else "is revoked (RFC 5011)"))
             return out
+        if self.budget.exhausted:  # nothing more is verified for this target: do not even build the data
+            self.budget.note_refused()
+            out["reason"] = (f"{by} over {what}: not checked: validation budget of {self.budget.limit} signature "
+                             "checks for this target used up (KeyTrap guard)")
+            return out
         data = signed_data(rrset, sig)
         refusals: list[str] = []
         for key in usable[:MAX_KEYS_PER_SIGNATURE]:
-            if tries[0] >= MAX_TRIES_PER_RRSET and key_refused(key) is None:
+            if (why := key_refused(key)) is not None:  # costs nothing: not counted
+                refusals.append(why)
+                continue
+            if tries[0] >= MAX_TRIES_PER_RRSET:
                 refusals.append(f"at most {MAX_TRIES_PER_RRSET} signature checks per RRset (KeyTrap guard)")
                 break
             tries[0] += 1
