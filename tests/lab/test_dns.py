@@ -24,7 +24,8 @@ def _rrs(out: str, rtype: str) -> list[list[str]]:
 
 
 def _ns(portal, v6: bool = False) -> str:
-    ns = portal.nameservers[0]
+    """The first authoritative server of the portal's zone (not the `lame` scenario's ns0, a resolver)."""
+    ns = next(n for n in portal.nameservers if not n["name"].startswith("ns0."))
     return ns["ipv6"] if v6 else ns["ipv4"]
 
 
