@@ -17,7 +17,6 @@ from tabulate import tabulate
 
 from netready.model import Report
 from netready.rules import CATEGORIES, catalogue
-from netready.templating import get_template
 
 FORMATS = ("table", "json", "csv", "html", "junit")
 
@@ -242,6 +241,8 @@ def _certificates(report: Report) -> dict[str, list[dict[str, Any]]]:
 
 def render_html(report: Report, lang: str = "en") -> str:
     """A self-contained evidence page: inline CSS and SVG, no network assets, raw JSON hashed in the appendix."""
+    from netready.templating import get_template  # Jinja2 only for HTML: a table run does not load it
+
     raw = report.to_json()
     return get_template("report.html.j2").render(
         report=report,

@@ -18,7 +18,6 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import dns.rdata
 import dns.rdataclass

@@ -13,12 +13,10 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.rrset

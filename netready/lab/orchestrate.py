@@ -8,7 +8,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import shutil
 import socket
 import sys
@@ -28,29 +27,15 @@ from . import bind, knot, netns, nginx, pages, pki, plan, zones
 from .errors import LabError
 from .model import LabEnv, Portal
 from .scenarios import BY_NAME, SCENARIOS, scale_names
+from .state import DEFAULT_NAME, NAME_RE, env, lab_name, state_dir  # noqa: F401 - public names of this module
+from .state import load_state as _load_state
+from .state import read_env as _read_env
 from .sysutil import Keeper, alive, check_root, cmdline, find_pids, find_tools, in_ns, reap, stop, wait_until
 
 log = logging.getLogger("netready.lab")
 
-DEFAULT_NAME = "nrlab"
-NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # "<name>-h" must fit the 15-character interface limit
 SERVICES = ("named-auth", "named-res", "knot-gov", "knot-agency", "nginx")
 LAB_VERSION = 6  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
-
-
-def lab_name(name: str | None = None) -> str:
-    name = name or os.environ.get("NETREADY_LAB_NAME") or DEFAULT_NAME
-    if not NAME_RE.match(name):
-        raise LabError(f"bad lab name {name!r}: 1-12 characters, a-z then a-z/0-9 (interface <name>-h <= 15)")
-    return name
-
-
-def state_dir(name: str) -> Path:
-    """/run/netready/<name>; NETREADY_LAB_DIR overrides it for the lab named by the environment only."""
-    override = os.environ.get("NETREADY_LAB_DIR")
-    if override and name == lab_name(None):
-        return Path(override)
-    return Path("/run/netready") / name
 
 
 @contextlib.contextmanager
@@ -71,13 +56,6 @@ def _locked(d: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def _load_state(d: Path) -> dict | None:
-    try:
-        return json.loads((d / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _save_state(d: Path, st: dict) -> None:
@@ -516,23 +494,6 @@ def _make_env(
         namespaces={h.role: h.ns_name for h in holders.values()},
         host_interface=host_if,
     )
-
-
-def _read_env(d: Path) -> LabEnv:
-    try:
-        return LabEnv.from_dict(json.loads((d / "env.json").read_text()))
-    except (OSError, ValueError) as exc:
-        raise LabError(f"no lab environment in {d} ({exc}); run `python -m netready.lab up`") from exc
-
-
-def env(name: str | None = None) -> LabEnv:
-    """The environment of a running lab (paths, addresses, portals); LabError if it is not up."""
-    name = lab_name(name)
-    d = state_dir(name)
-    st = _load_state(d)
-    if not st or st.get("phase") != "up":
-        raise LabError(f"lab {name!r} is not up (no state in {d}); run `python -m netready.lab up`")
-    return _read_env(d)
 
 
 def is_up(name: str | None = None) -> bool:
