@@ -52,6 +52,7 @@ from probes.dnssec_walk import Fetcher, Reply, Zone
 
 PROBE = "dnssec"
 MAX_CNAME_HOPS = 8
+MAX_NAMES_PER_SERVER = 4  # names of the walk asked of every server of a zone (each: A and AAAA)
 STATUS_ORDER = ("bogus", "indeterminate", "insecure", "secure")  # worst first
 
 # IANA root zone KSKs (KSK-2017 and KSK-2024), from data.iana.org/root-anchors.
@@ -493,7 +494,7 @@ def _server_checks(fetcher: Fetcher, zone: dns.name.Name, servers: list[tuple[st
             futs[(ns, addr, tcp, dns.rdatatype.SOA)] = fetcher.server_soa(addr, zone, tcp)
             futs[(ns, addr, tcp, dns.rdatatype.DNSKEY)] = fetcher.raw(addr, zone, dns.rdatatype.DNSKEY, tcp,
                                                                       fallback=not tcp)
-    wanted: list[dns.name.Name] = names.result()
+    wanted: list[dns.name.Name] = names.result()[:MAX_NAMES_PER_SERVER]
     answer_futs = {
         (ns, addr): {(n, t): fetcher.raw(addr, n, t, False, fallback=True)
                      for n in wanted for t in (dns.rdatatype.A, dns.rdatatype.AAAA)}

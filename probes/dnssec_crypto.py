@@ -33,7 +33,8 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
 MAX_KEYS_PER_SIGNATURE = 4  # keys sharing one tag and algorithm tried for one RRSIG (BIND/Unbound: a few)
 MAX_TRIES_PER_RRSET = 8  # signature verifications for one RRset
-MAX_TRIES_PER_TARGET = 128  # for everything one target validates (a real portal needs 10-40: most are cached)
+MAX_TRIES_PER_TARGET = 256  # for everything one target validates (a portal needs 10-40, an online signer
+# such as a CDN's, whose every answer carries fresh signatures, up to ~100 with every server validated)
 MAX_RSA_EXPONENT = 2**32  # larger exponents only make verification slow (RFC 3110 keys use 65537 or 3)
 _CACHE_SIZE = 4096
 

@@ -164,3 +164,17 @@ def test_name_without_addresses_is_still_walked_by_the_scanner(lab, lab_settings
     assert chain.error is None and chain.data["exists"] is False
     verdict = next(f for f in result.findings if f.rule_id == "VN-DNSSEC")
     assert verdict.verdict == "fail" and "NXDOMAIN" in verdict.message["en"]
+
+
+def test_every_server_is_validated_over_ipv4_and_ipv6(lab, runs):
+    """Every address of every name server of the portal's zone answers for itself: `good` validates on all
+    four, `stale`'s ns2 fails on both its IPv4 and IPv6 address and is named in VN-DNSSEC."""
+    good = runs["good"][0].data["servers"]
+    assert {(s["address"], s["status"]) for s in good} == {
+        (a, "secure") for ns in lab.portal("good").nameservers for a in (ns["ipv4"], ns["ipv6"])}
+    stale = runs["stale"][0].data
+    bad = {s["address"] for s in stale["servers"] if s["status"] == "bogus"}
+    assert bad == {"198.51.100.102", "2001:db8:100::102"}
+    assert "ns2.stale.gov.vn (198.51.100.102, 2001:db8:100::102)" in stale["reason"]
+    lame = runs["lame"][0].data
+    assert lame["status"] == "secure" and not [s for s in lame["servers"] if s["status"] == "bogus"]
