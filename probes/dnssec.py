@@ -640,7 +640,7 @@ def _finish_server(raw: _ServerRaw, checker: Checker, zone: Zone, state: ZoneSta
     return obs
 
 
-def _cds_report(checker: Checker, fetcher: Fetcher, zone: Zone, report: dict[str, Any], state: ZoneState | None,
+def _cds_report(checker: Checker, zone: Zone, report: dict[str, Any], state: ZoneState | None,
                 cds_f: Future, cdnskey_f: Future) -> dict[str, Any]:
     """CDS/CDNSKEY (RFC 7344, RFC 8078): what the zone asks its parent to hold, checked against its own
     DNSKEY set and the DS the parent holds now."""
@@ -943,7 +943,7 @@ def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: P
             dobs, (dq, dreply) = jobs["denial"].result()
             extra.append(_finish_denial(dobs, dq, dreply, zone, states.get(zname), checker))
             if zname.to_text() in by_zone:
-                by_zone[zname.to_text()]["cds"] = _cds_report(checker, fetcher, zone, by_zone[zname.to_text()],
+                by_zone[zname.to_text()]["cds"] = _cds_report(checker, zone, by_zone[zname.to_text()],
                                                                states.get(zname), jobs["cds"], jobs["cdnskey"])
 
         statuses = [a["status"] for a in answers] or ["indeterminate"]
