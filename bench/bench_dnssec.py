@@ -64,6 +64,21 @@ def dnsviz(env, name: str) -> tuple[float, dict]:
     return ms, json.loads(out)
 
 
+def dnsviz_errors(node: object) -> list[str]:
+    """Codes of every error DNSViz's grok reports under a node (per server, per RRset...)."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "errors" and isinstance(value, list):
+                out += [str(e.get("code", "?")) for e in value if isinstance(e, dict)]
+            else:
+                out += dnsviz_errors(value)
+    elif isinstance(node, list):
+        for value in node:
+            out += dnsviz_errors(value)
+    return out
+
+
 def ours(name: str) -> float:
     ms, out = wall([NETREADY, "dnssec", "--lab", name, "-f", "json"])
     json.loads(out)  # a whole report came out
@@ -121,8 +136,12 @@ def main() -> int:
             try:
                 _ms, grok = dnsviz(env, p.name)
                 theirs_status = (grok.get(f"{p.zone}.", {}).get("delegation") or {}).get("status", "?")
+                errors = dnsviz_errors(grok.get(f"{p.zone}.", {}))
+                if errors:
+                    counts = {c: errors.count(c) for c in dict.fromkeys(errors)}
+                    theirs_status += " + errors " + ", ".join(f"{c} x{n}" for c, n in counts.items())
             except (RuntimeError, ValueError) as exc:  # dnsviz 0.9.4 grok crashes on some zones
-                theirs_status = f"dnsviz failed ({str(exc).strip().splitlines()[-1][:60]})"
+                theirs_status = f"dnsviz failed ({str(exc).strip().splitlines()[-1][:60] or 'no output'})"
             mine_status = run_name(p.name, settings)[0].data["status"]
             print(f"  {p.name:34} netready {mine_status:13} dnsviz delegation {theirs_status}")
     return 0
