@@ -88,7 +88,7 @@ def test_colliding_key_tags_times_many_signatures_stop_at_the_per_rrset_cap(net)
     a = next(x for x in chain.data["answers"] if x["type"] == "A")
     assert a["status"] == "bogus" and "KeyTrap" in a["reason"], a["reason"]
     assert chain.data["validation"]["verified"] <= 4 * MAX_TRIES_PER_RRSET + 20, chain.data["validation"]
-    assert elapsed < 2.0, f"{elapsed:.1f} s"
+    assert elapsed < 10, f"{elapsed:.1f} s"  # a "does not hang" bound: unbounded, this takes 25 s even idle
 
 
 def _big_exponent_key(tag_of: Key | None = None) -> DNSKEY:
@@ -130,7 +130,7 @@ def test_rsa_public_exponent_above_2_32_is_refused_before_any_arithmetic(net):
     refused = [s for s in a["sigs"] if s["crypto_ok"] is None and "exponent" in (s["reason"] or "")]
     assert len(refused) == 24, [s["reason"] for s in a["sigs"]]
     assert a["status"] == "secure", a["reason"]  # the real ZSK's signature still counts
-    assert elapsed < 2.0, f"{elapsed:.1f} s"
+    assert elapsed < 10, f"{elapsed:.1f} s"
 
 
 def test_signature_checks_of_one_target_stop_at_the_per_target_budget(net):
