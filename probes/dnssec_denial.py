@@ -111,6 +111,29 @@ def prove_wildcard_answer(records: list[dns.rrset.RRset], qname: dns.name.Name, 
                         f"{qname} does not exist")
 
 
+def _judge_match(p: Proof, what: str, types: set[int], qname: dns.name.Name, qtype: int, zone: dns.name.Name) -> Proof:
+    """What the denial record at qname itself (the NSEC at the name, the NSEC3 of its hash) proves about
+    qtype, read from its type bitmap: nodata, no-ds at a delegation, ent for an empty non-terminal; or why
+    it proves nothing (RFC 4035 §5.4, RFC 6840 §4.1 and §4.4, RFC 5155 §8.5 and §8.6)."""
+    tname = _t(qtype)
+    if qtype in types or CNAME in types:
+        p.reason = f"{what} {qname} lists type {tname if qtype in types else 'CNAME'}: the denial is false"
+    elif qtype == DS:
+        if SOA in types and qname != dns.name.root:
+            p.reason = f"{what} {qname} comes from the child zone (it has SOA), not from the parent"
+        elif NS not in types:
+            p.reason = (f"{what} {qname} has no NS bit: {qname} is not a delegation in {zone}, so it proves "
+                        "nothing about a DS there (RFC 6840 §4.4)")
+        else:
+            p.proves, p.status = "no-ds", "secure"
+    elif NS in types and SOA not in types:
+        p.reason = (f"{what} {qname} is the parent's record of a delegation (NS without SOA): it cannot deny "
+                    f"{tname} at the child (RFC 6840 §4.1)")
+    else:
+        p.proves, p.status = "nodata" if types else "ent", "secure"
+    return p
+
+
 # --- NSEC ----------------------------------------------------------------------------------------------------
 
 
@@ -148,23 +171,7 @@ class _Nsec:
             return self.nxdomain(qname, p)
         m = self.match(qname)
         if m is not None:
-            types = m[2]
-            if qtype in types or CNAME in types:
-                p.reason = f"NSEC at {qname} lists type {tname if qtype in types else 'CNAME'}: the denial is false"
-            elif qtype == DS:
-                if SOA in types and qname != dns.name.root:
-                    p.reason = f"NSEC at {qname} comes from the child zone (it has SOA), not from the parent"
-                elif NS not in types:
-                    p.reason = (f"NSEC at {qname} has no NS bit: {qname} is not a delegation in {self.zone}, so "
-                                "it proves nothing about a DS there (RFC 6840 §4.4)")
-                else:
-                    p.proves, p.status = "no-ds", "secure"
-            elif NS in types and SOA not in types:
-                p.reason = (f"NSEC at {qname} is the parent's record of a delegation (NS without SOA): it "
-                            f"cannot deny {tname} at the child (RFC 6840 §4.1)")
-            else:
-                p.proves, p.status = "nodata", "secure"
-            return p
+            return _judge_match(p, "NSEC at", m[2], qname, qtype, self.zone)
         for owner, nxt, _types in self.items:  # empty non-terminal: the name sorts between owner and a child of it
             if owner < qname and nxt != qname and nxt.is_subdomain(qname):
                 if qtype == DS:
@@ -334,22 +341,7 @@ class _Nsec3:
             p.reason = f"an NSEC3 matches {qname}: it exists, NXDOMAIN is false"
             return p
         if m is not None:  # §8.5 / §8.6 with a matching record
-            types = types_of(m)
-            if qtype in types or CNAME in types:
-                p.reason = f"NSEC3 for {qname} lists type {tname if qtype in types else 'CNAME'}: the denial is false"
-            elif qtype == DS:
-                if SOA in types and qname != dns.name.root:
-                    p.reason = f"NSEC3 for {qname} comes from the child zone (it has SOA), not from the parent"
-                elif NS not in types:
-                    p.reason = (f"NSEC3 for {qname} has no NS bit: {qname} is not a delegation in {self.zone}, so "
-                                "it proves nothing about a DS there")
-                else:
-                    p.proves, p.status = "no-ds", "secure"
-            elif NS in types and SOA not in types:
-                p.reason = f"NSEC3 for {qname} is the parent's record of a delegation: it cannot deny {tname} below"
-            else:
-                p.proves, p.status = "nodata" if types else "ent", "secure"
-            return p
+            return _judge_match(p, "NSEC3 for", types_of(m), qname, qtype, self.zone)
         ce_proof = self.closest_encloser(qname)
         if isinstance(ce_proof, str):
             p.reason = ce_proof if nxdomain or qtype == DS else f"no NSEC3 matches {qname} ({ce_proof})"

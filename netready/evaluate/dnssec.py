@@ -481,6 +481,14 @@ def _who(data: dict[str, Any]) -> str:
     return f"{data['ns'].rstrip('.')} ({data['address']})"
 
 
+def _zone_servers(observations: list[Observation], zone: str) -> tuple[Observation | None, list[Observation],
+                                                                         tuple[str, ...]]:
+    """The servers:<zone> summary of a zone, its server:* observations, and their ids as evidence."""
+    summary = next((o for o in _prefixed(observations, "servers") if o.data.get("zone") == zone), None)
+    mine = [o for o in _prefixed(observations, "server") if o.data.get("zone") == zone]
+    return summary, mine, tuple(o.id for o in ([summary] if summary else []) + mine)
+
+
 @evaluator("BP-DNS-CONSISTENT")
 def dns_consistent(target: Target, observations: list[Observation], profile: Profile) -> list[Outcome]:
     chain = _chain(observations)
@@ -488,14 +496,10 @@ def dns_consistent(target: Target, observations: list[Observation], profile: Pro
         return _no_probe()
     if (err := _probe_error(chain)) is not None:
         return err
-    servers = _prefixed(observations, "server")
-    summaries = {o.data.get("zone"): o for o in _prefixed(observations, "servers")}
     out: list[Outcome] = []
     for z in _portal_zones(chain):
         zn = z["zone"]
-        mine = [o for o in servers if o.data.get("zone") == zn]
-        summary = summaries.get(zn)
-        ev = tuple(o.id for o in ([summary] if summary else []) + mine)
+        summary, mine, ev = _zone_servers(observations, zn)
         if not mine:
             why = summary.error if summary is not None and summary.error else "no name server address found"
             out.append(
@@ -623,14 +627,10 @@ def dns_delegation(target: Target, observations: list[Observation], profile: Pro
         return _no_probe()
     if (err := _probe_error(chain)) is not None:
         return err
-    servers = _prefixed(observations, "server")
-    summaries = {o.data.get("zone"): o for o in _prefixed(observations, "servers")}
     out: list[Outcome] = []
     for z in _portal_zones(chain):
         zn = z["zone"]
-        summary = summaries.get(zn)
-        mine = [o for o in servers if o.data.get("zone") == zn]
-        ev = tuple(o.id for o in ([summary] if summary else []) + mine)
+        summary, mine, ev = _zone_servers(observations, zn)
         if summary is None or (summary.error and not mine):
             why = summary.error if summary is not None else "no name server observation"
             out.append(Outcome("error", f"{zn}: delegation not observed: {why}",
