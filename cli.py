@@ -249,51 +249,15 @@ def demo(
 
 def _area_command(area: str, name: str, fmt: Fmt, lang: Lang, output: str | None, profile: str,
                   settings_args: dict, extra: dict | None = None) -> None:  # type: ignore[type-arg]
-    from netready.app import UsageError, area_report, build_settings
-    from netready.judge import exit_code
-    from netready.profiles import ProfileError, load_profile
-    from netready.render import render, use_colour
+    from netready.app import UsageError, area_command
+    from netready.profiles import ProfileError
 
     try:
-        lab = settings_args.pop("use_lab")
-        v6only = settings_args.pop("ipv6only", None)
-        prof = load_profile("lab" if lab and profile == "circular32" else profile)
-        settings = build_settings(**settings_args, use_lab=lab)
-        if v6only is not None:
-            from netready.app import with_ipv6only_options
-
-            with_ipv6only_options(settings, **v6only)
-        report = area_report(area, name, settings, prof, **(extra or {}))
+        text, code = area_command(area, name, fmt.value, lang.value, profile, settings_args, extra)
     except (UsageError, ProfileError) as exc:
         _fail_usage(str(exc))
-    if fmt == Fmt.table:
-        text = _area_text(area, report, lang.value) + render(report, "table", lang.value, colour=use_colour())
-    else:
-        text = render(report, fmt.value, lang.value)
     _emit(text, output)
-    raise typer.Exit(exit_code(report.summary))
-
-
-def _area_text(area: str, report, lang: str) -> str:  # type: ignore[no-untyped-def]
-    """The probe's own human view (chain tree, TLS details, IPv6 details) above the findings."""
-    observations = report.observations
-    try:
-        if area == "dnssec":
-            from netready.dnssec_graph import render_chain_text
-
-            return render_chain_text(observations, lang) + "\n"
-        if area == "tls":
-            from probes.tls import render_tls_text
-
-            return render_tls_text(observations, lang) + "\n"
-        if area == "ipv6":
-            from probes.ipv6 import render_ipv6_text
-            from probes.ipv6only import render_ipv6only_text
-
-            return render_ipv6_text(observations, lang) + "\n" + render_ipv6only_text(observations, lang) + "\n"
-    except ImportError:
-        return ""
-    return ""
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -197,7 +197,8 @@ def run_check(
 
 # Rules each area command (`netready dnssec|tls|ipv6`) judges.
 AREA_RULES: dict[str, tuple[str, ...]] = {
-    "dnssec": ("VN-DNSSEC", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS", "BP-DNS-CONSISTENT", "BP-CAA"),
+    "dnssec": ("VN-DNSSEC", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS", "BP-DNS-CONSISTENT", "BP-CAA",
+               "BP-DNS-DELEGATION", "BP-DNSSEC-CDS"),
     "tls": ("VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS-LEGACY-OFF",
             "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-OCSP"),
     "ipv6": ("VN-IPV6-WEB", "VN-IPV6-DNS", "BP-IPV6-PARITY", "VN-NAMING", "VN-IPV6-ONLY"),
@@ -284,3 +285,48 @@ def area_report(
     target, observations = admit(target, observations)
     findings = [f for f in judge_target(target, observations, profile) if f.rule_id in AREA_RULES[area]]
     return build_report([TargetResult(target, observations, findings)], settings, profile, started)
+
+
+def area_text(area: str, report: Any, lang: str) -> str:
+    """The probe's own human view (chain tree, TLS details, IPv6 details) above the findings."""
+    observations = report.observations
+    try:
+        if area == "dnssec":
+            from netready.dnssec_graph import render_chain_text
+
+            return render_chain_text(observations, lang) + "\n"
+        if area == "tls":
+            from probes.tls import render_tls_text
+
+            return render_tls_text(observations, lang) + "\n"
+        if area == "ipv6":
+            from probes.ipv6 import render_ipv6_text
+            from probes.ipv6only import render_ipv6only_text
+
+            return render_ipv6_text(observations, lang) + "\n" + render_ipv6only_text(observations, lang) + "\n"
+    except ImportError:
+        return ""
+    return ""
+
+
+def area_command(area: str, name: str, fmt: str, lang: str, profile: str, settings_args: dict[str, Any],
+                 extra: dict[str, Any] | None = None) -> tuple[str, int]:
+    """What `netready dnssec|tls|ipv6 NAME` prints, and its exit code (0 compliant, 1 not, 2 a required
+    check could not run). Raises UsageError or ProfileError on bad input (exit 3 for the caller)."""
+    from netready.judge import exit_code
+    from netready.profiles import load_profile
+    from netready.render import render, use_colour
+
+    args = dict(settings_args)
+    lab = args.pop("use_lab")
+    v6only = args.pop("ipv6only", None)
+    prof = load_profile("lab" if lab and profile == "circular32" else profile)
+    settings = build_settings(**args, use_lab=lab)
+    if v6only is not None:
+        with_ipv6only_options(settings, **v6only)
+    report = area_report(area, name, settings, prof, **(extra or {}))
+    if fmt == "table":
+        text = area_text(area, report, lang) + render(report, "table", lang, colour=use_colour())
+    else:
+        text = render(report, fmt, lang)
+    return text, exit_code(report.summary)

@@ -18,10 +18,11 @@ COLORS = {"secure": "#1a7f37", "insecure": "#9a6700", "bogus": "#cf222e", "indet
 WORDS = {
     "en": {"secure": "secure", "insecure": "insecure", "bogus": "bogus", "indeterminate": "indeterminate",
            "anchor": "trust anchor", "no_ds": "no DS", "keys": "DNSKEY", "matches": "matches", "none": "no match",
-           "answers": "answers", "status": "status"},
+           "answers": "answers", "status": "status", "servers": "every server of the portal's zones"},
     "vi": {"secure": "an toàn", "insecure": "không an toàn", "bogus": "sai (bogus)", "indeterminate": "không xác định",
            "anchor": "điểm neo tin cậy", "no_ds": "không có DS", "keys": "DNSKEY", "matches": "khớp",
-           "none": "không khớp", "answers": "câu trả lời", "status": "trạng thái"},
+           "none": "không khớp", "answers": "câu trả lời", "status": "trạng thái",
+           "servers": "từng máy chủ của vùng chứa cổng"},
 }  # fmt: skip
 DIGESTS = {1: "SHA-1", 2: "SHA-256", 3: "GOST", 4: "SHA-384"}
 
@@ -65,7 +66,9 @@ def render_chain_text(observations: list[Observation], lang: str = "en") -> str:
             what = den.get("proves") or den.get("reason")
             lines.append(f"{pad}    {w['no_ds']}: {den['kind'].upper()}{extra} → {what}")
         for k in z["dnskeys"]:
-            signs = [s for s in z["dnskey_sigs"] if s["key_tag"] == k["key_tag"]]
+            # By identity when the report has it (two keys may share a tag), else by tag (older reports).
+            signs = [s for s in z["dnskey_sigs"] if k.get("digest") and s.get("key") == k["digest"]] or [
+                s for s in z["dnskey_sigs"] if s["key_tag"] == k["key_tag"] and not (k.get("digest") and s.get("key"))]
             mark = ""
             if signs:
                 s = signs[0]
@@ -75,7 +78,13 @@ def render_chain_text(observations: list[Observation], lang: str = "en") -> str:
     pad = "  " * len(d["zones"])
     for a in d["answers"]:
         recs = ", ".join(a["records"]) or a["rcode"] or "-"
-        lines.append(f"{pad}{a['name']} {a['type']} {recs} [{w[a['status']]}] {a['reason']}")
+        via = f" (DNAME {a['dname']['owner']} → {a['dname']['target']})" if a.get("dname") else ""
+        lines.append(f"{pad}{a['name']} {a['type']} {recs}{via} [{w[a['status']]}] {a['reason']}")
+    if d.get("servers"):
+        lines.append(w["servers"] + ":")
+        for srv in d["servers"]:
+            why = "" if srv["status"] == "secure" else f" {srv.get('first') or srv['reason']}"
+            lines.append(f"  {srv['ns']} {srv['address']} [{w[srv['status']]}]{why}")
     return "\n".join(lines)
 
 

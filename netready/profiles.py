@@ -45,7 +45,7 @@ class Profile:
 
 def _read_builtin(name: str) -> dict[str, Any]:
     text = resources.files("netready").joinpath(f"data/profiles/{name}.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when there: fast
 
 
 def _read(ref: str) -> tuple[dict[str, Any], str]:

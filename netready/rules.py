@@ -34,5 +34,7 @@ class Rule:
 @cache
 def catalogue() -> dict[str, Rule]:
     """All rules by id, in catalogue order."""
-    raw = yaml.safe_load(resources.files("netready").joinpath("data/rules.yaml").read_text(encoding="utf-8"))
+    text = resources.files("netready").joinpath("data/rules.yaml").read_text(encoding="utf-8")
+    # libyaml's loader when PyYAML has it: 3 ms instead of 60 for the catalogue, on every command run.
+    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return {r["id"]: Rule(**r) for r in raw["rules"]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -83,9 +84,12 @@ def probe_target(target: Target, settings: ProbeSettings, probe_names: Iterable[
 def check_one(name: str, settings: ProbeSettings, profile: Profile,
               probe_names: Iterable[str] = DEFAULT_PROBES) -> TargetResult:
     try:
+        # One budget for the whole target: what the address lookup spent, the probes no longer have.
+        deadline = time.monotonic() + settings.budget
         target, observations = make_target(name, settings)
         if observations:  # the name was valid; even without addresses DNSSEC can still prove the denial
-            observations.extend(probe_target(target, settings, probe_names))
+            left = dataclasses.replace(settings, budget=max(0.0, deadline - time.monotonic()))
+            observations.extend(probe_target(target, left, probe_names))
     except Exception as exc:  # a bug on one name must not stop the batch: that name gets the error
         target = Target(name=name, ascii_name=name.strip() or "(empty)",
                         error=f"check crashed: {type(exc).__name__}: {exc}")

@@ -18,7 +18,6 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
@@ -40,12 +39,15 @@ class NameError_(ValueError):
 
 
 def to_ascii(name: str) -> str:
-    """IDNA 2008 (UTS 46) conversion of a user-given name to its ASCII form, with length checks."""
+    """IDNA 2008 (RFC 5891, UTS 46 mapping, non-transitional) conversion of a user-given name to its ASCII
+    form, with length checks. Explicitly IDNA 2008 through the `idna` package (dnspython[idna]): without
+    it dnspython silently falls back to IDNA 2003, which maps "faß" to "fass" and accepts symbols such as
+    U+2603 that IDNA 2008 forbids."""
     raw = name.strip().rstrip(".")
     if not raw:
         raise NameError_("empty name")
     try:
-        ascii_name = dns.name.from_unicode(raw).to_text(omit_final_dot=True)
+        ascii_name = dns.name.from_unicode(raw, idna_codec=dns.name.IDNA_2008_Practical).to_text(omit_final_dot=True)
     except (dns.exception.DNSException, UnicodeError) as exc:
         raise NameError_(f"not a valid domain name: {raw!r} ({exc})") from exc
     labels = ascii_name.split(".")
@@ -67,6 +69,7 @@ class Answer:
     tcp: bool = False
     error: str | None = None
     rtt_ms: float = 0.0
+    truncated_udp: bool = False  # UDP came back truncated (TC) and the answer is the TCP retry's
 
 
 def ask(
@@ -85,25 +88,41 @@ def ask(
     the same bytes (probes.dns_transport): read it, never change it."""
     question = transport.question_wire(qname, rdtype, dnssec, recursion)
     t0 = time.perf_counter()
+    retried = False  # the UDP answer was truncated and the question went again over TCP
     try:
         if tcp:
-            wire, used_tcp = transport.tcp(question, server, timeout), True
+            wire = transport.tcp(question, server, timeout)
         else:
-            wire, used_tcp = transport.udp(question, server, timeout), False
+            wire = transport.udp(question, server, timeout)
             if fallback and transport.truncated(wire):
+                retried = True
                 left = timeout - (time.perf_counter() - t0)
-                wire, used_tcp = transport.tcp(question, server, max(left, 0.001)), True
+                wire = transport.tcp(question, server, max(left, 0.001))
         resp = transport.parse(wire)
-    except dns.exception.Timeout:
-        return Answer(server, None, tcp, f"timeout after {timeout:g} s")
-    except dns.message.Truncated:
-        return Answer(server, None, tcp, "truncated")
-    except ConnectionRefusedError:  # over UDP: the host said (ICMP port unreachable) that nothing listens on 53
-        return Answer(server, None, tcp, f"refused: nothing listens on port 53 of {server}")
+    except Exception as exc:  # noqa: BLE001 - every failure becomes the answer's error, never an exception
+        why = _failure(exc, server, timeout)
+        if why is None:
+            raise
+        return Answer(server, None, tcp or retried, f"truncated over UDP; over TCP: {why}" if retried else why,
+                      truncated_udp=retried)
+    return Answer(server, resp, tcp or retried, None, round((time.perf_counter() - t0) * 1000, 3), retried)
+
+
+def _failure(exc: Exception, server: str, timeout: float) -> str | None:
+    """Why an exchange failed, in words; None for an exception that is a bug, not a network failure."""
+    if isinstance(exc, transport.StrayTimeout):
+        return f"timeout after {timeout:g} s; {exc.note()}"
+    if isinstance(exc, dns.exception.Timeout):
+        return f"timeout after {timeout:g} s"
+    if isinstance(exc, dns.message.Truncated):
+        return "truncated"
+    if isinstance(exc, ConnectionRefusedError):  # UDP: ICMP port unreachable; TCP: reset
+        return f"refused: nothing listens on port 53 of {server}"
     # Garbage answers can make the wire parser fail with KeyError/IndexError too: an error, not a crash.
-    except (OSError, dns.exception.DNSException, ValueError, EOFError, KeyError, IndexError, struct.error) as exc:
-        return Answer(server, None, tcp, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-    return Answer(server, resp, used_tcp, None, round((time.perf_counter() - t0) * 1000, 3))
+    if isinstance(exc, OSError | dns.exception.DNSException | ValueError | EOFError | KeyError | IndexError
+                  | struct.error):
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return None
 
 
 def parse_records(text: str) -> list[tuple[dns.name.Name, dns.rdata.Rdata]]:
@@ -171,11 +190,20 @@ class Resolution:
 
 
 class Resolver:
-    """Fetches records through given recursive resolvers, or iteratively from root hints."""
+    """Fetches records through given recursive resolvers, or iteratively from root hints.
 
-    def __init__(self, settings: ProbeSettings, dnssec: bool = False) -> None:
+    Iteratively it believes only what each zone's servers may say (RFC 2181 §5.4.1): a referral must lead
+    below the zone that gave it, glue is used only inside that zone's bailiwick, and a server that answers
+    without the AA bit and without a referral is lame (RFC 1034 §5.3.3): the next server is asked. So
+    nothing one zone's servers say can redirect lookups of names outside that zone, in this target or
+    (through the batch run cache of zone cuts) in any other. Every question is sent before the resolver's
+    deadline (settings.budget from its creation, or the one given): a root with thirty silent addresses
+    costs the budget, not thirty timeouts."""
+
+    def __init__(self, settings: ProbeSettings, dnssec: bool = False, deadline: float | None = None) -> None:
         self.settings = settings
         self.timeout = settings.timeout
+        self.deadline = deadline if deadline is not None else time.monotonic() + settings.budget
         # Addresses, NS and SOA need no signatures (the dnssec probe has its own fetcher): without the
         # DO bit responses carry no RRSIG/NSEC, which halves what each answer costs to parse in a batch.
         self.dnssec = dnssec
@@ -185,16 +213,30 @@ class Resolver:
                 raise ValueError("no resolver and no root hints given: refusing to use the system resolver")
             self.root_servers = load_root_hints(settings.root_hints)
 
-    def _first_answer(self, servers: list[str], qname: dns.name.Name, rdtype: str, recursion: bool) -> Answer:
+    def _first_answer(self, servers: list[str], qname: dns.name.Name, rdtype: str, recursion: bool,
+                      zone: dns.name.Name | None = None) -> Answer:
         last = Answer(servers[0] if servers else "-", None, error="no server to ask")
+        failures: list[str] = []
         for server in servers:
-            ans = ask(server, qname, rdtype, self.timeout, dnssec=self.dnssec, recursion=recursion)
-            if ans.response is not None and ans.response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-                return ans
-            if ans.response is not None:
-                last = Answer(server, ans.response, ans.tcp, f"rcode {dns.rcode.to_text(ans.response.rcode())}")
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                last = Answer(server, None, error=f"time budget of {self.settings.budget:g} s for this target used up")
+                failures.append(last.error)
+                break
+            ans = ask(server, qname, rdtype, min(self.timeout, left), dnssec=self.dnssec, recursion=recursion)
+            resp = ans.response
+            if resp is not None and resp.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                why = None if recursion or zone is None else lame_reason(resp, zone, qname)
+                if why is None:
+                    return ans
+                last = Answer(server, resp, ans.tcp, f"lame: {why}")
+            elif resp is not None:
+                last = Answer(server, resp, ans.tcp, f"rcode {dns.rcode.to_text(resp.rcode())}")
             else:
                 last = ans
+            failures.append(f"{server}: {last.error}")
+        if len(failures) > 1:
+            last = Answer(last.server, last.response, last.tcp, "; ".join(failures))
         return last
 
     def query(self, qname: str, rdtype: str, _depth: int = 0) -> tuple[Answer, list[str]]:
@@ -203,30 +245,28 @@ class Resolver:
         if self.settings.resolvers:
             servers = list(self.settings.resolvers)
             return self._first_answer(servers, name, rdtype, recursion=True), servers
-        servers = self._known_servers(name, rdtype) or list(self.root_servers)
+        zone, servers = self._known_cut(name, rdtype) or (dns.name.root, list(self.root_servers))
         for _ in range(MAX_REFERRALS):
-            ans = self._first_answer(servers, name, rdtype, recursion=False)
+            ans = self._first_answer(servers, name, rdtype, recursion=False, zone=zone)
             resp = ans.response
             if resp is None or ans.error:
                 return ans, servers
-            if resp.answer or resp.rcode() == dns.rcode.NXDOMAIN:
-                return ans, servers
-            referral = [rr for rr in resp.authority if rr.rdtype == dns.rdatatype.NS]
-            if not referral or not name.is_subdomain(referral[0].name):
-                return ans, servers  # NODATA
-            next_servers = self._referral_addresses(referral[0], resp, _depth)
+            if resp.answer or resp.rcode() == dns.rcode.NXDOMAIN or resp.flags & dns.flags.AA:
+                return ans, servers  # an answer, NXDOMAIN or NODATA
+            cut = next(rr for rr in resp.authority if rr.rdtype == dns.rdatatype.NS)  # _lame: a referral below
+            next_servers = self._referral_addresses(cut, resp, _depth, zone)
             if not next_servers:
-                return Answer(ans.server, resp, error=f"no address for any name server of {referral[0].name}"), servers
+                return Answer(ans.server, resp, error=f"no address for any name server of {cut.name}"), servers
             if (cache := runcache.current()) is not None:
-                cache.put(self._cut_key(referral[0].name), next_servers, referral[0].ttl)
-            servers = next_servers
+                cache.put(self._cut_key(cut.name), next_servers, cut.ttl)
+            zone, servers = cut.name, next_servers
         return Answer(servers[0], None, error="too many referrals"), servers
 
     def _cut_key(self, zone: dns.name.Name) -> tuple:
         return ("cut", tuple(self.root_servers), zone)
 
-    def _known_servers(self, name: dns.name.Name, rdtype: str) -> list[str] | None:
-        """In a batch run: the servers of the deepest zone cut above `name` already learnt by a referral
+    def _known_cut(self, name: dns.name.Name, rdtype: str) -> tuple[dns.name.Name, list[str]] | None:
+        """In a batch run: the deepest zone cut above `name` already learnt by a referral, and its servers
         (DS lives in the parent, so for DS the search starts one label up)."""
         cache = runcache.current()
         if cache is None:
@@ -235,22 +275,26 @@ class Resolver:
         while current != dns.name.root:
             found = cache.get(self._cut_key(current))
             if found:
-                return list(found)
+                return current, list(found)
             current = current.parent()
         return None
 
-    def _referral_addresses(self, ns_rrset: dns.rrset.RRset, resp: dns.message.Message, depth: int) -> list[str]:
+    def _referral_addresses(self, ns_rrset: dns.rrset.RRset, resp: dns.message.Message, depth: int,
+                            zone: dns.name.Name) -> list[str]:
         ns_names = [rd.target for rd in ns_rrset]
         glue = [
             rd.address
             for rr in resp.additional
             if rr.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA) and rr.name in ns_names
+            and rr.name.is_subdomain(zone)  # glue from outside the referring zone is not believed
             for rd in rr
         ]
         if glue or depth > 3:
             return glue
         found: list[str] = []
         for ns in ns_names:
+            if ns.is_subdomain(ns_rrset.name):
+                continue  # in-zone name server without usable glue: asking for it would loop
             for rdtype in ("A", "AAAA"):
                 res = self.resolve(ns.to_text(), rdtype, _depth=depth + 1)
                 found.extend(res.records)
@@ -293,6 +337,24 @@ class Resolver:
                 return result
         result.error = "too many CNAME hops"
         return result
+
+
+def lame_reason(resp: dns.message.Message, zone: dns.name.Name, qname: dns.name.Name) -> str | None:
+    """Why a NOERROR/NXDOMAIN answer from a server of `zone` to a question about qname is lame, or None.
+
+    Authoritative (AA) answers are fine; so is a referral: no AA, no answer, NS records in the authority
+    section for a zone below `zone` that holds qname. A referral upward or sideways (RFC 2181 §5.4.1:
+    not below the zone that gave it) and any other non-authoritative answer are lame (RFC 1034 §5.3.3).
+    The one definition every iterative walk uses."""
+    if resp.flags & dns.flags.AA:
+        return None
+    cuts = [rr.name for rr in resp.authority if rr.rdtype == dns.rdatatype.NS]
+    if cuts and not resp.answer:
+        cut = cuts[0]
+        if cut != zone and cut.is_subdomain(zone) and qname.is_subdomain(cut):
+            return None
+        return f"referral to {cut} from a server of {zone}: not below that zone (upward or sideways)"
+    return "answer without the AA bit that is not a referral (RFC 1034 §5.3.3)"
 
 
 def _has(resp: dns.message.Message, name: dns.name.Name, rdtype: str) -> bool:

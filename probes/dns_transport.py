@@ -33,6 +33,7 @@ PORT = 53
 MAX_UDP = 65535
 QUESTION_CACHE_SIZE = 512  # rendered questions: ~100 bytes each
 ANSWER_CACHE_SIZE = 128  # parsed answers: enough for the per-server checks of the targets in flight
+RETRANSMIT_AT = 0.5  # the one UDP retransmission goes out when this share of the timeout has passed
 _HEADER = 12
 _ERROR_RCODES = {dns.rcode.FORMERR, dns.rcode.SERVFAIL, dns.rcode.NOTIMP, dns.rcode.REFUSED}
 
@@ -113,24 +114,53 @@ def _family(server: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in server else socket.AF_INET
 
 
+class StrayTimeout(dns.exception.Timeout):
+    """No answer in time, but datagrams that were not the answer came and were discarded."""
+
+    def __init__(self, discarded: list[str]) -> None:
+        super().__init__()
+        self.discarded = discarded
+
+    def note(self) -> str:
+        kinds = sorted(set(self.discarded))
+        return f"{len(self.discarded)} datagram(s) that did not answer the question discarded ({'; '.join(kinds)})"
+
+
 def udp(query: bytes, server: str, timeout: float) -> bytes:
-    """One UDP exchange; answers from elsewhere never reach a connected socket. Raises
-    dns.exception.Timeout, OSError, or what the answer check raises."""
-    deadline = time.monotonic() + timeout
+    """One UDP exchange within `timeout`; answers from elsewhere never reach a connected socket.
+
+    A datagram that is not the answer (another message ID, another question, not a response: a stray, a
+    late answer to someone else, a spoofing attempt; RFC 5452 §9.1) is discarded and the wait goes on,
+    as dns.query does with ignore_unexpected. The question is sent once more (same ID, so a late first
+    answer still counts) when half the time has passed without an answer: one lost datagram is not a
+    dead server. Raises dns.exception.Timeout (StrayTimeout when strays came) or OSError."""
+    start = time.monotonic()
+    deadline = start + timeout
+    resend_at = start + timeout * RETRANSMIT_AT
     query = _with_new_id(query)
+    discarded: list[str] = []
     with socket.socket(_family(server), socket.SOCK_DGRAM) as sock:
         sock.connect((server, PORT))
         sock.send(query)
+        resent = False
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise dns.exception.Timeout
-            sock.settimeout(left)
+            now = time.monotonic()
+            if not resent and now >= resend_at:
+                sock.send(query)
+                resent = True
+            left = (deadline if resent else resend_at) - now
+            if now >= deadline:
+                raise StrayTimeout(discarded) if discarded else dns.exception.Timeout
+            sock.settimeout(max(left, 0.0001))
             try:
                 answer = sock.recv(MAX_UDP)
             except TimeoutError:
-                raise dns.exception.Timeout from None
-            _check(query, answer)
+                continue
+            try:
+                _check(query, answer)
+            except (BadResponse, dns.message.ShortHeader) as exc:
+                discarded.append(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+                continue
             return answer
 
 

@@ -1,10 +1,12 @@
 """DNSSEC probe: the chain of trust from the root to the portal's A/AAAA, validated by netready itself.
 
 Observations (ids start with "dnssec:<name>:"):
-  chain                      zones from the root down (DS, DNSKEY, every RRSIG checked on its own), answers, status
+  chain                      zones from the root down (DS, DNSKEY, every RRSIG checked on its own), answers,
+                             CDS/CDNSKEY of the portal's zones, every server's validation outcome, status
   denial:<zone>              a random non-existent name in the portal's zone and its NSEC/NSEC3 proof
-  servers:<zone>             NS names at the parent and at the apex, and their addresses
-  server:<zone>:<ns>:<addr>  one authoritative server over UDP and TCP: SOA serial, DNSKEY tags, signed?, EDNS
+  servers:<zone>             NS names at the parent and at the apex, glue, and each name's own addresses
+  server:<zone>:<ns>:<addr>  one authoritative server over UDP and TCP: SOA serial, DNSKEY tags, signed?, EDNS;
+                             and its own answers (DNSKEY, SOA, the portal's A/AAAA) validated
   caa                        CAA records, climbing the tree as RFC 8659 says
 See docs/probes/dnssec.md for the JSON shape. Statuses: secure, insecure, bogus, indeterminate.
 """
@@ -32,20 +34,25 @@ from dns.rdtypes.ANY.DS import DS
 
 from netready.model import Observation, ObservationTimer, ProbeSettings, Target, utc_now
 from probes.dns import parse_records, zone_name_servers
+from probes.dnssec_crypto import Budget, algorithm_problem, algorithm_self_test, key_digest
+from probes.dnssec_denial import Proof, prove, prove_wildcard_answer
 from probes.dnssec_validate import (
-    UNSUPPORTED_ALGORITHMS,
-    UNSUPPORTED_DIGESTS,
-    check_rrset,
+    INCEPTION_SKEW,
+    Checker,
+    choose_ds,
+    ds_digest_matches,
     ds_info,
     iso,
     key_info,
     match_ds,
-    prove_denial,
+    owner_labels,
+    unsupported_anchor_keys,
 )
 from probes.dnssec_walk import Fetcher, Reply, Zone
 
 PROBE = "dnssec"
 MAX_CNAME_HOPS = 8
+MAX_NAMES_PER_SERVER = 4  # names of the walk asked of every server of a zone (each: A and AAAA)
 STATUS_ORDER = ("bogus", "indeterminate", "insecure", "secure")  # worst first
 
 # IANA root zone KSKs (KSK-2017 and KSK-2024), from data.iana.org/root-anchors.
@@ -132,32 +139,42 @@ def _denial_rrsets(resp: Any) -> list[tuple[dns.rrset.RRset, dns.rrset.RRset | N
     return out
 
 
+def _dname_above(resp: Any, name: dns.name.Name) -> dns.rrset.RRset | None:
+    """The DNAME RRset of the answer whose owner is a proper ancestor of name (RFC 6672 §2.2)."""
+    for rr in resp.answer:
+        if rr.rdtype == dns.rdatatype.DNAME and name != rr.name and name.is_subdomain(rr.name):
+            return rr
+    return None
+
+
+def _proof_text(proof: Proof) -> str:
+    kind = proof.kind.upper()
+    if proof.nsec3:
+        n3 = proof.nsec3
+        opt = "yes" if n3["opt_out"] else "no"
+        kind += f" (iterations {n3['iterations']}, salt {n3['salt'] or '-'}, opt-out {opt})"
+    return f"{proof.proves} proven by {kind}" + (f": {proof.reason}" if proof.reason else "")
+
+
 def _check_denial(
-    resp: Any, qname: dns.name.Name, qtype: int, zone: dns.name.Name, keys: list[DNSKEY], now: float
-) -> tuple[bool, str, dict[str, Any], list[dict[str, Any]]]:
-    """(proven, reason, denial dict, signature checks) for an NXDOMAIN/NODATA reply from a secure zone."""
-    pairs = _denial_rrsets(resp)
+    checker: Checker, resp: Any, qname: dns.name.Name, qtype: int, zone: dns.name.Name, keys: list[DNSKEY]
+) -> tuple[Proof, list[dict[str, Any]]]:
+    """What the NSEC/NSEC3 records of a negative answer from a secure zone prove, using only the records
+    whose signatures validate; and every signature check made."""
     sig_checks: list[dict[str, Any]] = []
+    good: list[dns.rrset.RRset] = []
     bad: list[str] = []
-    for rrset, sigs in pairs:
-        chk = check_rrset(rrset, sigs, zone, keys, now)
+    for rrset, sigs in _denial_rrsets(resp):
+        chk = checker.rrset(rrset, sigs, zone, keys)
         sig_checks.extend(chk.sigs)
-        if not chk.ok:
+        if chk.ok:
+            good.append(rrset)
+        else:
             bad.append(chk.reason(f"{rrset.name} {dns.rdatatype.to_text(rrset.rdtype)}"))
-    nxdomain = resp.rcode() == dns.rcode.NXDOMAIN
-    denial = prove_denial([r for r, _ in pairs], qname, qtype, zone, nxdomain)
-    d = denial.to_dict()
-    if bad:
-        return False, "; ".join(bad), d, sig_checks
-    if denial.proves is None:
-        return False, denial.reason or "no proof", d, sig_checks
-    kind = denial.kind.upper()
-    if denial.nsec3:
-        n3 = denial.nsec3
-        kind += (
-            f" (iterations {n3['iterations']}, salt {n3['salt'] or '-'}, opt-out {'yes' if n3['opt_out'] else 'no'})"
-        )
-    return True, f"{denial.proves} proven by {kind}", d, sig_checks
+    proof = prove(good, qname, qtype, zone, resp.rcode() == dns.rcode.NXDOMAIN)
+    if proof.status == "bogus" and bad:
+        proof.reason = f"{proof.reason}; records that did not validate: {'; '.join(dict.fromkeys(bad))}"
+    return proof, sig_checks
 
 
 # --- the chain -----------------------------------------------------------------------------------------------
@@ -168,10 +185,11 @@ class ZoneState:
     status: str
     reason: str
     keys: list[DNSKEY]  # the zone's DNSKEYs, usable for its data only when status is secure
+    trusted: set[str] = field(default_factory=set)  # digests of the keys its DS (or the anchor) vouches for
 
 
 def _zone_report(
-    fetcher: Fetcher, zone: Zone, parent: ZoneState | None, anchor: Anchor, now: float
+    fetcher: Fetcher, checker: Checker, zone: Zone, parent: ZoneState | None, anchor: Anchor
 ) -> tuple[dict[str, Any], ZoneState]:
     name = zone.name
     out: dict[str, Any] = {
@@ -192,15 +210,16 @@ def _zone_report(
         "errors": [],
     }
 
-    def done(status: str, reason: str, keys: list[DNSKEY]) -> tuple[dict[str, Any], ZoneState]:
+    def done(status: str, reason: str, keys: list[DNSKEY], trusted: set[str] | None = None
+             ) -> tuple[dict[str, Any], ZoneState]:
         out["status"], out["reason"] = status, reason
-        return out, ZoneState(status, reason, keys)
+        return out, ZoneState(status, reason, keys, trusted or set())
 
     # DNSKEY at the zone (always fetched: the picture and the algorithm rule want it even when insecure).
     keys: list[DNSKEY] = []
     key_rrset = key_sigs = None
     if zone.servers:
-        kreply = fetcher.ask(zone.servers, name, dns.rdatatype.DNSKEY).result()
+        kreply = fetcher.ask(zone.servers, name, dns.rdatatype.DNSKEY, zone=name).result()
         if kreply.response is not None:
             key_rrset = _find(kreply.response.answer, name, dns.rdatatype.DNSKEY)
             key_sigs = _sigs(kreply.response.answer, name, dns.rdatatype.DNSKEY)
@@ -210,8 +229,9 @@ def _zone_report(
     else:
         out["errors"].append(zone.error or f"no server address for {name}")
     out["dnskeys"] = [key_info(name, k) for k in keys]
-    if key_rrset is not None:
-        out["dnskey_sigs"] = check_rrset(key_rrset, key_sigs, name, keys, now).sigs
+    key_check = checker.rrset(key_rrset, key_sigs, name, keys) if key_rrset is not None else None
+    if key_check is not None:
+        out["dnskey_sigs"] = key_check.sigs
 
     if parent is not None and parent.status != "secure":
         if parent.status == "insecure":
@@ -219,15 +239,15 @@ def _zone_report(
         return done(parent.status, f"parent zone {zone.parent.name} is {parent.status}", keys)
 
     # The DS set: the trust anchor for the root, the parent's signed DS RRset otherwise.
-    trusted: list[DNSKEY] = []
+    anchor_keys: list[DNSKEY] = []
     if zone.parent is None:
         if anchor.error:
             return done("indeterminate", anchor.error, keys)
         ds_list = list(anchor.ds)
         out["anchor_keys"] = [key_info(name, k) for k in anchor.keys]
-        trusted.extend(k for k in anchor.keys if k in keys)
+        anchor_keys = [k for k in anchor.keys if algorithm_problem(int(k.algorithm)) is None]
     else:
-        dreply = fetcher.ask(zone.parent.servers, name, dns.rdatatype.DS).result()
+        dreply = fetcher.ask(zone.parent.servers, name, dns.rdatatype.DS, zone=zone.parent.name).result()
         if dreply.response is None:
             out["errors"].append(f"DS {name} at {zone.parent.name}: {dreply.error}")
             return done("indeterminate", f"servers of {zone.parent.name} did not answer for DS {name}", keys)
@@ -235,60 +255,76 @@ def _zone_report(
         out["ds_rcode"] = dns.rcode.to_text(resp.rcode())
         ds_rrset = _find(resp.answer, name, dns.rdatatype.DS)
         if ds_rrset is None:
-            proven, why, denial, sigs = _check_denial(resp, name, dns.rdatatype.DS, zone.parent.name, parent.keys, now)
-            out["ds_denial"], out["ds_sigs"] = denial, sigs
-            if proven:
-                return done("insecure", f"no DS for {name}: {why}", keys)
-            return done("bogus", f"no DS for {name} and no valid proof of its absence: {why}", keys)
-        chk = check_rrset(ds_rrset, _sigs(resp.answer, name, dns.rdatatype.DS), zone.parent.name, parent.keys, now)
+            proof, sigs = _check_denial(checker, resp, name, dns.rdatatype.DS, zone.parent.name, parent.keys)
+            out["ds_denial"], out["ds_sigs"] = proof.to_dict(), sigs
+            if proof.status == "secure":
+                return done("insecure", f"no DS for {name}: {_proof_text(proof)}", keys)
+            if proof.status == "insecure":
+                return done("insecure", f"no DS for {name}: {proof.reason}", keys)
+            return done("bogus", f"no DS for {name} and no valid proof of its absence: {proof.reason}", keys)
+        chk = checker.rrset(ds_rrset, _sigs(resp.answer, name, dns.rdatatype.DS), zone.parent.name, parent.keys)
         out["ds_sigs"] = chk.sigs
         if not chk.ok:
             return done("bogus", chk.reason(f"DS {name}"), keys)
         ds_list = list(ds_rrset)
 
-    usable = [
-        d
-        for d in ds_list
-        if int(d.algorithm) not in UNSUPPORTED_ALGORITHMS and int(d.digest_type) not in UNSUPPORTED_DIGESTS
-    ]
+    choice = choose_ds(ds_list)
     problems: list[str] = []
-    for d in ds_list:
+    trusted: list[DNSKEY] = [k for k in anchor_keys if k in keys]
+    for i, d in enumerate(ds_list):
         info = ds_info(d)
         key, why = match_ds(name, d, keys)
         info["matches"] = dns.dnssec.key_id(key) if key is not None else None
-        info["problem"] = why
+        info["key"] = key_digest(key) if key is not None else None
+        info["problem"] = choice.notes.get(i) or why
+        info["used"] = d in choice.usable
         out["ds"].append(info)
-        if key is not None and d in usable:
+        if d not in choice.usable:
+            continue
+        if key is not None:
             trusted.append(key)
         elif why:
             problems.append(why)
-    if ds_list and not usable and not anchor.keys:
-        return done("insecure", f"every DS for {name} uses an algorithm or digest validators must not use", keys)
+    if choice.unsupported_only and not anchor_keys:
+        notes = "; ".join(choice.notes.values())
+        return done("insecure", f"every DS for {name} uses an algorithm or digest this validator cannot use, so "
+                                f"the zone is treated as unsigned (RFC 4035 §5.2, RFC 6840 §5.2): {notes}", keys)
+    if zone.parent is None and not ds_list and anchor.keys and not anchor_keys:
+        return done("insecure", "every trust anchor key uses an algorithm this validator cannot use: "
+                    + "; ".join(unsupported_anchor_keys(anchor.keys)), keys)
     if key_rrset is None:
         if out["errors"]:
             return done("indeterminate", f"servers of {name} did not answer for DNSKEY", keys)
         return done("bogus", f"DS exists for {name} but the zone has no DNSKEY", keys)
     if not trusted:
         return done("bogus", "; ".join(problems) or f"no DNSKEY of {name} matches its DS", keys)
-    trusted_tags = {dns.dnssec.key_id(k) for k in trusted}
-    good = [s for s in out["dnskey_sigs"] if s["valid"] and s["key_tag"] in trusted_tags]
-    if not good:
-        by_trusted = [s for s in out["dnskey_sigs"] if s["key_tag"] in trusted_tags]
-        if not by_trusted:
-            tags = ", ".join(str(t) for t in sorted(trusted_tags))
-            return done("bogus", f"DNSKEY RRset of {name} is not signed by the key(s) its DS names ({tags})", keys)
-        return done("bogus", "; ".join(s["reason"] for s in by_trusted if s["reason"]), keys)
-    return done("secure", f"DS {', '.join(str(t) for t in sorted(trusted_tags))} → DNSKEY, self-signature valid", keys)
+    digests = {key_digest(k) for k in trusted}
+    tags = ", ".join(str(t) for t in sorted({dns.dnssec.key_id(k) for k in trusted}))
+    assert key_check is not None
+    if key_check.valid_by(digests):
+        return done("secure", f"DS {tags} → DNSKEY, self-signature valid", keys, digests)
+    by_trusted = [s for s in key_check.sigs if s["key_tag"] in {dns.dnssec.key_id(k) for k in trusted}]
+    algs = {int(k.algorithm) for k in trusted}
+    if by_trusted and all(s.get("unsupported") for s in by_trusted) and all(algorithm_self_test(a) for a in algs):
+        return done("insecure", "the keys the DS names use algorithms the local crypto library cannot verify: "
+                    + "; ".join(dict.fromkeys(s["reason"] for s in by_trusted)), keys)
+    if not by_trusted:
+        return done("bogus", f"DNSKEY RRset of {name} is not signed by the key(s) its DS names ({tags})", keys)
+    valid_other = [s for s in by_trusted if s["valid"]]
+    if valid_other:  # a key with the DS's tag signed, but not the key the DS's digest names
+        return done("bogus", f"DNSKEY RRset of {name} is signed by a key with tag {tags} that is not the key the DS "
+                             "vouches for (same tag, other key)", keys)
+    return done("bogus", "; ".join(dict.fromkeys(s["reason"] for s in by_trusted if s["reason"])), keys)
 
 
 def _answer_report(
+    checker: Checker,
     name: dns.name.Name,
     rdtype: int,
     zone: Zone,
     state: ZoneState | None,
     reply: Reply | None,
     err: str | None,
-    now: float,
 ) -> tuple[dict[str, Any], dns.name.Name | None]:
     """One A/AAAA (or CNAME) answer judged against the state of its zone; also the CNAME target, if any."""
     out: dict[str, Any] = {
@@ -299,6 +335,7 @@ def _answer_report(
         "rcode": reply.rcode if reply else None,
         "records": [],
         "cname": None,
+        "dname": None,
         "wildcard": False,
         "sigs": [],
         "denial": None,
@@ -312,52 +349,94 @@ def _answer_report(
     resp = reply.response
     rrset = _find(resp.answer, name, rdtype)
     cname = _find(resp.answer, name, dns.rdatatype.CNAME) if rrset is None else None
+    dname = _dname_above(resp, name) if cname is not None else None
     target = cname[0].target if cname is not None else None
     shown = rrset if rrset is not None else cname
     if shown is not None:
         out["records"] = sorted(rd.to_text() for rd in shown)
         out["cname"] = target.to_text() if target is not None else None
+    if dname is not None:
+        out["dname"] = {"owner": dname.name.to_text(), "target": dname[0].target.to_text()}
     if state is None or state.status != "secure":
         if state is not None and state.keys:  # untrusted, but the signature dates still matter (BP-DNSSEC-SIGS)
-            for rr in [shown] if shown is not None else [r for r, _ in _denial_rrsets(resp)]:
+            for rr in [dname or shown] if shown is not None else [r for r, _ in _denial_rrsets(resp)]:
                 sigs = _sigs(resp.answer if shown is not None else resp.authority, rr.name, rr.rdtype)
-                out["sigs"].extend(check_rrset(rr, sigs, zone.name, state.keys, now).sigs)
+                out["sigs"].extend(checker.rrset(rr, sigs, zone.name, state.keys).sigs)
         status = state.status if state else "indeterminate"
         out["status"] = status
         out["reason"] = f"zone {zone.name} is {status}" + (f": {state.reason}" if state and state.reason else "")
         return out, target
-    if shown is not None:
-        sigs = _sigs(resp.answer, name, shown.rdtype)
-        chk = check_rrset(shown, sigs, zone.name, state.keys, now)
-        out["sigs"] = chk.sigs
-        if not chk.ok:
-            out["status"], out["reason"] = "bogus", chk.reason(f"{name} {dns.rdatatype.to_text(shown.rdtype)}")
-            return out, target
-        labels = min((s["labels"] for s in chk.sigs if s["valid"]), default=len(name) - 1)
-        if labels < len(name) - 1:  # wildcard expansion: the exact name must be denied
-            out["wildcard"] = True
-            pairs = _denial_rrsets(resp)
-            dchk = [check_rrset(r, s, zone.name, state.keys, now) for r, s in pairs]
-            out["sigs"].extend(s for c in dchk for s in c.sigs)
-            if not pairs or not all(c.ok for c in dchk):
-                out["status"], out["reason"] = "bogus", f"wildcard answer for {name} without a valid NSEC/NSEC3 proof"
-                return out, target
-        out["status"], out["reason"] = (
-            "secure",
-            f"{out['type'] if rrset is not None else 'CNAME'} signed by {zone.name}",
-        )
+    if shown is None:
+        proof, sigs = _check_denial(checker, resp, name, rdtype, zone.name, state.keys)
+        out["denial"], out["sigs"] = proof.to_dict(), sigs
+        out["status"] = proof.status
+        if proof.status == "secure":
+            out["reason"] = _proof_text(proof)
+        else:
+            out["reason"] = f"{out['rcode']} for {name} {out['type']}: {proof.reason}"
+        return out, None
+    if dname is not None and not _sigs(resp.answer, name, dns.rdatatype.CNAME):
+        return _dname_report(checker, resp, out, name, cname, dname, zone, state), target
+    sigs = _sigs(resp.answer, name, shown.rdtype)
+    chk = checker.rrset(shown, sigs, zone.name, state.keys)
+    out["sigs"] = chk.sigs
+    what = out["type"] if rrset is not None else "CNAME"
+    if not chk.ok:
+        out["status"], out["reason"] = "bogus", chk.reason(f"{name} {what}")
         return out, target
-    proven, why, denial, sigs = _check_denial(resp, name, rdtype, zone.name, state.keys, now)
-    out["denial"], out["sigs"] = denial, sigs
-    out["status"] = "secure" if proven else "bogus"
-    out["reason"] = why if proven else f"{out['rcode']} for {name} {out['type']} not proven: {why}"
-    return out, None
+    labels = max(s["labels"] for s in chk.sigs if s["valid"])
+    if not name.is_wild() and labels < owner_labels(name):  # expanded from the wildcard *.<source>
+        source = dns.name.Name(name.labels[len(name) - 1 - labels :])
+        out["wildcard"] = True
+        good, bad = [], []
+        for r, s in _denial_rrsets(resp):
+            dchk = checker.rrset(r, s, zone.name, state.keys)
+            out["sigs"].extend(dchk.sigs)
+            (good if dchk.ok else bad).append(r if dchk.ok else dchk.reason(f"{r.name}"))
+        proof = prove_wildcard_answer(good, name, source, zone.name)
+        out["denial"] = proof.to_dict()
+        if proof.status != "secure":
+            out["status"] = proof.status
+            out["reason"] = proof.reason or "wildcard answer without proof"
+            if bad:
+                out["reason"] += f"; records that did not validate: {'; '.join(bad)}"
+            return out, target
+        out["status"], out["reason"] = "secure", f"{what} signed by {zone.name}, expanded from *.{source} (proven)"
+        return out, target
+    out["status"], out["reason"] = "secure", f"{what} signed by {zone.name}"
+    return out, target
 
 
-# --- per-server, denial and CAA jobs -------------------------------------------------------------------------
+def _dname_report(checker: Checker, resp: Any, out: dict[str, Any], name: dns.name.Name, cname: dns.rrset.RRset,
+                  dname: dns.rrset.RRset, zone: Zone, state: ZoneState) -> dict[str, Any]:
+    """An unsigned CNAME synthesised from a DNAME (RFC 6672 §5.3.1): the DNAME must validate and the
+    CNAME must be exactly what it synthesises (same owner, target = owner with the DNAME's owner suffix
+    replaced by its target)."""
+    chk = checker.rrset(dname, _sigs(resp.answer, dname.name, dns.rdatatype.DNAME), zone.name, state.keys)
+    out["sigs"] = chk.sigs
+    if not chk.ok:
+        out["status"], out["reason"] = "bogus", chk.reason(f"{dname.name} DNAME")
+        return out
+    try:
+        expected = name.relativize(dname.name).derelativize(dname[0].target)
+    except dns.name.NameTooLong:
+        out["status"], out["reason"] = "bogus", f"DNAME {dname.name} would synthesise a name too long for {name}"
+        return out
+    got = cname[0].target
+    if len(cname) != 1 or got != expected:
+        out["status"] = "bogus"
+        out["reason"] = (f"CNAME {name} -> {got} does not follow from DNAME {dname.name} -> {dname[0].target} "
+                         f"(it synthesises {expected}; RFC 6672 §5.3.1)")
+        return out
+    out["status"] = "secure"
+    out["reason"] = f"CNAME synthesised from DNAME {dname.name} -> {dname[0].target}, signed by {zone.name}"
+    return out
 
 
-def _server_transport(addr: str, zone: dns.name.Name, soa_reply: tuple, key_reply: tuple) -> dict[str, Any]:
+# --- per-server, denial, CDS and CAA jobs --------------------------------------------------------------------
+
+
+def _server_transport(zone: dns.name.Name, soa_reply: tuple, key_reply: tuple, tcp: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"answered": False, "error": None}
     resp, _tcp, err, rtt = soa_reply
     if resp is None:
@@ -375,30 +454,51 @@ def _server_transport(addr: str, zone: dns.name.Name, soa_reply: tuple, key_repl
             soa_signed=_sigs(resp.answer, zone, dns.rdatatype.SOA) is not None,
             rtt_ms=rtt,
         )
-    resp, _tcp, err, _rtt = key_reply
+    resp, over_tcp, err, _rtt = key_reply
     if resp is None:
         out["dnskey_error"] = err
         out["dnskey_tags"] = None
+        out["dnskey_truncated"] = bool(err and err.startswith("truncated over UDP"))
     else:
         keys = _find(resp.answer, zone, dns.rdatatype.DNSKEY)
         out["dnskey_rcode"] = dns.rcode.to_text(resp.rcode())
-        out["dnskey_truncated"] = bool(resp.flags & dns.flags.TC)
+        # Over UDP a truncated DNSKEY answer was asked again over TCP (probes.dns.ask): the key set compared
+        # is the full one, never the empty set of a truncated answer.
+        out["dnskey_truncated"] = bool(resp.flags & dns.flags.TC) or (over_tcp and not tcp)
+        out["dnskey_retried_tcp"] = over_tcp and not tcp
         out["dnskey_tags"] = sorted(dns.dnssec.key_id(k) for k in keys) if keys else []
         out["dnskey_signed"] = _sigs(resp.answer, zone, dns.rdatatype.DNSKEY) is not None
     return out
 
 
-def _server_checks(fetcher: Fetcher, zone: dns.name.Name, servers: list[tuple[str, str]], target: str) -> list:
-    """Every (NS name, address) over UDP (no TCP fallback: we want to see truncation) and TCP, all in flight."""
+@dataclass
+class _ServerRaw:
+    """One server address's answers, kept until the zone's validation state is known."""
+
+    obs: Observation
+    dnskey: tuple | None  # query_once result over UDP (TCP after truncation)
+    soa: tuple | None
+    answers: dict[tuple[dns.name.Name, int], Future]  # (name, A|AAAA) -> query_once future
+
+
+def _server_checks(fetcher: Fetcher, zone: dns.name.Name, servers: list[tuple[str, str]], target: str,
+                   names: Future) -> list[_ServerRaw]:
+    """Every (NS name, address) over UDP (TCP only when the UDP answer is truncated, which is recorded) and
+    TCP, all in flight; then the portal's names in this zone (A, AAAA) from every address, to validate each
+    server's own answers once the zone's keys are known."""
     t0 = time.perf_counter()
     started = utc_now()
-    futs = {
-        (ns, addr, tcp, rdtype): fetcher.server_soa(addr, zone, tcp)
-        if rdtype == dns.rdatatype.SOA
-        else fetcher.raw(addr, zone, rdtype, tcp, fallback=False)
+    futs = {}
+    for ns, addr in servers:
+        for tcp in (False, True):
+            futs[(ns, addr, tcp, dns.rdatatype.SOA)] = fetcher.server_soa(addr, zone, tcp)
+            futs[(ns, addr, tcp, dns.rdatatype.DNSKEY)] = fetcher.raw(addr, zone, dns.rdatatype.DNSKEY, tcp,
+                                                                      fallback=not tcp)
+    wanted: list[dns.name.Name] = names.result()[:MAX_NAMES_PER_SERVER]
+    answer_futs = {
+        (ns, addr): {(n, t): fetcher.raw(addr, n, t, False, fallback=True)
+                     for n in wanted for t in (dns.rdatatype.A, dns.rdatatype.AAAA)}
         for ns, addr in servers
-        for tcp in (False, True)
-        for rdtype in (dns.rdatatype.SOA, dns.rdatatype.DNSKEY)
     }
     out = []
     for ns, addr in servers:
@@ -407,27 +507,29 @@ def _server_checks(fetcher: Fetcher, zone: dns.name.Name, servers: list[tuple[st
             probe=PROBE,
             target=target,
             subject=f"{ns} {addr}",
-            asked={"zone": zone.to_text(), "queries": ["SOA", "DNSKEY"], "transports": ["udp", "tcp"]},
+            asked={"zone": zone.to_text(), "queries": ["SOA", "DNSKEY", "A", "AAAA"], "transports": ["udp", "tcp"],
+                   "names": [n.to_text() for n in wanted]},
             started=started,
         )
-        res = {
-            name: _server_transport(
-                addr,
-                zone,
-                futs[(ns, addr, tcp, dns.rdatatype.SOA)].result(),
-                futs[(ns, addr, tcp, dns.rdatatype.DNSKEY)].result(),
-            )
-            for name, tcp in (("udp", False), ("tcp", True))
-        }
+        replies = {tcp: (futs[(ns, addr, tcp, dns.rdatatype.SOA)].result(),
+                         futs[(ns, addr, tcp, dns.rdatatype.DNSKEY)].result()) for tcp in (False, True)}
+        soa_udp = replies[False][0]
+        if soa_udp[0] is not None and soa_udp[0].flags & dns.flags.TC:  # rare: the SOA answer did not fit
+            replies[False] = (fetcher.raw(addr, zone, dns.rdatatype.SOA, True).result(), replies[False][1])
+        res = {name: _server_transport(zone, *replies[tcp], tcp) for name, tcp in (("udp", False), ("tcp", True))}
+        if soa_udp[0] is not None and soa_udp[0].flags & dns.flags.TC:
+            res["udp"]["truncated"] = True
         obs.duration_ms = round((time.perf_counter() - t0) * 1000, 3)
         obs.data = {"zone": zone.to_text(), "ns": ns, "address": addr, "family": 6 if ":" in addr else 4, **res}
         if not res["udp"]["answered"] and not res["tcp"]["answered"]:
             obs.error = f"{ns} ({addr}) did not answer: UDP {res['udp']['error']}; TCP {res['tcp']['error']}"
-        out.append(obs)
+        key_reply = replies[False][1] if replies[False][1][0] is not None else replies[True][1]
+        soa_reply = replies[False][0] if replies[False][0][0] is not None else replies[True][0]
+        out.append(_ServerRaw(obs, key_reply, soa_reply, answer_futs[(ns, addr)]))
     return out
 
 
-def _servers_job(fetcher: Fetcher, zone: Zone, target: str) -> list[Observation]:
+def _servers_job(fetcher: Fetcher, zone: Zone, target: str, names: Future) -> tuple[Observation, list[_ServerRaw]]:
     summary = Observation(
         id=f"dnssec:{target}:servers:{zone.name.to_text()}",
         probe=PROBE,
@@ -442,28 +544,166 @@ def _servers_job(fetcher: Fetcher, zone: Zone, target: str) -> list[Observation]
         child = zone_name_servers(zone.name.to_text(), fetcher.settings) if zone.servers else None
         ns_child = list(child.ns_names) if child is not None else []
         ns_parent = list(zone.ns_names)
-        names = sorted(set(ns_child) | set(ns_parent))
+        names_all = sorted(set(ns_child) | set(ns_parent))
         lookups = child.lookups if child is not None else {}
         looked_up = {n: [a for t in ("A", "AAAA") for a in r[t].records] for n, r in lookups.items()}
-        found = fetcher.addresses_many([dns.name.from_text(n) for n in names if n not in looked_up])
+        found = fetcher.addresses_many([dns.name.from_text(n) for n in names_all if n not in looked_up])
+        child_addresses = {n: sorted(set(looked_up.get(n) or found.get(dns.name.from_text(n), [])),
+                                     key=lambda a: (":" in a, a)) for n in names_all}
         addresses = {
-            n: sorted(
-                set(looked_up.get(n) or found.get(dns.name.from_text(n), [])) | set(zone.glue.get(n, [])),
-                key=lambda a: (":" in a, a),
-            )
-            for n in names
+            n: sorted(set(child_addresses[n]) | set(zone.glue.get(n, [])), key=lambda a: (":" in a, a))
+            for n in names_all
         }
         summary.data = {
             "zone": zone.name.to_text(),
             "ns_parent": ns_parent if zone.parent else [],
             "ns_child": ns_child,
+            "ns_child_error": child.error if child is not None else None,
             "addresses": addresses,
+            "child_addresses": child_addresses,
             "glue": zone.glue,
+            "parent": zone.parent.name.to_text() if zone.parent else None,
         }
-        if not names:
+        if not names_all:
             summary.error = f"no NS record found for {zone.name}"
     pairs = [(n, a) for n, addrs in addresses.items() for a in addrs]
-    return [summary, *_server_checks(fetcher, zone.name, pairs, target)]
+    return summary, _server_checks(fetcher, zone.name, pairs, target, names)
+
+
+def _finish_server(raw: _ServerRaw, checker: Checker, zone: Zone, state: ZoneState | None,
+                   seen: set[tuple]) -> Observation:
+    """Validate what this one server answers (DNSKEY, SOA, the portal's A/AAAA) against the zone's trust:
+    a stale secondary with expired signatures or an old key set is named, not hidden behind a good one."""
+    obs = raw.obs
+    checks: list[dict[str, Any]] = []
+    sigs: list[dict[str, Any]] = []
+    v: dict[str, Any] = {"status": "indeterminate", "reason": "", "checks": checks, "sigs": sigs}
+    obs.data["validation"] = v
+    if state is None or state.status != "secure":
+        v["status"] = state.status if state else "indeterminate"
+        v["reason"] = f"zone {zone.name} is {v['status']}: nothing to validate per server"
+        return obs
+
+    def add(what: str, status: str, reason: str, found: list[dict[str, Any]]) -> None:
+        checks.append({"what": what, "status": status, "reason": reason})
+        for s in found:  # the same signature as the chain's (or another server's) is not repeated
+            key = (s["owner"], s["type"], s["key_tag"], s["expiration_ts"], s["valid"])
+            if key not in seen:
+                seen.add(key)
+                sigs.append(s)
+
+    name = zone.name
+    resp = raw.dnskey[0] if raw.dnskey else None
+    keys: list[DNSKEY] = []
+    if resp is None:
+        add("DNSKEY", "indeterminate", f"no answer: {raw.dnskey[2] if raw.dnskey else 'not asked'}", [])
+    elif not resp.flags & dns.flags.AA:
+        add("DNSKEY", "indeterminate", "answer not authoritative (lame)", [])
+    else:
+        krr = _find(resp.answer, name, dns.rdatatype.DNSKEY)
+        keys = list(krr) if krr else []
+        if krr is None:
+            add("DNSKEY", "bogus", f"serves no DNSKEY RRset for the signed zone {name}", [])
+        else:
+            kchk = checker.rrset(krr, _sigs(resp.answer, name, dns.rdatatype.DNSKEY), name, keys)
+            if kchk.valid_by(state.trusted):
+                add("DNSKEY", "secure", "signed by the key the DS names", kchk.sigs)
+            else:
+                why = kchk.reason(f"DNSKEY {name}")
+                if not any(s["key"] in state.trusted for s in kchk.sigs):
+                    why = f"DNSKEY RRset not validly signed by the key the DS names ({why})"
+                add("DNSKEY", "bogus", why, kchk.sigs)
+    mine = ZoneState("secure", "", keys or state.keys, state.trusted)
+    soa_resp = raw.soa[0] if raw.soa else None
+    if soa_resp is not None and soa_resp.flags & dns.flags.AA:
+        soa = _find(soa_resp.answer, name, dns.rdatatype.SOA)
+        if soa is None:
+            add("SOA", "bogus", "no SOA in the answer", [])
+        else:
+            chk = checker.rrset(soa, _sigs(soa_resp.answer, name, dns.rdatatype.SOA), name, mine.keys)
+            add("SOA", "secure" if chk.ok else "bogus", "signed" if chk.ok else chk.reason(f"{name} SOA"), chk.sigs)
+    for (qname, rdtype), fut in raw.answers.items():
+        resp_t = fut.result()
+        what = f"{qname.to_text()} {dns.rdatatype.to_text(rdtype)}"
+        if resp_t[0] is None:
+            add(what, "indeterminate", f"no answer: {resp_t[2]}", [])
+            continue
+        if not resp_t[0].flags & dns.flags.AA:
+            add(what, "indeterminate", "answer not authoritative (lame)", [])
+            continue
+        rep, _ = _answer_report(checker, qname, rdtype, zone, mine, Reply(obs.data["address"], resp_t[0]), None)
+        add(what, rep["status"], rep["reason"], rep["sigs"])
+    statuses = [c["status"] for c in checks] or ["indeterminate"]
+    v["status"] = worst([s for s in statuses if s != "indeterminate"] or statuses)
+    bad = [c for c in checks if c["status"] == v["status"] and c["status"] != "secure"]
+    v["reason"] = "; ".join(f"{c['what']}: {c['reason']}" for c in bad) or "every answer validates"
+    return obs
+
+
+def _cds_report(checker: Checker, zone: Zone, report: dict[str, Any], state: ZoneState | None,
+                cds_f: Future, cdnskey_f: Future) -> dict[str, Any]:
+    """CDS/CDNSKEY (RFC 7344, RFC 8078): what the zone asks its parent to hold, checked against its own
+    DNSKEY set and the DS the parent holds now."""
+    name = zone.name
+    out: dict[str, Any] = {"cds": [], "cdnskey": [], "sigs": [], "delete": False, "problems": [],
+                           "parent_should_hold": [], "parent_has": [], "matches_parent": None, "error": None,
+                           "signed_by_ds_key": None}
+    replies = {"CDS": cds_f.result(), "CDNSKEY": cdnskey_f.result()}
+    errors = [f"{t}: {r.error}" for t, r in replies.items() if r.response is None]
+    if errors:
+        out["error"] = "; ".join(errors)
+        return out
+    cds = _find(replies["CDS"].response.answer, name, dns.rdatatype.CDS)
+    cdnskey = _find(replies["CDNSKEY"].response.answer, name, dns.rdatatype.CDNSKEY)
+    keys = state.keys if state else []
+    out["parent_has"] = [f"{d['key_tag']} {d['algorithm']} {d['digest_type']} {d['digest']}" for d in report["ds"]]
+    if cds is None and cdnskey is None:
+        return out
+    delete_cds = [d for d in cds or [] if int(d.algorithm) == 0]
+    delete_key = [k for k in cdnskey or [] if int(k.algorithm) == 0]
+    out["cds"] = [ds_info(d) for d in cds or []]
+    out["cdnskey"] = [{"flags": int(k.flags), "algorithm": int(k.algorithm),
+                       "key_tag": dns.dnssec.key_id(k) if int(k.algorithm) else 0} for k in cdnskey or []]
+    out["delete"] = bool(delete_cds or delete_key)
+    problems: list[str] = out["problems"]
+    if (delete_cds and len(cds) > len(delete_cds)) or (delete_key and len(cdnskey) > len(delete_key)):
+        problems.append("a delete request (algorithm 0) is mixed with other records (RFC 8078 §4)")
+    if state is not None and state.status == "secure":
+        for t, rr in (("CDS", cds), ("CDNSKEY", cdnskey)):
+            if rr is None:
+                continue
+            chk = checker.rrset(rr, _sigs(replies[t].response.answer, name, rr.rdtype), name, keys)
+            out["sigs"].extend(chk.sigs)
+            by_ds = chk.valid_by(state.trusted)
+            out["signed_by_ds_key"] = by_ds if out["signed_by_ds_key"] is None else out["signed_by_ds_key"] and by_ds
+            if not by_ds:
+                problems.append(f"{t} is not signed by a key the parent's DS names (RFC 7344 §4.1): "
+                                f"{chk.reason(f'{name} {t}') if not chk.ok else 'signed by another key'}")
+    if out["delete"]:
+        return out
+    dnskeys = {k.to_digestable(): k for k in keys}
+    from_cds: list[DS] = []
+    for d in cds or []:
+        key = next((k for k in keys if ds_digest_matches(name, d, k)), None)
+        if key is None:
+            problems.append(f"CDS {d.key_tag} (digest {int(d.digest_type)}) matches no DNSKEY of {name}")
+        from_cds.append(d)
+    cdnskey_keys = []
+    for k in cdnskey or []:
+        wire = DNSKEY(k.rdclass, dns.rdatatype.DNSKEY, k.flags, k.protocol, k.algorithm, k.key).to_digestable()
+        if wire not in dnskeys:
+            problems.append(f"CDNSKEY {dns.dnssec.key_id(k)} is not in the DNSKEY set of {name}")
+        else:
+            cdnskey_keys.append(dnskeys[wire])
+    if cds is not None and cdnskey is not None:
+        by_cds = {key_digest(k) for d in cds for k in keys if ds_digest_matches(name, d, k)}
+        if by_cds != {key_digest(k) for k in cdnskey_keys}:
+            problems.append("CDS and CDNSKEY name different keys (RFC 7344 §4: they must agree)")
+    should = [ds_info(d) for d in from_cds] if cds is not None else [
+        ds_info(dns.dnssec.make_ds(name, k, "SHA256")) for k in cdnskey_keys]
+    out["parent_should_hold"] = [f"{d['key_tag']} {d['algorithm']} {d['digest_type']} {d['digest']}" for d in should]
+    out["matches_parent"] = sorted(out["parent_should_hold"]) == sorted(out["parent_has"])
+    return out
 
 
 def _denial_job(fetcher: Fetcher, zone: Zone, target: str) -> tuple[Observation, Any]:
@@ -476,13 +716,13 @@ def _denial_job(fetcher: Fetcher, zone: Zone, target: str) -> tuple[Observation,
         asked={"qname": qname.to_text(), "type": "A", "why": "a random name that should not exist"},
     )
     with ObservationTimer(obs):
-        reply = fetcher.ask(zone.servers, qname, dns.rdatatype.A, share=False).result() if zone.servers else None
+        reply = (fetcher.ask(zone.servers, qname, dns.rdatatype.A, share=False, zone=zone.name).result()
+                 if zone.servers else None)
     return obs, (qname, reply)
 
 
-def _finish_denial(
-    obs: Observation, qname: dns.name.Name, reply: Reply | None, zone: Zone, state: ZoneState | None, now: float
-) -> Observation:
+def _finish_denial(obs: Observation, qname: dns.name.Name, reply: Reply | None, zone: Zone,
+                   state: ZoneState | None, checker: Checker) -> Observation:
     data: dict[str, Any] = {
         "zone": zone.name.to_text(),
         "qname": qname.to_text(),
@@ -511,7 +751,7 @@ def _finish_denial(
         data["status"], data["reason"] = proven_state, f"zone {zone.name} is {proven_state}"
         if state is not None and state.keys:
             for rr, sigs in _denial_rrsets(resp):
-                data["sigs"].extend(check_rrset(rr, sigs, zone.name, state.keys, now).sigs)
+                data["sigs"].extend(checker.rrset(rr, sigs, zone.name, state.keys).sigs)
             n3 = next((r[0] for r, _ in _denial_rrsets(resp) if r.rdtype == dns.rdatatype.NSEC3), None)
             if n3 is not None:
                 data["nsec3"] = {
@@ -521,9 +761,16 @@ def _finish_denial(
                     "opt_out": bool(n3.flags & 1),
                 }
         return obs
-    proven, why, denial, sigs = _check_denial(resp, qname, dns.rdatatype.A, zone.name, state.keys, now)
-    data.update(kind=denial["kind"], proves=denial["proves"], nsec3=denial["nsec3"], sigs=sigs)
-    data["status"], data["reason"] = ("secure" if proven else "bogus"), why
+    if resp.answer:  # a wildcard answers every name: the positive answer is validated like the portal's
+        rep, _ = _answer_report(checker, qname, dns.rdatatype.A, zone, state, reply, None)
+        data.update(kind=(rep["denial"] or {}).get("kind", "none"), proves="wildcard" if rep["wildcard"] else None,
+                    nsec3=(rep["denial"] or {}).get("nsec3"), sigs=rep["sigs"], status=rep["status"],
+                    reason=rep["reason"])
+        return obs
+    proof, sigs = _check_denial(checker, resp, qname, dns.rdatatype.A, zone.name, state.keys)
+    data.update(kind=proof.kind, proves=proof.proves, nsec3=proof.nsec3, sigs=sigs)
+    data["status"] = proof.status
+    data["reason"] = _proof_text(proof) if proof.status == "secure" else (proof.reason or "no proof")
     return obs
 
 
@@ -601,12 +848,13 @@ def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: P
     extra: list[Observation] = []
     with ObservationTimer(chain):
         now = time.time()
+        checker = Checker(now, Budget())
         anchor_f = fetcher.jobs.submit(load_anchor, settings.trust_anchor)
         caa_f = fetcher.jobs.submit(_caa_job, fetcher, qname, target)
         names: list[dns.name.Name] = []
         walk_errors: list[str] = []
         hops: list[tuple[dns.name.Name, Zone, dict[int, Future], bool]] = []
-        side_jobs: dict[dns.name.Name, tuple[Future, Future]] = {}
+        side_jobs: dict[dns.name.Name, dict[str, Future]] = {}
         current: dns.name.Name | None = qname
         while current is not None and len(names) < MAX_CNAME_HOPS:
             if current in names:
@@ -617,14 +865,19 @@ def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: P
             if err:
                 walk_errors.append(err)
             if zone.name not in side_jobs and zone.servers and not err:
-                side_jobs[zone.name] = (
-                    fetcher.jobs.submit(_servers_job, fetcher, zone, target),
-                    fetcher.jobs.submit(_denial_job, fetcher, zone, target),
-                )
+                in_zone: Future = Future()  # the names of the walk in this zone, known once the walk ends
+                side_jobs[zone.name] = {
+                    "names": in_zone,
+                    "servers": fetcher.jobs.submit(_servers_job, fetcher, zone, target, in_zone),
+                    "denial": fetcher.jobs.submit(_denial_job, fetcher, zone, target),
+                    "cds": fetcher.ask(zone.servers, zone.name, dns.rdatatype.CDS, zone=zone.name),
+                    "cdnskey": fetcher.ask(zone.servers, zone.name, dns.rdatatype.CDNSKEY, zone=zone.name),
+                }
             asks = (
                 {}
                 if err or not zone.servers
-                else {t: fetcher.ask(zone.servers, current, t) for t in (dns.rdatatype.A, dns.rdatatype.AAAA)}
+                else {t: fetcher.ask(zone.servers, current, t, zone=zone.name)
+                      for t in (dns.rdatatype.A, dns.rdatatype.AAAA)}
             )
             hops.append((current, zone, asks, exists))
             nxt = None
@@ -638,6 +891,8 @@ def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: P
         else:
             if current is not None:
                 walk_errors.append(f"more than {MAX_CNAME_HOPS} CNAME hops")
+        for zname, jobs in side_jobs.items():
+            jobs["names"].set_result([n for n, z, a, _e in hops if z.name == zname and a])
 
         # Validate top-down every zone any hop used (a CNAME may lead into other zones).
         anchor = anchor_f.result()
@@ -650,7 +905,7 @@ def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: P
         zone_reports: list[dict[str, Any]] = []
         for z in zones_used:  # parents always come before children in this list
             parent_state = states.get(z.parent.name) if z.parent else None
-            report, state = _zone_report(fetcher, z, parent_state, anchor, now)
+            report, state = _zone_report(fetcher, checker, z, parent_state, anchor)
             states[z.name] = state
             zone_reports.append(report)
 
@@ -659,12 +914,37 @@ def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: P
             if not asks:
                 err = next((e for e in walk_errors), None) or zone.error
                 for t in (dns.rdatatype.A, dns.rdatatype.AAAA):
-                    rep, _ = _answer_report(hop_name, t, zone, states.get(zone.name), None, err, now)
+                    rep, _ = _answer_report(checker, hop_name, t, zone, states.get(zone.name), None, err)
                     answers.append(rep)
                 continue
             for t, fut in asks.items():
-                rep, _ = _answer_report(hop_name, t, zone, states.get(zone.name), fut.result(), None, now)
+                rep, _ = _answer_report(checker, hop_name, t, zone, states.get(zone.name), fut.result(), None)
                 answers.append(rep)
+
+        # Every authoritative server of the portal's zones, validated on its own answers.
+        server_results: list[dict[str, Any]] = []
+        seen_sigs = {(s["owner"], s["type"], s["key_tag"], s["expiration_ts"], s["valid"])
+                     for a in answers for s in a["sigs"]}
+        seen_sigs |= {(s["owner"], s["type"], s["key_tag"], s["expiration_ts"], s["valid"])
+                      for z in zone_reports for s in z["dnskey_sigs"]}
+        by_zone = {r["zone"]: r for r in zone_reports}
+        for zname, jobs in side_jobs.items():
+            zone = fetcher.zones[zname]
+            summary, raws = jobs["servers"].result()
+            extra.append(summary)
+            for raw in raws:
+                obs = _finish_server(raw, checker, zone, states.get(zname), seen_sigs)
+                extra.append(obs)
+                v = obs.data["validation"]
+                bad = next((c for c in v["checks"] if c["status"] == v["status"]), None)
+                server_results.append({"zone": zname.to_text(), "ns": obs.data["ns"], "address": obs.data["address"],
+                                       "status": v["status"], "reason": v["reason"],
+                                       "first": f"{bad['what']}: {bad['reason']}" if bad else v["reason"]})
+            dobs, (dq, dreply) = jobs["denial"].result()
+            extra.append(_finish_denial(dobs, dq, dreply, zone, states.get(zname), checker))
+            if zname.to_text() in by_zone:
+                by_zone[zname.to_text()]["cds"] = _cds_report(checker, zone, by_zone[zname.to_text()],
+                                                               states.get(zname), jobs["cds"], jobs["cdnskey"])
 
         statuses = [a["status"] for a in answers] or ["indeterminate"]
         if walk_errors and any("loop" in e or "hops" in e for e in walk_errors):
@@ -674,6 +954,15 @@ def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: P
         reason = worst_answer["reason"] if worst_answer else "; ".join(walk_errors)
         if status == "indeterminate" and walk_errors:
             reason = "; ".join(walk_errors)
+        bogus_servers = [s for s in server_results if s["status"] == "bogus"]
+        if status == "secure" and bogus_servers:
+            status = "bogus"
+            by_ns: dict[str, list[dict[str, Any]]] = {}
+            for s in bogus_servers:
+                by_ns.setdefault(s["ns"], []).append(s)
+            reason = "; ".join(
+                f"{ns.rstrip('.')} ({', '.join(s['address'] for s in found)}) serves data that does not validate: "
+                f"{found[0]['first']}" for ns, found in by_ns.items())
         final = [a for a in answers if a["name"] == names[-1].to_text()]
         exists = any(a["records"] for a in final) or any(a["rcode"] == "NOERROR" for a in final)
         chain.data = {
@@ -687,23 +976,19 @@ def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: P
             },
             "zones": zone_reports,
             "answers": answers,
+            "servers": server_results,
             "status": status,
             "reason": reason,
             "exists": exists and not any(a["rcode"] == "NXDOMAIN" for a in final),
             "walk_errors": walk_errors,
             "validated_at": iso(now),
             "validated_at_ts": int(now),
+            "inception_skew_s": INCEPTION_SKEW,
         }
         if status == "indeterminate":
             chain.error = reason
-
-        for zname, (servers_f, denial_f) in side_jobs.items():
-            zone = fetcher.zones[zname]
-            dobs, (dq, dreply) = denial_f.result()
-            extra.append(_finish_denial(dobs, dq, dreply, zone, states.get(zname), now))
-            extra.extend(servers_f.result())
         extra.append(caa_f.result())
-        chain.data["queries"] = fetcher.queries
+        chain.data["validation"] = checker.budget.to_dict()
     chain.data["queries"] = fetcher.queries
     chain.data["shared_answers"] = _shared_answers(fetcher)
     return [chain, *extra]

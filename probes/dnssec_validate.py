@@ -1,12 +1,15 @@
-"""DNSSEC checks that need no network: DS/DNSKEY matching, one-signature-at-a-time validation, denial proofs.
+"""DNSSEC checks that need no network: keys, DS selection and matching, one-signature-at-a-time validation.
 
 Every function returns plain data with the real reason spelled out ("RRSIG by 12345 expired at ..."),
 because the evaluators and the chain picture must say *why* something is bogus, not just that it is.
+Keys are told apart by identity (their RDATA), never by tag alone: a DS vouches for the key whose digest
+it carries, and a signature counts as made by the key that verified it. Verification goes through
+probes.dnssec_crypto (what can be verified, bounds per RRset and per target, a result cache).
+Denial of existence is in probes.dnssec_denial.
 """
 
 from __future__ import annotations
 
-import base64
 import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,17 +17,32 @@ from typing import Any
 
 import dns.dnssec
 import dns.name
-import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
-# Algorithms a validator may treat as signing (RFC 8624 "MUST NOT validate": 1 RSAMD5, 3 DSA, 6 DSA-NSEC3, 12 GOST).
-UNSUPPORTED_ALGORITHMS = {1, 3, 6, 12}
-UNSUPPORTED_DIGESTS = {3}  # GOST R 34.11-94: not implemented by dnspython nor by modern validators
-NSEC3_MAX_ITERATIONS = 150  # RFC 9276 §3.2: validators may treat more iterations as insecure
+from probes.dnssec_crypto import (
+    MAX_KEYS_PER_SIGNATURE,
+    MAX_TRIES_PER_RRSET,
+    Budget,
+    algorithm_problem,
+    algorithm_self_test,
+    algorithm_text,
+    digest_problem,
+    digest_text,
+    key_digest,
+    key_refused,
+    verify,
+)
+
+# A signer whose clock runs a little ahead (or ours a little behind) must not turn a zone bogus: an RRSIG
+# whose inception is at most this many seconds in the future is accepted (Unbound allows far more).
+INCEPTION_SKEW = 300
+ZONE_KEY_FLAG = 0x0100  # RFC 4034 §2.1.1: only keys with this bit may sign zone data
+REVOKE_FLAG = 0x0080  # RFC 5011: a revoked key signs nothing but its own DNSKEY RRset
+SEP_FLAG = 0x0001
 
 
 def iso(ts: int | float) -> str:
@@ -52,10 +70,11 @@ def key_bits(key: DNSKEY) -> int:
 def key_info(zone: dns.name.Name, key: DNSKEY) -> dict[str, Any]:
     return {
         "key_tag": dns.dnssec.key_id(key),
+        "digest": key_digest(key),
         "flags": int(key.flags),
-        "sep": bool(key.flags & 0x0001),
-        "zone_key": bool(key.flags & 0x0100),
-        "revoked": bool(key.flags & 0x0080),
+        "sep": bool(key.flags & SEP_FLAG),
+        "zone_key": bool(key.flags & ZONE_KEY_FLAG),
+        "revoked": bool(key.flags & REVOKE_FLAG),
         "algorithm": int(key.algorithm),
         "key_bits": key_bits(key),
     }
@@ -70,81 +89,227 @@ def ds_info(ds: DS) -> dict[str, Any]:
     }
 
 
-def match_ds(zone: dns.name.Name, ds: DS, keys: list[DNSKEY]) -> tuple[DNSKEY | None, str | None]:
-    """The DNSKEY a DS points at (tag, algorithm and digest all equal), or why none does."""
-    if int(ds.digest_type) in UNSUPPORTED_DIGESTS:
-        return None, f"DS {ds.key_tag} uses unsupported digest type {ds.digest_type}"
+def ds_digest_matches(owner: dns.name.Name, ds: DS, key: DNSKEY) -> bool:
+    if dns.dnssec.key_id(key) != ds.key_tag or int(key.algorithm) != int(ds.algorithm):
+        return False
+    try:
+        made = dns.dnssec.make_ds(owner, key, int(ds.digest_type), policy=dns.dnssec.allow_all_policy)
+    except Exception:  # noqa: BLE001 - a digest type the library cannot compute matches nothing
+        return False
+    return made.digest == ds.digest
+
+
+def match_ds(owner: dns.name.Name, ds: DS, keys: list[DNSKEY]) -> tuple[DNSKEY | None, str | None]:
+    """The DNSKEY this DS vouches for: the one whose digest it carries (tag and algorithm equal is not
+    enough: another key may share both). None and the reason when there is none or it may not be used."""
     same_tag = [k for k in keys if dns.dnssec.key_id(k) == ds.key_tag and int(k.algorithm) == int(ds.algorithm)]
     if not same_tag:
         return None, f"no DNSKEY matches DS {ds.key_tag} (algorithm {int(ds.algorithm)})"
     for key in same_tag:
-        try:
-            made = dns.dnssec.make_ds(zone, key, int(ds.digest_type), policy=dns.dnssec.allow_all_policy)
-        except (dns.dnssec.UnsupportedAlgorithm, ValueError) as exc:
-            return None, f"DS {ds.key_tag}: {exc}"
-        if made.digest == ds.digest:
+        if ds_digest_matches(owner, ds, key):
+            if not key.flags & ZONE_KEY_FLAG:
+                return None, (f"DS {ds.key_tag} points at DNSKEY {ds.key_tag} (flags {int(key.flags)}), which lacks "
+                              "the zone-key flag (RFC 4034 §2.1.1): it cannot sign the zone")
+            if key.flags & REVOKE_FLAG:
+                return None, f"DS {ds.key_tag} points at a revoked DNSKEY (RFC 5011)"
             return key, None
     return None, f"DNSKEY {ds.key_tag} found but its digest does not match DS {ds.key_tag}"
 
 
-def check_rrsig(
-    rrset: dns.rrset.RRset,
-    sig: RRSIG,
-    zone: dns.name.Name,
-    keys: list[DNSKEY],
-    now: float,
-) -> dict[str, Any]:
-    """Validate one RRSIG on its own; the result says exactly what is wrong with it, if anything."""
-    out: dict[str, Any] = {
-        "owner": rrset.name.to_text(),
-        "type": dns.rdatatype.to_text(rrset.rdtype),
-        "signer": sig.signer.to_text(),
-        "key_tag": int(sig.key_tag),
-        "algorithm": int(sig.algorithm),
-        "labels": int(sig.labels),
-        "original_ttl": int(sig.original_ttl),
-        "inception": iso(sig.inception),
-        "expiration": iso(sig.expiration),
-        "inception_ts": int(sig.inception),
-        "expiration_ts": int(sig.expiration),
-        "valid": False,
-        "crypto_ok": None,
-        "reason": None,
-    }
-    if sig.signer != zone:
-        out["reason"] = f"RRSIG by {sig.key_tag} has signer {sig.signer} instead of zone {zone}"
-        return out
-    if int(sig.algorithm) in UNSUPPORTED_ALGORITHMS:
-        out["reason"] = f"RRSIG by {sig.key_tag} uses algorithm {int(sig.algorithm)} that validators must not use"
-        return out
-    candidates = [k for k in keys if dns.dnssec.key_id(k) == sig.key_tag and int(k.algorithm) == int(sig.algorithm)]
-    if not candidates:
-        out["reason"] = f"RRSIG by {sig.key_tag}: no such DNSKEY in the trusted key set of {zone}"
-        return out
-    # Check the cryptography at a moment inside the validity window, so an expired signature still
-    # tells whether it would otherwise verify.
-    inside = sig.inception + 1 if sig.inception < sig.expiration else now
-    keyset = dns.rdataset.Rdataset(keys[0].rdclass, dns.rdatatype.DNSKEY)
-    for k in candidates:
-        keyset.add(k)
-    try:
-        dns.dnssec.validate_rrsig(rrset, sig, {zone: keyset}, now=inside, policy=dns.dnssec.allow_all_policy)
-        out["crypto_ok"] = True
-    except dns.dnssec.UnsupportedAlgorithm:
-        out["reason"] = f"RRSIG by {sig.key_tag}: algorithm {int(sig.algorithm)} not supported"
-        return out
-    except dns.dnssec.ValidationFailure:
-        out["crypto_ok"] = False
-        out["reason"] = f"RRSIG by {sig.key_tag} over {out['owner']} {out['type']}: signature does not verify"
-        return out
-    if sig.expiration < now:
-        out["reason"] = f"RRSIG by {sig.key_tag} over {out['owner']} {out['type']} expired at {out['expiration']}"
-        return out
-    if sig.inception > now:
-        out["reason"] = f"RRSIG by {sig.key_tag} over {out['owner']} {out['type']} not valid before {out['inception']}"
-        return out
-    out["valid"] = True
+@dataclass
+class DsChoice:
+    """The DS records a validator uses, and what it made of the others."""
+
+    usable: list[DS]
+    notes: dict[int, str]  # index in the DS list -> why that DS is not used
+    unsupported_only: bool  # every DS uses an algorithm or digest this machine cannot verify
+
+
+def choose_ds(ds_list: list[DS]) -> DsChoice:
+    """RFC 4035 §5.2 / RFC 6840 §5.2: DS records with an algorithm or digest type the validator cannot
+    use are ignored (all of them unusable: the zone is insecure, not bogus). RFC 4509 §3: when a DS with
+    a stronger digest than SHA-1 is present, SHA-1 DS records are ignored (no downgrade through SHA-1)."""
+    notes: dict[int, str] = {}
+    usable: list[tuple[int, DS]] = []
+    for i, d in enumerate(ds_list):
+        why = digest_problem(int(d.digest_type)) or algorithm_problem(int(d.algorithm))
+        if why:
+            notes[i] = f"DS {d.key_tag} ignored: {why}"
+        else:
+            usable.append((i, d))
+    if any(int(d.digest_type) != 1 for _, d in usable):
+        for i, d in usable:
+            if int(d.digest_type) == 1:
+                notes[i] = f"DS {d.key_tag} (SHA-1) ignored: a DS with a stronger digest is present (RFC 4509 §3)"
+        usable = [(i, d) for i, d in usable if int(d.digest_type) != 1]
+    return DsChoice([d for _, d in usable], notes, bool(ds_list) and not usable)
+
+
+def unsupported_anchor_keys(keys: list[DNSKEY]) -> list[str]:
+    return [f"trust anchor DNSKEY {dns.dnssec.key_id(k)}: {why}" for k in keys
+            if (why := algorithm_problem(int(k.algorithm)))]
+
+
+# --- signatures ----------------------------------------------------------------------------------------------
+
+
+def signed_data(rrset: dns.rrset.RRset, sig: RRSIG) -> bytes:
+    """The bytes an RRSIG signs (RFC 4034 §3.1.8.1): its RDATA without the signature, then every RR of the
+    set in canonical form and order, with the original TTL; a wildcard expansion is signed as '*.<labels>'
+    (RFC 4035 §5.3.2)."""
+    out = struct.pack("!HBBIIIH", sig.type_covered, sig.algorithm, sig.labels, sig.original_ttl,
+                      sig.expiration, sig.inception, sig.key_tag)
+    out += sig.signer.canonicalize().to_wire()
+    owner = rrset.name
+    if owner.is_wild():
+        owner_labels = len(owner) - 2
+    else:
+        owner_labels = len(owner) - 1
+    if sig.labels < owner_labels:
+        owner = dns.name.Name((b"*",) + owner.labels[len(owner) - 1 - sig.labels :])
+    head = owner.canonicalize().to_wire() + struct.pack("!HHI", rrset.rdtype, rrset.rdclass, sig.original_ttl)
+    for rdata in sorted({rd.to_digestable() for rd in rrset}):
+        out += head + struct.pack("!H", len(rdata)) + rdata
     return out
+
+
+def owner_labels(name: dns.name.Name) -> int:
+    """Labels of an owner name as RRSIG counts them (no root, no leading '*')."""
+    return len(name) - (2 if name.is_wild() else 1)
+
+
+class Checker:
+    """Validates signatures for one target: its clock (`now`) and its verification budget."""
+
+    def __init__(self, now: float, budget: Budget | None = None) -> None:
+        self.now = now
+        self.budget = budget or Budget()
+        self._tags: dict[int, tuple[list[DNSKEY], dict[int, list[DNSKEY]]]] = {}
+
+    def _by_tag(self, keys: list[DNSKEY]) -> dict[int, list[DNSKEY]]:
+        """Keys by tag, computed once per key list (a hostile set of hundreds of keys is walked once, not
+        once per signature)."""
+        found = self._tags.get(id(keys))
+        if found is None or found[0] is not keys:
+            index: dict[int, list[DNSKEY]] = {}
+            for k in keys:
+                index.setdefault(dns.dnssec.key_id(k), []).append(k)
+            found = (keys, index)
+            self._tags[id(keys)] = found
+        return found[1]
+
+    def rrsig(self, rrset: dns.rrset.RRset, sig: RRSIG, zone: dns.name.Name, keys: list[DNSKEY],
+              tries: list[int]) -> dict[str, Any]:
+        """Validate one RRSIG on its own; the result says exactly what is wrong with it, if anything.
+        `tries` counts the verifications spent on this RRset (shared by its signatures)."""
+        now = self.now
+        out: dict[str, Any] = {
+            "owner": rrset.name.to_text(),
+            "type": dns.rdatatype.to_text(rrset.rdtype),
+            "signer": sig.signer.to_text(),
+            "key_tag": int(sig.key_tag),
+            "key": None,  # digest of the key that verified it
+            "algorithm": int(sig.algorithm),
+            "labels": int(sig.labels),
+            "original_ttl": int(sig.original_ttl),
+            "ttl": int(rrset.ttl),
+            "inception": iso(sig.inception),
+            "expiration": iso(sig.expiration),
+            "inception_ts": int(sig.inception),
+            "expiration_ts": int(sig.expiration),
+            "valid": False,
+            "crypto_ok": None,
+            "reason": None,
+            "notes": [],
+        }
+        by = f"RRSIG by {sig.key_tag}"
+        what = f"{out['owner']} {out['type']}"
+        if sig.signer != zone or not rrset.name.is_subdomain(sig.signer):
+            out["reason"] = f"{by} has signer {sig.signer} instead of zone {zone}"
+            return out
+        if sig.labels > owner_labels(rrset.name):
+            out["reason"] = f"{by} over {what}: labels field {sig.labels} exceeds the owner's labels"
+            return out
+        if (why := algorithm_problem(int(sig.algorithm))) is not None:
+            out["reason"] = f"{by}: {why}"
+            out["unsupported"] = True
+            return out
+        if tries[0] >= MAX_TRIES_PER_RRSET:  # the RRset's checks are spent: the other signatures are not looked at
+            out["reason"] = (f"{by} over {what}: not checked: at most {MAX_TRIES_PER_RRSET} signature checks "
+                             "per RRset (KeyTrap guard)")
+            return out
+        same_tag = [k for k in self._by_tag(keys).get(int(sig.key_tag), [])
+                    if int(k.algorithm) == int(sig.algorithm)]
+        if not same_tag:
+            out["reason"] = f"{by}: no such DNSKEY in the trusted key set of {zone}"
+            return out
+        usable = [k for k in same_tag if k.flags & ZONE_KEY_FLAG
+                  and (not k.flags & REVOKE_FLAG or rrset.rdtype == dns.rdatatype.DNSKEY)]
+        if not usable:
+            k = same_tag[0]
+            out["reason"] = (f"{by}: DNSKEY {sig.key_tag} (flags {int(k.flags)}) "
+                             + ("lacks the zone-key flag (RFC 4034 §2.1.1): it cannot sign zone data"
+                                if not k.flags & ZONE_KEY_FLAG else "is revoked (RFC 5011)"))
+            return out
+        if self.budget.exhausted:  # nothing more is verified for this target: do not even build the data
+            self.budget.note_refused()
+            out["reason"] = (f"{by} over {what}: not checked: validation budget of {self.budget.limit} signature "
+                             "checks for this target used up (KeyTrap guard)")
+            return out
+        data = signed_data(rrset, sig)
+        refusals: list[str] = []
+        for key in usable[:MAX_KEYS_PER_SIGNATURE]:
+            if (why := key_refused(key)) is not None:  # costs nothing: not counted
+                refusals.append(why)
+                continue
+            if tries[0] >= MAX_TRIES_PER_RRSET:
+                refusals.append(f"at most {MAX_TRIES_PER_RRSET} signature checks per RRset (KeyTrap guard)")
+                break
+            tries[0] += 1
+            ok, why = verify(data, sig.signature, key, self.budget)
+            if ok:
+                out["crypto_ok"] = True
+                out["key"] = key_digest(key)
+                break
+            if ok is False:
+                out["crypto_ok"] = False
+            elif why:
+                refusals.append(why)
+        if out["crypto_ok"] is not True:
+            if len(usable) > MAX_KEYS_PER_SIGNATURE and not refusals:
+                refusals.append(f"{len(usable)} keys share tag {sig.key_tag}: only {MAX_KEYS_PER_SIGNATURE} "
+                                "tried (KeyTrap guard)")
+            if out["crypto_ok"] is False:
+                out["reason"] = f"{by} over {what}: signature does not verify"
+                if refusals:
+                    out["reason"] += f" ({'; '.join(dict.fromkeys(refusals))})"
+                elif (why := algorithm_self_test(int(sig.algorithm))) is not None:
+                    out["reason"], out["unsupported"] = f"{by}: {why}", True
+            else:
+                out["reason"] = f"{by} over {what}: not checked: {'; '.join(dict.fromkeys(refusals))}"
+            return out
+        if rrset.ttl > sig.original_ttl:
+            out["notes"].append(f"TTL {rrset.ttl} of {what} exceeds the RRSIG original TTL {sig.original_ttl} "
+                                "(RFC 4035 §5.3.3: validators cap it)")
+        if sig.expiration < now:
+            out["reason"] = f"{by} over {what} expired at {out['expiration']}"
+            return out
+        if sig.inception > now + INCEPTION_SKEW:
+            out["reason"] = f"{by} over {what} not valid before {out['inception']}"
+            return out
+        if sig.inception > now:
+            out["notes"].append(f"{by} over {what} starts {int(sig.inception - now)} s in the future: accepted "
+                                f"within the {INCEPTION_SKEW} s clock-skew allowance")
+        out["valid"] = True
+        return out
+
+    def rrset(self, rrset: dns.rrset.RRset, sigs: dns.rrset.RRset | None, zone: dns.name.Name,
+              keys: list[DNSKEY]) -> SigCheck:
+        out = SigCheck()
+        tries = [0]
+        for sig in sigs or []:
+            out.sigs.append(self.rrsig(rrset, sig, zone, keys, tries))
+        return out
 
 
 @dataclass
@@ -157,195 +322,33 @@ class SigCheck:
     def ok(self) -> bool:
         return any(s["valid"] for s in self.sigs)
 
+    def valid_by(self, digests: set[str]) -> bool:
+        """A valid signature made by one of these keys (by identity)."""
+        return any(s["valid"] and s["key"] in digests for s in self.sigs)
+
+    @property
+    def unsupported(self) -> bool:
+        """Every signature uses an algorithm this machine cannot verify."""
+        return bool(self.sigs) and all(s.get("unsupported") for s in self.sigs)
+
     def reason(self, what: str) -> str:
         if not self.sigs:
             return f"{what}: no RRSIG"
-        return "; ".join(s["reason"] for s in self.sigs if s["reason"]) or f"{what}: no valid RRSIG"
+        return "; ".join(dict.fromkeys(s["reason"] for s in self.sigs if s["reason"])) or f"{what}: no valid RRSIG"
 
 
-def check_rrset(
-    rrset: dns.rrset.RRset, sigs: dns.rrset.RRset | None, zone: dns.name.Name, keys: list[DNSKEY], now: float
-) -> SigCheck:
-    out = SigCheck()
-    for sig in sigs or []:
-        out.sigs.append(check_rrsig(rrset, sig, zone, keys, now))
-    return out
-
-
-# --- authenticated denial ---------------------------------------------------------------------------------
-
-
-def _b32hex(raw: bytes) -> str:
-    return base64.b32hexencode(raw).decode().rstrip("=").upper()
-
-
-def _covers(owner: dns.name.Name, nxt: dns.name.Name, name: dns.name.Name) -> bool:
-    """NSEC interval test in canonical order, with wrap-around at the zone end."""
-    if owner < nxt:
-        return owner < name < nxt
-    return name > owner or name < nxt  # last NSEC of the zone points back to the apex
-
-
-def _hash_covers(owner_hash: str, next_hash: str, h: str) -> bool:
-    if owner_hash < next_hash:
-        return owner_hash < h < next_hash
-    return h > owner_hash or h < next_hash
-
-
-def _types(rd: Any) -> set[int]:
-    found: set[int] = set()
-    for window, bitmap in rd.windows:
-        for i, byte in enumerate(bitmap):
-            for bit in range(8):
-                if byte & (0x80 >> bit):
-                    found.add(window * 256 + i * 8 + bit)
-    return found
-
-
-@dataclass
-class Denial:
-    """What a set of NSEC/NSEC3 records proves about (qname, qtype)."""
-
-    kind: str = "none"  # nsec | nsec3 | none
-    proves: str | None = None  # nxdomain | nodata | no-ds | opt-out
-    reason: str | None = None
-    nsec3: dict[str, Any] | None = None  # iterations, salt, opt_out, algorithm
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "proves": self.proves, "reason": self.reason, "nsec3": self.nsec3}
-
-
-def prove_denial(
-    records: list[dns.rrset.RRset], qname: dns.name.Name, qtype: int, zone: dns.name.Name, nxdomain: bool
-) -> Denial:
-    """Check that the (already signature-checked) NSEC/NSEC3 RRsets prove the answer given.
-
-    nxdomain: the server said the name does not exist; otherwise it said the type does not exist
-    (for qtype DS this is the proof of an insecure delegation).
-    """
-    nsec = [r for r in records if r.rdtype == dns.rdatatype.NSEC]
-    nsec3 = [r for r in records if r.rdtype == dns.rdatatype.NSEC3]
-    if nsec:
-        return _prove_nsec(nsec, qname, qtype, nxdomain)
-    if nsec3:
-        return _prove_nsec3(nsec3, qname, qtype, zone, nxdomain)
-    return Denial(reason=f"no NSEC or NSEC3 record proves that {qname} {dns.rdatatype.to_text(qtype)} does not exist")
-
-
-def _prove_nsec(rrsets: list[dns.rrset.RRset], qname: dns.name.Name, qtype: int, nxdomain: bool) -> Denial:
-    d = Denial(kind="nsec")
-    tname = dns.rdatatype.to_text(qtype)
-    if not nxdomain:
-        for r in rrsets:
-            if r.name == qname:
-                types = _types(r[0])
-                if qtype in types or dns.rdatatype.CNAME in types:
-                    d.reason = f"NSEC at {qname} lists type {tname}: the denial is false"
-                    return d
-                if qtype == dns.rdatatype.DS and dns.rdatatype.SOA in types:
-                    d.reason = f"NSEC at {qname} comes from the child zone, not the parent"
-                    return d
-                d.proves = "no-ds" if qtype == dns.rdatatype.DS else "nodata"
-                return d
-        # NODATA for a name under a wildcard, or an empty non-terminal: a covering NSEC suffices here.
-        for r in rrsets:
-            if _covers(r.name, r[0].next, qname):
-                d.proves = "nodata"
-                return d
-        d.reason = f"no NSEC matches or covers {qname}"
-        return d
-    cover = next((r for r in rrsets if _covers(r.name, r[0].next, qname)), None)
-    if cover is None:
-        d.reason = f"no NSEC covers {qname}"
-        return d
-    ce = max(_common(qname, cover.name), _common(qname, cover[0].next), key=len)
-    wildcard = dns.name.Name((b"*",) + ce.labels)
-    if not any(r.name == wildcard or _covers(r.name, r[0].next, wildcard) for r in rrsets):
-        d.reason = f"no NSEC denies the wildcard {wildcard}"
-        return d
-    d.proves = "nxdomain"
-    return d
-
-
-def _common(a: dns.name.Name, b: dns.name.Name) -> dns.name.Name:
-    n = 0
-    for x, y in zip(reversed(a.labels), reversed(b.labels), strict=False):
-        if x.lower() != y.lower():
-            break
-        n += 1
-    return dns.name.Name(a.labels[len(a.labels) - n :])
-
-
-def _prove_nsec3(
-    rrsets: list[dns.rrset.RRset], qname: dns.name.Name, qtype: int, zone: dns.name.Name, nxdomain: bool
-) -> Denial:
-    first = rrsets[0][0]
-    params = {
-        "algorithm": int(first.algorithm),
-        "iterations": int(first.iterations),
-        "salt": first.salt.hex().upper(),
-        "opt_out": bool(first.flags & 1),
-    }
-    d = Denial(kind="nsec3", nsec3=params)
-    tname = dns.rdatatype.to_text(qtype)
-    if params["iterations"] > NSEC3_MAX_ITERATIONS:
-        d.reason = (
-            f"NSEC3 uses {params['iterations']} iterations (> {NSEC3_MAX_ITERATIONS}): validators treat it as insecure"
-        )
-        return d
-    table = [(r.name.labels[0].decode().upper(), _b32hex(r[0].next), r[0]) for r in rrsets if r.name.labels]
-
-    def h(name: dns.name.Name) -> str:
-        return dns.dnssec.nsec3_hash(name, first.salt, first.iterations, first.algorithm).upper()
-
-    def match(name: dns.name.Name) -> Any:
-        hh = h(name)
-        return next((rd for o, _n, rd in table if o == hh), None)
-
-    def cover(name: dns.name.Name) -> Any:
-        hh = h(name)
-        return next((rd for o, n, rd in table if _hash_covers(o, n, hh)), None)
-
-    if not nxdomain:
-        rd = match(qname)
-        if rd is not None:
-            types = _types(rd)
-            if qtype in types or dns.rdatatype.CNAME in types:
-                d.reason = f"NSEC3 for {qname} lists type {tname}: the denial is false"
-                return d
-            if qtype == dns.rdatatype.DS and dns.rdatatype.SOA in types:
-                d.reason = f"NSEC3 for {qname} comes from the child zone, not the parent"
-                return d
-            d.proves = "no-ds" if qtype == dns.rdatatype.DS else "nodata"
-            return d
-        if qtype != dns.rdatatype.DS:
-            d.reason = f"no NSEC3 matches {qname}"
-            return d
-    # Closest-encloser proof (RFC 5155 §8.3): an ancestor that matches, the next closer name covered.
-    ce, next_closer = None, None
-    name = qname
-    while len(name) > len(zone):
-        parent = name.parent()
-        if match(parent) is not None:
-            ce, next_closer = parent, name
-            break
-        name = parent
-    if ce is None:
-        d.reason = f"no NSEC3 closest-encloser proof for {qname}"
-        return d
-    nc_cover = cover(next_closer)
-    if nc_cover is None:
-        d.reason = f"no NSEC3 covers the next closer name {next_closer}"
-        return d
-    if not nxdomain:  # DS with no matching NSEC3: only an opt-out span may hide an unsigned delegation
-        if nc_cover.flags & 1:
-            d.proves = "opt-out"
-            return d
-        d.reason = f"no NSEC3 matches {qname} and the covering NSEC3 has no opt-out flag"
-        return d
-    wildcard = dns.name.Name((b"*",) + ce.labels)
-    if cover(wildcard) is None:
-        d.reason = f"no NSEC3 denies the wildcard {wildcard}"
-        return d
-    d.proves = "nxdomain"
-    return d
+__all__ = [
+    "Checker",
+    "DsChoice",
+    "SigCheck",
+    "algorithm_text",
+    "choose_ds",
+    "digest_text",
+    "ds_info",
+    "iso",
+    "key_bits",
+    "key_info",
+    "match_ds",
+    "signed_data",
+    "unsupported_anchor_keys",
+]

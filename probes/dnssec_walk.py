@@ -13,19 +13,17 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
 from netready.model import ProbeSettings, utc_now
 from probes import runcache
-from probes.dns import ask, load_root_hints
+from probes.dns import ask, lame_reason, load_root_hints
 
 MAX_ZONE_DEPTH = 32
 MAX_NS_LOOKUP_DEPTH = 3
@@ -126,10 +124,13 @@ class Fetcher:
             self.queries += 1
         return query_once(server, qname, rdtype, t, recursion, tcp, fallback)
 
-    def ask(self, servers: list[str], qname: dns.name.Name, rdtype: int, share: bool = True) -> Future[Reply]:
-        """The first usable reply from these servers, tried in order; cached for the probe run, and in a
-        batch run (probes.runcache) shared with the other targets within the answer's TTL."""
-        key = (tuple(servers), qname, rdtype)
+    def ask(self, servers: list[str], qname: dns.name.Name, rdtype: int, share: bool = True,
+            zone: dns.name.Name | None = None) -> Future[Reply]:
+        """The first usable reply from these servers (the servers of `zone`), tried in order; cached for the
+        probe run, and in a batch run (probes.runcache) shared with the other targets within the answer's
+        TTL. A lame answer (RFC 1034 §5.3.3: not authoritative and not a referral below `zone`, or an
+        upward/sideways referral) is not usable: the next server is asked."""
+        key = (tuple(servers), qname, rdtype, zone)
         run_cache = runcache.current() if share else None
         if run_cache is not None and self.private is not None and qname.is_subdomain(self.private):
             run_cache = None
@@ -140,19 +141,20 @@ class Fetcher:
             fut = Future()
             self._cache[key] = fut
         if run_cache is None:
-            self.io.submit(self._fill, fut, list(servers), qname, rdtype)
+            self.io.submit(self._fill, fut, list(servers), qname, rdtype, zone)
             return fut
         skey = ("dnssec-ask", self.recursive, key)
         shared, hit = run_cache.setdefault(skey, fut, self.settings.budget)
         if not hit:
-            self.io.submit(self._fill, fut, list(servers), qname, rdtype, run_cache, skey)
+            self.io.submit(self._fill, fut, list(servers), qname, rdtype, zone, run_cache, skey)
             return fut
         with self._lock:
             self.shared.append((qname, rdtype, fut))
-        shared.add_done_callback(lambda done: self._adopt(done, fut, list(servers), qname, rdtype))
+        shared.add_done_callback(lambda done: self._adopt(done, fut, list(servers), qname, rdtype, zone))
         return fut
 
-    def _adopt(self, shared: Future, mine: Future, servers: list[str], qname: dns.name.Name, rdtype: int) -> None:
+    def _adopt(self, shared: Future, mine: Future, servers: list[str], qname: dns.name.Name, rdtype: int,
+               zone: dns.name.Name | None) -> None:
         """Take another target's answer; if it failed (maybe that target's budget ran out), ask ourselves."""
         try:
             reply = shared.result()
@@ -161,7 +163,7 @@ class Fetcher:
         if reply is not None and reply.response is not None:
             mine.set_result(reply)
         else:
-            self.io.submit(self._fill, mine, servers, qname, rdtype)
+            self.io.submit(self._fill, mine, servers, qname, rdtype, zone)
 
     def _fill(
         self,
@@ -169,11 +171,12 @@ class Fetcher:
         servers: list[str],
         qname: dns.name.Name,
         rdtype: int,
+        zone: dns.name.Name | None = None,
         run_cache: runcache.RunCache | None = None,
         skey: tuple | None = None,
     ) -> None:
         try:
-            reply = self._ask(servers, qname, rdtype)
+            reply = self._ask(servers, qname, rdtype, zone)
         except BaseException as exc:  # never leave a waiter hanging
             if run_cache is not None:
                 run_cache.expire(skey, fut, 0)
@@ -184,7 +187,7 @@ class Fetcher:
             run_cache.expire(skey, fut, ttl)
         fut.set_result(reply)
 
-    def _ask(self, servers: list[str], qname: dns.name.Name, rdtype: int) -> Reply:
+    def _ask(self, servers: list[str], qname: dns.name.Name, rdtype: int, zone: dns.name.Name | None = None) -> Reply:
         failures: list[str] = []
         if not servers:
             return Reply(None, None, error="no server address known")
@@ -196,6 +199,9 @@ class Fetcher:
             rc = resp.rcode()
             if rc not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 failures.append(f"{server}: rcode {dns.rcode.to_text(rc)}")
+                continue
+            if not self.recursive and zone is not None and (why := lame_reason(resp, zone, qname)):
+                failures.append(f"{server}: lame: {why}")
                 continue
             return Reply(server, resp, tcp, None, failures, rtt, utc_now())
         return Reply(None, None, error="; ".join(failures), failures=failures)
@@ -232,7 +238,7 @@ class Fetcher:
             if known is not None:
                 zone = known
                 continue
-            reply = self.ask(zone.servers, name, dns.rdatatype.NS).result()
+            reply = self.ask(zone.servers, name, dns.rdatatype.NS, zone=zone.name).result()
             if reply.response is None:
                 return zone, f"servers of {zone.name} failed for {name} NS: {reply.error}", True
             resp = reply.response
@@ -255,7 +261,10 @@ class Fetcher:
         ns_names = sorted({rd.target for rd in ns}, key=lambda n: n.to_text())
         glue: dict[str, list[str]] = {}
         for rr in resp.additional:
-            if rr.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA) and rr.name in ns_names:
+            # Glue is the parent's data only inside its own bailiwick (RFC 2181 §5.4.1): other addresses
+            # in the additional section are not believed, those names are looked up instead.
+            if rr.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA) and rr.name in ns_names \
+                    and rr.name.is_subdomain(parent.name):
                 glue.setdefault(rr.name.to_text(), []).extend(rd.address for rd in rr)
         zone = Zone(name, parent, [], [n.to_text() for n in ns_names], glue)
         if self.recursive:
@@ -277,8 +286,8 @@ class Fetcher:
     def prefetch(self, zone: Zone) -> None:
         """Start DS (at the parent) and DNSKEY (at the zone) as soon as a cut is known."""
         if zone.parent is not None:
-            self.ask(zone.parent.servers, zone.name, dns.rdatatype.DS)
-        self.ask(zone.servers, zone.name, dns.rdatatype.DNSKEY)
+            self.ask(zone.parent.servers, zone.name, dns.rdatatype.DS, zone=zone.parent.name)
+        self.ask(zone.servers, zone.name, dns.rdatatype.DNSKEY, zone=zone.name)
 
     def lookup(self, qname: dns.name.Name, rdtype: int, depth: int = 0) -> tuple[Zone, Reply | None, str | None]:
         """The reply for qname/rdtype from the zone holding qname (no CNAME following here)."""
@@ -287,7 +296,7 @@ class Fetcher:
             return zone, None, err
         if not zone.servers:
             return zone, None, zone.error or f"no server for {zone.name}"
-        reply = self.ask(zone.servers, qname, rdtype).result()
+        reply = self.ask(zone.servers, qname, rdtype, zone=zone.name).result()
         return zone, reply, reply.error
 
     def addresses_many(self, hosts: list[dns.name.Name]) -> dict[dns.name.Name, list[str]]:
@@ -300,7 +309,7 @@ class Fetcher:
             if not zone.servers:
                 continue
             for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-                pending.append((host, rdtype, self.ask(zone.servers, host, rdtype)))
+                pending.append((host, rdtype, self.ask(zone.servers, host, rdtype, zone=zone.name)))
         found: dict[dns.name.Name, list[str]] = {h: [] for h in hosts}
         slow: set[dns.name.Name] = set()
         for host, rdtype, fut in pending:

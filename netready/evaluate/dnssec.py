@@ -1,4 +1,5 @@
-"""DNSSEC rules: VN-DNSSEC, BP-DNSSEC-ALGO, BP-DNSSEC-NSEC3, BP-DNSSEC-SIGS, BP-DNS-CONSISTENT, BP-CAA.
+"""DNSSEC rules: VN-DNSSEC, BP-DNSSEC-ALGO, BP-DNSSEC-NSEC3, BP-DNSSEC-SIGS, BP-DNS-CONSISTENT,
+BP-DNS-DELEGATION, BP-DNSSEC-CDS, BP-CAA.
 
 Inputs are the observations of probes/dnssec.py (see docs/probes/dnssec.md). The "portal zones" are the
 zones that hold the portal's answers (its own zone, plus the zones of any CNAME targets): the agency is
@@ -7,6 +8,7 @@ responsible for those, not for the root, .vn or gov.vn, whose state VN-DNSSEC al
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +18,15 @@ from netready.model import Observation, Target
 if TYPE_CHECKING:
     from netready.profiles import Profile
 
+# RFC 9904 (the algorithm table, Oct 2025) and RFC 9905 (RSASHA1 deprecated): algorithms a zone may sign
+# with, and those it must not sign with any more. Anything else (unknown, private) is not recommended.
 GOOD_ALGS = {8, 13, 14, 15, 16}
-NOT_RECOMMENDED_ALGS = {5, 7, 10}
-BAD_ALGS = {1, 3, 6, 12}
+MUST_NOT_SIGN = {1, 3, 5, 6, 7, 10, 12}
 ALG_NAMES = {1: "RSAMD5", 3: "DSA", 5: "RSASHA1", 6: "DSA-NSEC3-SHA1", 7: "RSASHA1-NSEC3-SHA1", 8: "RSASHA256",
              10: "RSASHA512", 12: "ECC-GOST", 13: "ECDSAP256SHA256", 14: "ECDSAP384SHA384", 15: "ED25519",
              16: "ED448"}  # fmt: skip
 DIGEST_NAMES = {1: "SHA-1", 2: "SHA-256", 3: "GOST", 4: "SHA-384"}
+GOOD_DIGESTS = {2, 4}
 STATUS_VI = {
     "secure": "an toàn",
     "insecure": "không an toàn",
@@ -174,18 +178,24 @@ def dnssec_algo(target: Target, observations: list[Observation], profile: Profil
         digests = sorted({d["digest_type"] for d in z["ds"]})
         keys = ", ".join(f"{k['key_tag']}/{_alg(k['algorithm'])}/{k['key_bits']} bit" for k in z["dnskeys"])
         ds_text = ", ".join(DIGEST_NAMES.get(x, str(x)) for x in digests) or "none"
-        bad = [a for a in algs if a in BAD_ALGS]
-        weak = [a for a in algs if a in NOT_RECOMMENDED_ALGS or a not in GOOD_ALGS | BAD_ALGS]
+        bad = [a for a in algs if a in MUST_NOT_SIGN]
+        weak = [a for a in algs if a not in GOOD_ALGS | MUST_NOT_SIGN]
         fails_en, fails_vi, warns_en, warns_vi = [], [], [], []
         if bad:
-            fails_en.append(f"algorithm {', '.join(_alg(a) for a in bad)} must not be used (RFC 8624)")
-            fails_vi.append(f"thuật toán {', '.join(_alg(a) for a in bad)} không được dùng (RFC 8624)")
-        if digests and not any(x in (2, 4) for x in digests):
-            fails_en.append(f"DS digest only {ds_text}: SHA-256 (2) or SHA-384 (4) is required")
-            fails_vi.append(f"DS chỉ dùng {ds_text}: cần SHA-256 (2) hoặc SHA-384 (4)")
+            fails_en.append(f"algorithm {', '.join(_alg(a) for a in bad)} must not be used for signing (RFC 9904"
+                            + (", RFC 9905" if set(bad) & {5, 7} else "") + ")")
+            fails_vi.append(f"thuật toán {', '.join(_alg(a) for a in bad)} không được dùng để ký (RFC 9904"
+                            + (", RFC 9905" if set(bad) & {5, 7} else "") + ")")
+        if digests and not set(digests) & GOOD_DIGESTS:
+            fails_en.append(f"DS digest only {ds_text}: SHA-256 (2) or SHA-384 (4) is required (RFC 9904)")
+            fails_vi.append(f"DS chỉ dùng {ds_text}: cần SHA-256 (2) hoặc SHA-384 (4) (RFC 9904)")
+        elif set(digests) - GOOD_DIGESTS:
+            old = ", ".join(DIGEST_NAMES.get(x, str(x)) for x in digests if x not in GOOD_DIGESTS)
+            warns_en.append(f"DS with digest {old} should be removed (RFC 9904: must not be created)")
+            warns_vi.append(f"nên gỡ DS dùng {old} (RFC 9904: không được tạo)")
         if weak:
-            warns_en.append(f"algorithm {', '.join(_alg(a) for a in weak)} is not recommended (RFC 8624)")
-            warns_vi.append(f"thuật toán {', '.join(_alg(a) for a in weak)} không được khuyến nghị (RFC 8624)")
+            warns_en.append(f"algorithm {', '.join(_alg(a) for a in weak)} is not recommended (RFC 9904)")
+            warns_vi.append(f"thuật toán {', '.join(_alg(a) for a in weak)} không được khuyến nghị (RFC 9904)")
         if not digests and z["ds_source"] == "parent":
             warns_en.append("no DS at the parent: digest type cannot be judged")
             warns_vi.append("không có DS ở vùng cha: không đánh giá được kiểu băm")
@@ -322,15 +332,21 @@ def dnssec_nsec3(target: Target, observations: list[Observation], profile: Profi
 # --- BP-DNSSEC-SIGS ------------------------------------------------------------------------------------------
 
 
-def _zone_sigs(chain: Observation, denials: list[Observation], zone: dict[str, Any]) -> list[dict[str, Any]]:
+def _zone_sigs(chain: Observation, observations: list[Observation], zone: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every RRSIG of the zone seen: over its DNSKEY set, the answers, the denial, CDS/CDNSKEY, and what
+    each of its servers answered (signatures the chain already has are not repeated there)."""
     zn = zone["zone"]
     sigs = list(zone.get("dnskey_sigs", []))
+    sigs.extend((zone.get("cds") or {}).get("sigs", []))
     for a in chain.data.get("answers", []):
         if a["zone"] == zn:
             sigs.extend(s for s in a.get("sigs", []) if s["signer"] == zn)
-    for o in denials:
+    for o in _prefixed(observations, "denial"):
         if o.data.get("zone") == zn:
             sigs.extend(s for s in o.data.get("sigs", []) if s["signer"] == zn)
+    for o in _prefixed(observations, "server"):
+        if o.data.get("zone") == zn:
+            sigs.extend(s for s in (o.data.get("validation") or {}).get("sigs", []) if s["signer"] == zn)
     return sigs
 
 
@@ -343,12 +359,13 @@ def dnssec_sigs(target: Target, observations: list[Observation], profile: Profil
         return err
     days = float(profile.threshold("sig_min_days_left", 3))
     now = _when(chain)
+    skew = float(chain.data.get("inception_skew_s", 0))
     denials = _prefixed(observations, "denial")
     out: list[Outcome] = []
     for z in _portal_zones(chain):
         zn = z["zone"]
         ev = (chain.id, *(o.id for o in denials if o.data.get("zone") == zn))
-        sigs = _zone_sigs(chain, denials, z)
+        sigs = _zone_sigs(chain, observations, z)
         if not _signed(z):
             out.append(
                 Outcome(
@@ -372,7 +389,7 @@ def dnssec_sigs(target: Target, observations: list[Observation], profile: Profil
             )
             continue
         expired = [s for s in sigs if s["expiration_ts"] < now]
-        future = [s for s in sigs if s["inception_ts"] > now]
+        future = [s for s in sigs if s["inception_ts"] > now + skew]
         broken = [s for s in sigs if s.get("crypto_ok") is False]
         soon = [s for s in sigs if now <= s["expiration_ts"] < now + days * 86400]
         first = min(sigs, key=lambda s: s["expiration_ts"])
@@ -395,19 +412,22 @@ def dnssec_sigs(target: Target, observations: list[Observation], profile: Profil
                 en.append(f"{len(broken)} do not verify (e.g. {who(broken[0])})")
                 vi.append(f"{len(broken)} chữ ký không kiểm chứng được (ví dụ {who(broken[0])})")
             out.append(Outcome("fail", f"{zn}: {'; '.join(en)}", f"{zn}: {'; '.join(vi)}", zn, ev))
-        elif soon:
-            s = soon[0]
-            out.append(
-                Outcome(
-                    "warn",
-                    f"{zn}: {len(soon)} signature(s) expire within {days:g} days ({who(s)} at {s['expiration']}, "
-                    f"{left:.1f} days left)",
-                    f"{zn}: {len(soon)} chữ ký hết hạn trong vòng {days:g} ngày ({who(s)} lúc {s['expiration']}, "
-                    f"còn {left:.1f} ngày)",
-                    zn,
-                    ev,
-                )
-            )
+        elif soon or (long_ttl := [s for s in sigs if s.get("ttl", 0) > s["original_ttl"]]):
+            en, vi = [], []
+            if soon:
+                s = soon[0]
+                en.append(f"{len(soon)} signature(s) expire within {days:g} days ({who(s)} at {s['expiration']}, "
+                          f"{left:.1f} days left)")
+                vi.append(f"{len(soon)} chữ ký hết hạn trong vòng {days:g} ngày ({who(s)} lúc {s['expiration']}, "
+                          f"còn {left:.1f} ngày)")
+            long_ttl = [s for s in sigs if s.get("ttl", 0) > s["original_ttl"]]
+            if long_ttl:
+                s = long_ttl[0]
+                en.append(f"{len(long_ttl)} RRset(s) served with a TTL above the RRSIG original TTL (e.g. {s['owner']} "
+                          f"{s['type']}: TTL {s['ttl']} > {s['original_ttl']}; validators cap it, RFC 4035 §5.3.3)")
+                vi.append(f"{len(long_ttl)} RRset có TTL lớn hơn TTL gốc trong RRSIG (ví dụ {s['owner']} {s['type']}: "
+                          f"TTL {s['ttl']} > {s['original_ttl']}; bộ kiểm tra sẽ hạ xuống, RFC 4035 §5.3.3)")
+            out.append(Outcome("warn", f"{zn}: {'; '.join(en)}", f"{zn}: {'; '.join(vi)}", zn, ev))
         else:
             out.append(
                 Outcome(
@@ -426,7 +446,10 @@ def dnssec_sigs(target: Target, observations: list[Observation], profile: Profil
 
 
 def _server_view(data: dict[str, Any]) -> tuple[list[str], list[str], dict[str, Any]]:
-    """(lame reasons, unreachable transports, observed facts) for one server's UDP and TCP answers."""
+    """(lame reasons, unreachable transports, observed facts) for one server's UDP and TCP answers.
+
+    A truncated answer is never a fact: the probe asked a truncated DNSKEY again over TCP (its tags are
+    the full set then); a truncated SOA without data is simply not compared."""
     lame: list[str] = []
     down: list[str] = []
     facts: dict[str, Any] = {}
@@ -447,10 +470,23 @@ def _server_view(data: dict[str, Any]) -> tuple[list[str], list[str], dict[str, 
             lame.append(f"{tr.upper()} no SOA in the answer")
             continue
         facts.setdefault("serial", set()).add(t["serial"])
-        if t.get("dnskey_tags") is not None:
-            facts.setdefault("keys", set()).add(tuple(t["dnskey_tags"]))
+        tags = t.get("dnskey_tags")
+        if tags is not None and not (t.get("dnskey_truncated") and not t.get("dnskey_retried_tcp")):
+            facts.setdefault("keys", set()).add(tuple(tags))
         facts.setdefault("signed", set()).add(bool(t.get("soa_signed")))
     return lame, down, facts
+
+
+def _who(data: dict[str, Any]) -> str:
+    return f"{data['ns'].rstrip('.')} ({data['address']})"
+
+
+def _zone_servers(observations: list[Observation], zone: str) -> tuple[Observation | None, list[Observation],
+                                                                         tuple[str, ...]]:
+    """The servers:<zone> summary of a zone, its server:* observations, and their ids as evidence."""
+    summary = next((o for o in _prefixed(observations, "servers") if o.data.get("zone") == zone), None)
+    mine = [o for o in _prefixed(observations, "server") if o.data.get("zone") == zone]
+    return summary, mine, tuple(o.id for o in ([summary] if summary else []) + mine)
 
 
 @evaluator("BP-DNS-CONSISTENT")
@@ -460,14 +496,10 @@ def dns_consistent(target: Target, observations: list[Observation], profile: Pro
         return _no_probe()
     if (err := _probe_error(chain)) is not None:
         return err
-    servers = _prefixed(observations, "server")
-    summaries = {o.data.get("zone"): o for o in _prefixed(observations, "servers")}
     out: list[Outcome] = []
     for z in _portal_zones(chain):
         zn = z["zone"]
-        mine = [o for o in servers if o.data.get("zone") == zn]
-        summary = summaries.get(zn)
-        ev = tuple(o.id for o in ([summary] if summary else []) + mine)
+        summary, mine, ev = _zone_servers(observations, zn)
         if not mine:
             why = summary.error if summary is not None and summary.error else "no name server address found"
             out.append(
@@ -480,16 +512,18 @@ def dns_consistent(target: Target, observations: list[Observation], profile: Pro
                 )
             )
             continue
-        lame_en, down_en = [], []
+        down_en, down_vi, aside = [], [], []
         values: dict[str, dict[Any, list[str]]] = {"serial": {}, "keys": {}, "signed": {}}
         answered = 0
         for o in mine:
-            who = f"{o.data['ns'].rstrip('.')} ({o.data['address']})"
+            who = _who(o.data)
             lame, down, facts = _server_view(o.data)
-            if lame:
-                lame_en.append(f"{who}: {', '.join(lame)}")
+            if lame and not facts:
+                aside.append(who)  # lame or broken: BP-DNS-DELEGATION names it; nothing here to compare
+                continue
             if down:
                 down_en.append(f"{who}: no answer over {', '.join(down)}")
+                down_vi.append(f"{who}: không trả lời qua {', '.join(down)}")
             if facts:
                 answered += 1
             for k, vs in facts.items():
@@ -499,43 +533,41 @@ def dns_consistent(target: Target, observations: list[Observation], profile: Pro
             out.append(
                 Outcome(
                     "error",
-                    f"{zn}: no server answered: {'; '.join(down_en + lame_en)}",
-                    f"{zn}: không máy chủ nào trả lời: {'; '.join(down_en + lame_en)}",
+                    f"{zn}: no server answered authoritatively: {'; '.join(down_en) or ', '.join(aside)}",
+                    f"{zn}: không máy chủ nào trả lời có thẩm quyền: {'; '.join(down_vi) or ', '.join(aside)}",
                     zn,
                     ev,
                 )
             )
             continue
-        diffs: list[str] = []
-        labels = {"serial": "SOA serial", "keys": "DNSKEY key tags", "signed": "signed answers"}
+        diffs_en: list[str] = []
+        diffs_vi: list[str] = []
+        labels = {"serial": ("SOA serial", "serial SOA"), "keys": ("DNSKEY key tags", "tập khóa DNSKEY"),
+                  "signed": ("signed answers", "việc ký câu trả lời")}
         for k, by_value in values.items():
             if len(by_value) > 1:
-                parts = [f"{_fmt(v)} at {', '.join(sorted(set(w)))}" for v, w in sorted(by_value.items(), key=str)]
-                diffs.append(f"{labels[k]} differ: {'; '.join(parts)}")
-        ns_note_en = ns_note_vi = ""
-        if summary is not None and summary.data.get("ns_parent") and summary.data.get("ns_child"):
-            p, c = set(summary.data["ns_parent"]), set(summary.data["ns_child"])
-            if p != c:
-                ns_note_en = f"; NS at the parent {sorted(p)} differ from the zone's own {sorted(c)}"
-                ns_note_vi = f"; NS ở vùng cha {sorted(p)} khác NS của vùng {sorted(c)}"
-        n = len(mine)
-        if diffs or lame_en:
-            problems = diffs + [f"lame: {x}" for x in lame_en]
+                parts = "; ".join(f"{_fmt(v)} at {', '.join(sorted(set(w)))}"
+                                  for v, w in sorted(by_value.items(), key=str))
+                diffs_en.append(f"{labels[k][0]} differ: {parts}")
+                diffs_vi.append(f"{labels[k][1]} khác nhau: {parts}")
+        note_en = f"; not compared (see BP-DNS-DELEGATION): {', '.join(aside)}" if aside else ""
+        note_vi = f"; không so sánh (xem BP-DNS-DELEGATION): {', '.join(aside)}" if aside else ""
+        if diffs_en:
             out.append(
                 Outcome(
                     "fail",
-                    f"{zn}: {'; '.join(problems)}{ns_note_en}",
-                    f"{zn}: các máy chủ không nhất quán: {'; '.join(problems)}{ns_note_vi}",
+                    f"{zn}: {'; '.join(diffs_en)}{note_en}",
+                    f"{zn}: các máy chủ không nhất quán: {'; '.join(diffs_vi)}{note_vi}",
                     zn,
                     ev,
                 )
             )
-        elif down_en or ns_note_en:
+        elif down_en:
             out.append(
                 Outcome(
                     "warn",
-                    f"{zn}: answering servers agree, but {'; '.join(down_en)}{ns_note_en}",
-                    f"{zn}: các máy chủ trả lời thống nhất, nhưng {'; '.join(down_en)}{ns_note_vi}",
+                    f"{zn}: answering servers agree, but {'; '.join(down_en)}{note_en}",
+                    f"{zn}: các máy chủ trả lời thống nhất, nhưng {'; '.join(down_vi)}{note_vi}",
                     zn,
                     ev,
                 )
@@ -549,12 +581,177 @@ def dns_consistent(target: Target, observations: list[Observation], profile: Pro
             out.append(
                 Outcome(
                     "pass",
-                    f"{zn}: {n} server addresses agree over UDP and TCP ({facts_en})",
-                    f"{zn}: {n} địa chỉ máy chủ thống nhất qua UDP và TCP ({facts_vi})",
+                    f"{zn}: {answered} server addresses agree over UDP and TCP ({facts_en}){note_en}",
+                    f"{zn}: {answered} địa chỉ máy chủ thống nhất qua UDP và TCP ({facts_vi}){note_vi}",
                     zn,
                     ev,
                 )
             )
+    return out
+
+
+# --- BP-DNS-DELEGATION ---------------------------------------------------------------------------------------
+
+
+def _prefix(addr: str) -> str:
+    """The /24 (IPv4) or /48 (IPv6) an address is in: the unit of network diversity Zonemaster uses."""
+    ip = ipaddress.ip_address(addr)
+    return str(ipaddress.ip_network(f"{addr}/{24 if ip.version == 4 else 48}", strict=False))
+
+
+def _answers_authoritatively(data: dict[str, Any]) -> str | None:
+    """None if this server address gave an authoritative SOA over UDP or TCP; else what it did."""
+    seen = []
+    for tr in ("udp", "tcp"):
+        t = data.get(tr) or {}
+        if not t.get("answered"):
+            seen.append(f"{tr.upper()}: no answer ({t.get('error')})")
+        elif t.get("rcode") != "NOERROR":
+            seen.append(f"{tr.upper()}: rcode {t.get('rcode')}")
+        elif not t.get("aa"):
+            seen.append(f"{tr.upper()}: answer without the AA bit (lame)")
+        elif t.get("serial") is None and not t.get("truncated"):
+            seen.append(f"{tr.upper()}: no SOA")
+        else:
+            return None
+    return "; ".join(seen)
+
+
+@evaluator("BP-DNS-DELEGATION")
+def dns_delegation(target: Target, observations: list[Observation], profile: Profile) -> list[Outcome]:
+    """Zonemaster's delegation checks: the NS sets at the parent and at the apex agree, the glue equals the
+    name servers' own addresses, every listed server answers authoritatively; the network diversity of the
+    addresses (/24, /48) is reported."""
+    chain = _chain(observations)
+    if chain is None:
+        return _no_probe()
+    if (err := _probe_error(chain)) is not None:
+        return err
+    out: list[Outcome] = []
+    for z in _portal_zones(chain):
+        zn = z["zone"]
+        summary, mine, ev = _zone_servers(observations, zn)
+        if summary is None or (summary.error and not mine):
+            why = summary.error if summary is not None else "no name server observation"
+            out.append(Outcome("error", f"{zn}: delegation not observed: {why}",
+                               f"{zn}: không quan sát được ủy quyền: {why}", zn, ev))
+            continue
+        d = summary.data
+        fails_en, fails_vi, warns_en, warns_vi = [], [], [], []
+        parent, child = set(d.get("ns_parent") or []), set(d.get("ns_child") or [])
+        if parent and child and parent != child:
+            only_p, only_c = sorted(parent - child), sorted(child - parent)
+            what = "; ".join(x for x in (f"only at the parent: {', '.join(only_p)}" if only_p else "",
+                                         f"only at the zone: {', '.join(only_c)}" if only_c else "") if x)
+            fails_en.append(f"NS sets of the parent and of the zone differ ({what})")
+            fails_vi.append(f"tập NS ở vùng cha và ở vùng khác nhau ({what})")
+        elif parent and not child and d.get("ns_child_error"):
+            fails_en.append(f"the zone's own NS set could not be read: {d['ns_child_error']}")
+            fails_vi.append(f"không đọc được tập NS của vùng: {d['ns_child_error']}")
+        glue, own = d.get("glue") or {}, d.get("child_addresses") or {}
+        for ns in sorted(glue):
+            if own.get(ns) and set(glue[ns]) != set(own[ns]):
+                fails_en.append(f"glue for {ns} ({', '.join(sorted(glue[ns]))}) differs from its own addresses "
+                                f"({', '.join(own[ns])})")
+                fails_vi.append(f"glue của {ns} ({', '.join(sorted(glue[ns]))}) khác địa chỉ thật của nó "
+                                f"({', '.join(own[ns])})")
+        for ns in sorted(parent):
+            if ns.endswith("." + zn) and not glue.get(ns):
+                fails_en.append(f"no glue at the parent for {ns}, a name server inside the zone")
+                fails_vi.append(f"vùng cha không có glue cho {ns}, máy chủ nằm trong chính vùng này")
+        for o in mine:
+            why = _answers_authoritatively(o.data)
+            if why:
+                fails_en.append(f"{_who(o.data)} does not answer authoritatively ({why})")
+                fails_vi.append(f"{_who(o.data)} không trả lời có thẩm quyền ({why})")
+        names = parent | child
+        if len(names) < 2:
+            warns_en.append(f"only {len(names)} name server (RFC 1034 §4.1 asks for at least two)")
+            warns_vi.append(f"chỉ có {len(names)} máy chủ tên miền (RFC 1034 §4.1 yêu cầu ít nhất hai)")
+        addrs = sorted({o.data["address"] for o in mine})
+        nets4 = sorted({_prefix(a) for a in addrs if ":" not in a})
+        nets6 = sorted({_prefix(a) for a in addrs if ":" in a})
+        div_en = (f"{len(addrs)} addresses in {len(nets4)} IPv4 /24 and {len(nets6)} IPv6 /48"
+                  + (" (info: no network diversity)" if len(nets4) <= 1 and len(nets6) <= 1 else ""))
+        div_vi = (f"{len(addrs)} địa chỉ trong {len(nets4)} mạng IPv4 /24 và {len(nets6)} mạng IPv6 /48"
+                  + (" (thông tin: không đa dạng mạng)" if len(nets4) <= 1 and len(nets6) <= 1 else ""))
+        if fails_en:
+            out.append(Outcome("fail", f"{zn}: {'; '.join(fails_en + warns_en)}; {div_en}",
+                               f"{zn}: {'; '.join(fails_vi + warns_vi)}; {div_vi}", zn, ev))
+        elif warns_en:
+            out.append(Outcome("warn", f"{zn}: {'; '.join(warns_en)}; {div_en}",
+                               f"{zn}: {'; '.join(warns_vi)}; {div_vi}", zn, ev))
+        else:
+            out.append(Outcome(
+                "pass",
+                f"{zn}: parent and zone list the same {len(names)} name servers, glue matches, every address "
+                f"answers authoritatively; {div_en}",
+                f"{zn}: vùng cha và vùng cùng liệt kê {len(names)} máy chủ, glue khớp, mọi địa chỉ trả lời có "
+                f"thẩm quyền; {div_vi}", zn, ev))
+    return out
+
+
+# --- BP-DNSSEC-CDS -------------------------------------------------------------------------------------------
+
+
+@evaluator("BP-DNSSEC-CDS")
+def dnssec_cds(target: Target, observations: list[Observation], profile: Profile) -> list[Outcome]:
+    """RFC 7344 / RFC 8078: published CDS/CDNSKEY agree with the DNSKEY set and say what DS the parent
+    should hold."""
+    chain = _chain(observations)
+    if chain is None:
+        return _no_probe()
+    if (err := _probe_error(chain)) is not None:
+        return err
+    out: list[Outcome] = []
+    for z in _portal_zones(chain):
+        zn, ev = z["zone"], (chain.id,)
+        c = z.get("cds")
+        if c is None:
+            out.append(Outcome("error", f"{zn}: CDS/CDNSKEY not observed", f"{zn}: không quan sát được CDS/CDNSKEY",
+                               zn, ev))
+            continue
+        if c.get("error"):
+            out.append(Outcome("error", f"{zn}: CDS/CDNSKEY could not be fetched: {c['error']}",
+                               f"{zn}: không lấy được CDS/CDNSKEY: {c['error']}", zn, ev))
+            continue
+        if not c["cds"] and not c["cdnskey"]:
+            out.append(Outcome(
+                "info",
+                f"{zn}: no CDS/CDNSKEY published: the DS at the parent is kept up to date by hand (RFC 7344 not used)",
+                f"{zn}: không công bố CDS/CDNSKEY: DS ở vùng cha được cập nhật thủ công (không dùng RFC 7344)", zn, ev))
+            continue
+        if c["delete"] and not c["problems"]:
+            out.append(Outcome(
+                "info",
+                f"{zn}: CDS/CDNSKEY ask the parent to delete the DS (RFC 8078 §4): the zone is going unsigned",
+                f"{zn}: CDS/CDNSKEY yêu cầu vùng cha xóa DS (RFC 8078 §4): vùng sắp bỏ ký", zn, ev))
+            continue
+        should = "; ".join(c["parent_should_hold"]) or "none"
+        has = "; ".join(c["parent_has"]) or "none"
+        if not _signed(z) or z["status"] != "secure":
+            out.append(Outcome(
+                "info",
+                f"{zn} is {z['status']}: CDS/CDNSKEY published ({should}) can bootstrap DNSSEC only after an "
+                "out-of-band check (RFC 8078 §3)",
+                f"{zn} ở trạng thái {z['status']}: CDS/CDNSKEY đã công bố ({should}) chỉ khởi tạo DNSSEC được sau "
+                "khi kiểm tra ngoài băng (RFC 8078 §3)", zn, ev))
+            continue
+        if c["problems"]:
+            out.append(Outcome("fail", f"{zn}: {'; '.join(c['problems'])}",
+                               f"{zn}: CDS/CDNSKEY không nhất quán: {'; '.join(c['problems'])}", zn, ev))
+        elif c["matches_parent"]:
+            out.append(Outcome(
+                "pass",
+                f"{zn}: CDS/CDNSKEY agree with the DNSKEY set; the parent holds exactly that DS ({should})",
+                f"{zn}: CDS/CDNSKEY khớp tập DNSKEY; vùng cha giữ đúng DS đó ({should})", zn, ev))
+        else:
+            out.append(Outcome(
+                "warn",
+                f"{zn}: CDS/CDNSKEY agree with the DNSKEY set and ask the parent to hold DS {should}; it holds {has} "
+                "(update pending or not automated)",
+                f"{zn}: CDS/CDNSKEY khớp tập DNSKEY và yêu cầu vùng cha giữ DS {should}; hiện vùng cha giữ {has} "
+                "(đang chờ cập nhật hoặc chưa tự động hóa)", zn, ev))
     return out
 
 

@@ -2,12 +2,22 @@
 validating resolver, lab CA, one nginx with a portal per scenario). See docs/lab.md.
 
     from netready.lab import up, down, status, env, LabEnv, LabError
+
+Reading a running lab's environment (env, lab_name, state_dir) needs only netready.lab.state; the
+orchestration (up, down, status, is_up) is imported the first time one of those is used, so a command that
+only reads the environment (`netready dnssec --lab NAME`) does not pay for it.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from .errors import LabError
 from .model import LabEnv, Portal
-from .orchestrate import down, env, is_up, lab_name, state_dir, status, up
 from .scenarios import RULES, SCENARIOS
+from .state import env, lab_name, state_dir
+
+_ORCHESTRATION = ("down", "is_up", "status", "up")
 
 __all__ = [
     "LabEnv",
@@ -23,3 +33,11 @@ __all__ = [
     "status",
     "up",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ORCHESTRATION:
+        from . import orchestrate
+
+        return getattr(orchestrate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

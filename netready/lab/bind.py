@@ -24,6 +24,10 @@ POLICY = """dnssec-policy "lab" {
         zsk lifetime unlimited algorithm ecdsap256sha256;
     };
     dnskey-ttl 300;
+    // BIND 9.18 publishes CDS/CDNSKEY once the KSK is "omnipresent" (about an hour after `up` with the
+    // default delays): a lab kept up would change BP-DNSSEC-CDS on `good` from info to pass. This delay
+    // keeps the keys "rumoured" for a lab's life; the `cds` scenario publishes CDS/CDNSKEY itself.
+    zone-propagation-delay 30d;
     max-zone-ttl 3600;
     signatures-validity 14d;
     signatures-validity-dnskey 14d;
@@ -81,7 +85,7 @@ def auth_conf(d: Path, zones: list[Zone]) -> Path:
         a4, a6 = _addrs(servers)
         body = []
         for z in zones:
-            if z.server != view:
+            if z.server != view and view not in z.also_views:
                 continue
             if z.signer == "bind-policy":
                 body.append(

@@ -27,7 +27,9 @@ POLICIES = """policy:
 """
 
 
-def write_conf(d: Path, zones: list[Zone], listen: list[str]) -> Path:
+def write_conf(d: Path, zones: list[Zone], listen: list[str], stale: list[Zone] | None = None) -> Path:
+    """zones: signed (or not) by this knotd; stale: zones whose older, BIND-signed copy (expired signatures)
+    this knotd only serves, as a secondary that stopped following its primary would."""
     (d / "db").mkdir(parents=True, exist_ok=True)
     (d / "zones").mkdir(exist_ok=True)
     zlines = []
@@ -35,6 +37,8 @@ def write_conf(d: Path, zones: list[Zone], listen: list[str]) -> Path:
         zlines += [f"  - domain: {z.origin}", f"    file: {z.unsigned_file}"]
         if z.signed:
             zlines += ["    dnssec-signing: on", f"    dnssec-policy: {'nsec3zero' if z.nsec3 else 'nsec'}"]
+    for z in stale or []:
+        zlines += [f"  - domain: {z.origin}", f"    file: {z.stale_file}"]
     conf = d / "knot.conf"
     conf.write_text(
         f"""server:

@@ -8,7 +8,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import shutil
 import socket
 import sys
@@ -28,29 +27,15 @@ from . import bind, knot, netns, nginx, pages, pki, plan, zones
 from .errors import LabError
 from .model import LabEnv, Portal
 from .scenarios import BY_NAME, SCENARIOS, scale_names
+from .state import DEFAULT_NAME, NAME_RE, env, lab_name, state_dir  # noqa: F401 - public names of this module
+from .state import load_state as _load_state
+from .state import read_env as _read_env
 from .sysutil import Keeper, alive, check_root, cmdline, find_pids, find_tools, in_ns, reap, stop, wait_until
 
 log = logging.getLogger("netready.lab")
 
-DEFAULT_NAME = "nrlab"
-NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # "<name>-h" must fit the 15-character interface limit
 SERVICES = ("named-auth", "named-res", "knot-gov", "knot-agency", "nginx")
-LAB_VERSION = 6  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
-
-
-def lab_name(name: str | None = None) -> str:
-    name = name or os.environ.get("NETREADY_LAB_NAME") or DEFAULT_NAME
-    if not NAME_RE.match(name):
-        raise LabError(f"bad lab name {name!r}: 1-12 characters, a-z then a-z/0-9 (interface <name>-h <= 15)")
-    return name
-
-
-def state_dir(name: str) -> Path:
-    """/run/netready/<name>; NETREADY_LAB_DIR overrides it for the lab named by the environment only."""
-    override = os.environ.get("NETREADY_LAB_DIR")
-    if override and name == lab_name(None):
-        return Path(override)
-    return Path("/run/netready") / name
+LAB_VERSION = 7  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
 
 
 @contextlib.contextmanager
@@ -71,13 +56,6 @@ def _locked(d: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def _load_state(d: Path) -> dict | None:
-    try:
-        return json.loads((d / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _save_state(d: Path, st: dict) -> None:
@@ -196,7 +174,8 @@ def _build_with(
         for inst in ("knot-gov", "knot-agency"):
             inst_zones = [z for z in all_zones if z.server == inst]
             listen = [a for s in _servers_of(inst) for a in (s.ipv4, s.ipv6) if a]
-            knot_confs[inst] = knot.write_conf(d / inst, inst_zones, listen)
+            stale = [z for z in all_zones if z.secondary == inst]
+            knot_confs[inst] = knot.write_conf(d / inst, inst_zones, listen, stale)
         zones.prepare(
             root,
             d / "zones",
@@ -408,6 +387,8 @@ def _wait_ready(d: Path, st: dict, all_zones: list[zones.Zone], sites: list[ngin
             checks[f"hostile web {a}"] = lambda a=a: _tcp_ok(a, 443)
     for z in all_zones:
         for s in z.servers:
+            if s.daemon == "resolver":
+                continue  # a lame name server (the `lame` scenario): it never answers authoritatively
             for a in (s.ipv4, s.ipv6):
                 if a:
                     checks[f"zone {z.origin} @{a}"] = lambda z=z, a=a: _zone_ok(z, a)
@@ -471,18 +452,25 @@ def _make_env(
         if not z.scenario:
             continue
         recs = {(r.split()[1], r.split()[0]): r.split()[2] for r in z.records}
-        portal = f"dichvucong.{z.origin}"
         label = z.scenario.split(":")[-1]
         # Scale portals are configured like `good` (shared address, one multi-SAN certificate).
         sc = next((s for s in SCENARIOS if s.name == z.scenario), None)
+        portal = f"{sc.portal}." if sc else f"dichvucong.{z.origin}"
+        if sc:  # the addresses the portal resolves to, through wildcards, CNAMEs and DNAMEs too
+            ipv4 = [plan.web4(sc.index)]
+            ipv6 = {"same": [plan.web6(sc.index)], "diff": [plan.web6(sc.index)], "dead": [plan.dead6(sc.index)],
+                    "none": []}[sc.web6]
+        else:
+            ipv4 = [v for (t, n), v in recs.items() if t == "A" and n == portal]
+            ipv6 = [v for (t, n), v in recs.items() if t == "AAAA" and n == portal]
         broken = z.scenario.startswith("broken:")
         expected = {} if broken else (sc or BY_NAME["good"]).expected()
         portals.append(
             Portal(
                 name=portal.rstrip("."),
                 scenario=label,
-                ipv4=[v for (t, n), v in recs.items() if t == "A" and n == portal],
-                ipv6=[v for (t, n), v in recs.items() if t == "AAAA" and n == portal],
+                ipv4=ipv4,
+                ipv6=ipv6,
                 zone=z.origin.rstrip("."),
                 nameservers=[s.to_dict() for s in z.servers],
                 summary=sc.summary if sc else (f"broken portal ({label}): {BROKEN_SUMMARY[label]}" if broken
@@ -506,23 +494,6 @@ def _make_env(
         namespaces={h.role: h.ns_name for h in holders.values()},
         host_interface=host_if,
     )
-
-
-def _read_env(d: Path) -> LabEnv:
-    try:
-        return LabEnv.from_dict(json.loads((d / "env.json").read_text()))
-    except (OSError, ValueError) as exc:
-        raise LabError(f"no lab environment in {d} ({exc}); run `python -m netready.lab up`") from exc
-
-
-def env(name: str | None = None) -> LabEnv:
-    """The environment of a running lab (paths, addresses, portals); LabError if it is not up."""
-    name = lab_name(name)
-    d = state_dir(name)
-    st = _load_state(d)
-    if not st or st.get("phase") != "up":
-        raise LabError(f"lab {name!r} is not up (no state in {d}); run `python -m netready.lab up`")
-    return _read_env(d)
 
 
 def is_up(name: str | None = None) -> bool:

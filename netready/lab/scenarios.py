@@ -10,11 +10,12 @@ RULES = (
     "VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "VN-IPV6-WEB", "VN-IPV6-DNS",
     "VN-DNSSEC", "VN-NAMING", "BP-TLS-LEGACY-OFF", "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT",
     "BP-HSTS", "BP-OCSP", "BP-IPV6-PARITY", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS",
-    "BP-DNS-CONSISTENT", "BP-CAA", "VN-IPV6-ONLY",
+    "BP-DNS-CONSISTENT", "BP-CAA", "VN-IPV6-ONLY", "BP-DNS-DELEGATION", "BP-DNSSEC-CDS",
 )  # fmt: skip
 
 # What `good` gives. BP-OCSP is info everywhere: no OCSP responder exists offline, nothing is stapled.
-BASELINE: dict[str, str] = {rule: "pass" for rule in RULES} | {"BP-OCSP": "info"}
+# BP-DNSSEC-CDS is info where a zone publishes no CDS/CDNSKEY (only `cds` does).
+BASELINE: dict[str, str] = {rule: "pass" for rule in RULES} | {"BP-OCSP": "info", "BP-DNSSEC-CDS": "info"}
 
 # A verdict is a word, or {"ipv4": word, "ipv6": word} when the address families differ.
 Verdict = str | dict[str, str]
@@ -29,13 +30,20 @@ class Scenario:
     signer: str = "bind-offline"  # bind-policy | bind-offline | knot | none
     algorithm: int = 13
     nsec3: tuple[str, int] | None = None  # (salt hex or "-", iterations); None = NSEC
-    dnssec: str = "ok"  # ok | bogus-ds | expired | unsigned
+    dnssec: str = "ok"  # ok | bogus-ds | expired | unsigned | stale | optout
     web6: str = "same"  # same | none (no AAAA) | dead (AAAA nobody serves) | diff (other page on v6)
     tls: str = "modern"  # modern (Mozilla intermediate) | legacy
     cert: str = "good"  # good | rsa1024 | expired | selfsigned
     send_intermediate: bool = True
     http80: str = "redirect"  # redirect (301 to https) | page (200, no redirect)
     hsts: bool = True
+    # Issue #13 (DNS/DNSSEC zones nobody here had built): what the zone looks like beyond the defaults.
+    portal_record: str = "a"  # a | wildcard (*.<zone> serves it) | dname (CNAME into a DNAME'd subtree)
+    keyset: str = "default"  # default (KSK + ZSK) | rollover (2 KSK + 2 ZSK, one pre-published: > 1232 bytes)
+    ds_digest: int = 2  # digest type of the DS the parent publishes
+    cds: bool = False  # publish CDS + CDNSKEY for the KSK (RFC 7344)
+    nameservers: str = "default"  # default | lame (ns0 is a recursive resolver) | stale (ns2: Knot, old
+    # expired copy) | mismatch (parent and zone NS sets differ, wrong glue)
     overrides: dict[str, Verdict] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
 
@@ -46,6 +54,11 @@ class Scenario:
     @property
     def portal(self) -> str:
         return f"dichvucong.{self.name}.gov.vn"
+
+    @property
+    def portal_zone(self) -> str:
+        """The zone that holds the portal's name: its own child zone under an opt-out parent (`optout`)."""
+        return f"{self.portal}." if self.dnssec == "optout" else self.zone
 
     def expected(self) -> dict[str, Verdict]:
         return BASELINE | self.overrides
@@ -192,6 +205,94 @@ SCENARIOS: tuple[Scenario, ...] = (
         "like good, zone signed with algorithm 8 (RSASHA256, 2048-bit keys) offline by BIND",
         algorithm=8,
     ),
+    Scenario(
+        "rollover",
+        14,
+        "KSK and ZSK rollover in progress: two RSA KSKs (both in the DS set) and two RSA ZSKs (one "
+        "pre-published), a DNSKEY answer of ~1.7 kB that UDP at 1232 bytes truncates: TCP carries it",
+        algorithm=8,
+        keyset="rollover",
+        notes={"BP-DNS-CONSISTENT": "pass: the truncated UDP DNSKEY answer is asked again over TCP, never "
+                                    "compared as an empty set"},
+    ),
+    Scenario(
+        "wildcard",
+        15,
+        "the portal exists only through *.wildcard.gov.vn (A, AAAA); Knot signs with NSEC3 and proves "
+        "that no closer name exists",
+        dns_host="knot",
+        signer="knot",
+        nsec3=("-", 0),
+        portal_record="wildcard",
+    ),
+    Scenario(
+        "dname",
+        16,
+        "the portal is a CNAME to portal.old.dname.gov.vn, and old.dname.gov.vn is a DNAME to new.dname.gov.vn "
+        "(a renamed department): BIND synthesises the unsigned CNAME from the signed DNAME",
+        portal_record="dname",
+    ),
+    Scenario(
+        "optout",
+        17,
+        "the portal is its own unsigned zone below optout.gov.vn, which is signed with NSEC3 opt-out: "
+        "the delegation is insecure by an opt-out span (RFC 5155 §6)",
+        nsec3=("-", 0),
+        dnssec="optout",
+        overrides={"VN-DNSSEC": "fail", "BP-DNSSEC-ALGO": "info", "BP-DNSSEC-NSEC3": "info",
+                   "BP-DNSSEC-SIGS": "info"},
+        notes={"VN-DNSSEC": "fail: status insecure (no DS, opt-out span at optout.gov.vn)"},
+    ),
+    Scenario(
+        "lame",
+        18,
+        "three name servers; ns0.lame.gov.vn (sorted first) is the lab's recursive resolver, which answers "
+        "without the AA bit: a lame delegation that resolvers skip",
+        nameservers="lame",
+        overrides={"BP-DNS-DELEGATION": "fail"},
+        notes={"BP-DNS-DELEGATION": "fail: ns0.lame.gov.vn does not answer authoritatively",
+               "VN-DNSSEC": "pass: the lame server is skipped (RFC 1034 §5.3.3), the others validate"},
+    ),
+    Scenario(
+        "stale",
+        19,
+        "a stale secondary: ns2.stale.gov.vn (Knot, .102) serves an older copy whose signatures expired "
+        "2 days ago; ns1 (BIND) serves the current one",
+        dnssec="stale",
+        nameservers="stale",
+        overrides={"VN-DNSSEC": "fail", "BP-DNSSEC-SIGS": "fail", "BP-DNS-CONSISTENT": "fail"},
+        notes={"VN-DNSSEC": "fail: ns2.stale.gov.vn serves data that does not validate (RRSIGs expired)",
+               "BP-DNS-CONSISTENT": "fail: SOA serials differ"},
+    ),
+    Scenario(
+        "cds",
+        20,
+        "publishes CDS and CDNSKEY for its KSK (RFC 7344), signed, matching the DS gov.vn holds",
+        cds=True,
+        overrides={"BP-DNSSEC-CDS": "pass"},
+    ),
+    Scenario(
+        "rsasha1",
+        21,
+        "signed with algorithm 5 (RSASHA1, 2048-bit): still validates, but RFC 9905 forbids signing with it",
+        algorithm=5,
+        overrides={"BP-DNSSEC-ALGO": "fail"},
+    ),
+    Scenario(
+        "sha1ds",
+        22,
+        "the DS at gov.vn uses SHA-1 (digest type 1) only: validates, but RFC 9904 says SHA-1 DS must not be made",
+        ds_digest=1,
+        overrides={"BP-DNSSEC-ALGO": "fail"},
+    ),
+    Scenario(
+        "delegation",
+        23,
+        "gov.vn lists ns1 and ns2 (glue for ns2: 198.51.100.111, its own A is .92); the zone lists ns1, ns2 "
+        "and ns3: NS sets and glue disagree, every address still answers",
+        nameservers="mismatch",
+        overrides={"BP-DNS-DELEGATION": "fail"},
+    ),
     # Issue #18 (indexes 34..39): portals whose pages need other hosts (netready/lab/pages.py).
     Scenario(
         "v4deps",
@@ -253,8 +354,14 @@ def markdown_tables() -> str:
             "bind": "named (.91/.92)",
             "knot": "knotd (.101/.102)",
             "bind-v4only": "named, IPv4 only (.111/.112)",
-        }
-        out.append(f"| `{s.name}` | {plan.web4(s.index)} / {v6} | {host[s.dns_host]}; {sig} | {s.summary} |")
+        }[s.dns_host]
+        host += {"default": "", "lame": " + ns0 = the resolver (.53)", "stale": ", ns2 = knotd .102 (stale copy)",
+                 "mismatch": " + ns3 (.111)"}[s.nameservers]
+        if s.ds_digest != 2:
+            sig += f", DS digest {s.ds_digest}"
+        if s.dnssec == "optout":
+            sig += " opt-out; portal zone unsigned"
+        out.append(f"| `{s.name}` | {plan.web4(s.index)} / {v6} | {host}; {sig} | {s.summary} |")
     out += ["", "| rule | " + " | ".join(f"`{s.name}`" for s in SCENARIOS) + " |",
             "|---|" + "---|" * len(SCENARIOS)]  # fmt: skip
     for rule in RULES:

@@ -24,7 +24,8 @@ def _rrs(out: str, rtype: str) -> list[list[str]]:
 
 
 def _ns(portal, v6: bool = False) -> str:
-    ns = portal.nameservers[0]
+    """The first authoritative server of the portal's zone (not the `lame` scenario's ns0, a resolver)."""
+    ns = next(n for n in portal.nameservers if not n["name"].startswith("ns0."))
     return ns["ipv6"] if v6 else ns["ipv4"]
 
 
@@ -59,13 +60,16 @@ def test_ds_matches_child_keys_except_bogus(lab, dig):
     gov_ns = "198.51.100.81"
     for sc in SCENARIOS:
         p = lab.portal(sc.name)
+        if sc.dnssec == "optout":  # the portal's own zone sits below optout.gov.vn: see test_optout_...
+            continue
         ds = _rrs(dig(gov_ns, f"{p.zone}.", "DS", "+norecurse"), "DS")
         if sc.dnssec == "unsigned":
             assert not ds
             out = dig(gov_ns, f"{p.zone}.", "DS", "+norecurse")
             assert _rrs(out, "NSEC3"), "gov.vn proves the absence of the DS with NSEC3"
             continue
-        assert ds and all(r[2] == "2" for r in ds), (sc.name, ds)
+        assert ds and all(r[2] == str(sc.ds_digest) for r in ds), (sc.name, ds)
+        assert len(ds) == (2 if sc.keyset == "rollover" else 1), (sc.name, ds)
         dnskey_out = dig(_ns(p), f"{p.zone}.", "DNSKEY", "+norecurse", "+multiline")
         tags = set(re.findall(r"key id = (\d+)", dnskey_out))
         assert tags, dnskey_out
@@ -77,13 +81,16 @@ def test_ds_matches_child_keys_except_bogus(lab, dig):
 
 def test_agency_zones_have_two_dual_stack_name_servers(lab, dig):
     for p in lab.portals:
-        assert len(p.nameservers) == 2
+        extra = {"lame": 1, "delegation": 1}.get(p.scenario, 0)  # ns0 = the resolver; ns3 (IPv4 only)
+        assert len(p.nameservers) == 2 + extra
         addrs = {ns["ipv4"] for ns in p.nameservers}
-        assert len(addrs) == 2, "ns1 and ns2 on distinct addresses"
+        assert len(addrs) == 2 + extra, "ns1 and ns2 on distinct addresses"
         if p.scenario == "nov6":
             assert all(ns["ipv6"] is None for ns in p.nameservers)
             continue
         for ns in p.nameservers:
+            if ns["ipv4"] in lab.resolvers or ns["name"].startswith("ns3."):
+                continue
             assert ns["ipv6"]
             for extra in ((), ("+tcp",)):  # VN-IPV6-DNS: UDP and TCP over IPv6
                 out = dig(ns["ipv6"], f"{p.zone}.", "SOA", "+norecurse", *extra)
@@ -152,3 +159,54 @@ def test_validating_resolver(lab, dig):
             assert "status: SERVFAIL" in dig(res, f"dichvucong.{sc}.gov.vn.", "A")
         # With CD the data is still there (probes can fetch addresses of bogus zones that way).
         assert "status: NOERROR" in dig(res, "dichvucong.bogus.gov.vn.", "A", "+cd")
+
+
+# --- the zones of issue #13 ---------------------------------------------------------------------------------
+
+
+def test_rollover_dnskey_answer_is_truncated_over_udp_and_whole_over_tcp(lab, dig):
+    p = lab.portal("rollover")
+    udp = dig(_ns(p), "rollover.gov.vn.", "DNSKEY", "+norecurse", "+dnssec", "+bufsize=1232", "+ignore")
+    assert " tc" in udp.split("flags:")[1].split(";")[0], udp
+    tcp = dig(_ns(p), "rollover.gov.vn.", "DNSKEY", "+norecurse", "+dnssec", "+tcp")
+    keys = _rrs(tcp, "DNSKEY")
+    assert sorted(k[0] for k in keys) == ["256", "256", "257", "257"] and {k[2] for k in keys} == {"8"}, keys
+    assert len([s for s in _rrs(tcp, "RRSIG") if s[0] == "DNSKEY"]) >= 2, "both KSKs sign the key set"
+
+
+def test_optout_parent_proves_the_portal_zone_insecure_with_an_opt_out_span(lab, dig):
+    p = lab.portal("optout")
+    assert p.zone == "dichvucong.optout.gov.vn"
+    out = dig(_ns(p), "dichvucong.optout.gov.vn.", "DS", "+norecurse", "+dnssec")
+    n3 = _rrs(out, "NSEC3")
+    assert "status: NOERROR" in out and n3 and any(r[1] == "1" for r in n3), out  # the opt-out flag
+    assert not _rrs(out, "DS")
+
+
+def test_wildcard_and_dname_zones_answer_as_the_scenarios_say(lab, dig):
+    w = lab.portal("wildcard")
+    out = dig(_ns(w), "dichvucong.wildcard.gov.vn.", "A", "+norecurse", "+dnssec")
+    assert _rrs(out, "A") == [[plan_web4(w)]] and any(r[2] == "3" for r in _rrs(out, "RRSIG")), out  # from *.wildcard
+    d = lab.portal("dname")
+    out = dig(_ns(d), "portal.old.dname.gov.vn.", "A", "+norecurse", "+dnssec")
+    assert _rrs(out, "DNAME") == [["new.dname.gov.vn."]] and _rrs(out, "CNAME") == [["portal.new.dname.gov.vn."]]
+
+
+def test_stale_secondary_serves_an_older_serial_with_expired_signatures(lab, dig):
+    p = lab.portal("stale")
+    fresh, stale = (dig(ns["ipv4"], "stale.gov.vn.", "SOA", "+norecurse", "+dnssec") for ns in p.nameservers)
+    assert int(_rrs(stale, "SOA")[0][2]) == int(_rrs(fresh, "SOA")[0][2]) - 1
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    assert all(s[4] < now for s in _rrs(stale, "RRSIG")) and all(s[4] > now for s in _rrs(fresh, "RRSIG"))
+
+
+def test_lame_name_server_answers_without_aa(lab, dig):
+    p = lab.portal("lame")
+    ns0 = p.nameservers[0]
+    assert ns0["name"] == "ns0.lame.gov.vn" and ns0["ipv4"] in lab.resolvers
+    out = dig(ns0["ipv4"], "lame.gov.vn.", "SOA", "+norecurse")
+    assert "flags: qr" in out and " aa" not in out.split("flags:")[1].split(";")[0], out
+
+
+def plan_web4(portal) -> str:
+    return portal.ipv4[0]

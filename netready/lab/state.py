@@ -1,0 +1,55 @@
+"""Where a lab keeps its state, and reading its environment: all that probes and the CLI need from a running
+lab, without the orchestration (namespaces, daemons, PKI) that `up` and `down` need. Kept small so that
+`netready dnssec --lab NAME` does not pay for importing the whole lab."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from .errors import LabError
+from .model import LabEnv
+
+DEFAULT_NAME = "nrlab"
+NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # "<name>-h" must fit the 15-character interface limit
+
+
+def lab_name(name: str | None = None) -> str:
+    name = name or os.environ.get("NETREADY_LAB_NAME") or DEFAULT_NAME
+    if not NAME_RE.match(name):
+        raise LabError(f"bad lab name {name!r}: 1-12 characters, a-z then a-z/0-9 (interface <name>-h <= 15)")
+    return name
+
+
+def state_dir(name: str) -> Path:
+    """/run/netready/<name>; NETREADY_LAB_DIR overrides it for the lab named by the environment only."""
+    override = os.environ.get("NETREADY_LAB_DIR")
+    if override and name == lab_name(None):
+        return Path(override)
+    return Path("/run/netready") / name
+
+
+def load_state(d: Path) -> dict | None:
+    try:
+        return json.loads((d / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_env(d: Path) -> LabEnv:
+    try:
+        return LabEnv.from_dict(json.loads((d / "env.json").read_text()))
+    except (OSError, ValueError) as exc:
+        raise LabError(f"no lab environment in {d} ({exc}); run `python -m netready.lab up`") from exc
+
+
+def env(name: str | None = None) -> LabEnv:
+    """The environment of a running lab (paths, addresses, portals); LabError if it is not up."""
+    name = lab_name(name)
+    d = state_dir(name)
+    st = load_state(d)
+    if not st or st.get("phase") != "up":
+        raise LabError(f"lab {name!r} is not up (no state in {d}); run `python -m netready.lab up`")
+    return read_env(d)
