@@ -69,7 +69,7 @@ $(STAMP_PIP): pyproject.toml $(LOCK) $(STAMP_APT)
 lock:
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q pip-tools
-	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps --extra test --strip-extras \
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps --extra test --strip-extras \
 	  --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
 
 lab-down: venv
