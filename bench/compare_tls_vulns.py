@@ -161,7 +161,8 @@ def openssl_sha1(host: str, address: str, port: int) -> dict[str, Cell] | None:
                         "RSA+SHA1:ECDSA+SHA1:DSA+SHA1", "-cipher", "ECDHE:DHE:@SECLEVEL=0"],
                        input=b"", capture_output=True, timeout=60, check=False)
     text = (r.stdout + r.stderr).decode(errors="replace")
-    digest = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if "Peer signature digest" in ln), None)
+    digest = next((ln.split(":", 1)[1].strip() for ln in text.splitlines()
+                   if "Peer signature digest" in ln or "Peer signing digest" in ln), None)
     if digest:
         word = "WEAK" if digest.upper() in ("SHA1", "MD5") else "clean"
         return {"kex_signature_hash": (word, f"signs with {digest} when offered only SHA-1")}

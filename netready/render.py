@@ -18,7 +18,6 @@ from tabulate import tabulate
 from netready.model import Report
 from netready.rules import CATEGORIES, catalogue
 from netready.sanitize import csv_cell
-from netready.templating import get_template, with_csp
 
 FORMATS = ("table", "json", "csv", "html", "junit")
 
@@ -243,6 +242,8 @@ def _certificates(report: Report) -> dict[str, list[dict[str, Any]]]:
 
 def render_html(report: Report, lang: str = "en") -> str:
     """A self-contained evidence page: inline CSS and SVG, no network assets, raw JSON hashed in the appendix."""
+    from netready.templating import get_template, with_csp  # jinja2 costs ~50 ms to import: only for HTML
+
     raw = report.to_json()
     return with_csp(get_template("report.html.j2").render(
         report=report,
