@@ -252,6 +252,11 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
     data["versions"] = versions
     if not any(v.get("accepted") for v in versions.values()) and not hs.get("version"):
         data["fatal"] = f"no TLS on port {port}: {scan.stop or hs.get('error') or 'every hello refused'}"
+    # weaknesses (SSLv2, renegotiation, compression, SCSV, Heartbleed, ROBOT, kex hashes): probes/tls_vulns.py,
+    # side by side with the groups and DHE hellos
+    vulns_pool = ThreadPoolExecutor(1)
+    silent = (scan.stop or "").startswith("timeout")
+    vulns = None if silent else vulns_pool.submit(check_vulns, address, port, sni, versions, settings.timeout, deadline)
     # key exchange groups and DHE size
     if versions["TLSv1.3"].get("accepted"):
         data["groups"] = _groups_tls13(scan)
@@ -270,9 +275,8 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
             dhe_version = S.VERSIONS[v]
             break
     data["dhe_bits"] = _dhe_bits(scan, dhe_version, dhe) if dhe else None
-    # weaknesses (SSLv2, renegotiation, compression, SCSV, Heartbleed, ROBOT, kex hashes): probes/tls_vulns.py
-    silent = (scan.stop or "").startswith("timeout")
-    data["vulns"] = None if silent else check_vulns(address, port, sni, versions, settings.timeout, deadline)
+    data["vulns"] = vulns.result() if vulns else None
+    vulns_pool.shutdown()
     # certificate
     chain = hs.get("chain") or []
     if chain:

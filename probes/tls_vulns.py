@@ -572,15 +572,16 @@ def _robot(ctx: _Ctx, versions: dict[str, Any]) -> dict[str, Any]:
 
 # --- text for `netready tls` -------------------------------------------------------------------------------
 
-_TITLES = {
+# Names of the sub-checks for people (en, vi): `netready tls` lines and BP-TLS-VULNS messages.
+TITLES = {
     "sslv2": ("SSLv2", "SSLv2"),
     "secure_renegotiation": ("secure renegotiation", "đàm phán lại an toàn"),
-    "client_renegotiation": ("client renegotiation", "đàm phán lại do máy khách"),
-    "compression": ("compression", "nén TLS"),
+    "client_renegotiation": ("client-initiated renegotiation", "đàm phán lại do máy khách khởi tạo"),
+    "compression": ("TLS compression", "nén TLS"),
     "fallback_scsv": ("TLS_FALLBACK_SCSV", "TLS_FALLBACK_SCSV"),
     "heartbleed": ("Heartbleed", "Heartbleed"),
     "robot": ("ROBOT", "ROBOT"),
-    "kex_signature_hash": ("key exchange signature", "chữ ký trao đổi khóa"),
+    "kex_signature_hash": ("key exchange signature hash", "hàm băm của chữ ký trao đổi khóa"),
 }
 
 
@@ -593,6 +594,6 @@ def render_lines(data: dict[str, Any], lang: str = "en") -> list[str]:
     head = ("Weaknesses", "Điểm yếu")[i] + f" ({vulns.get('connections')} " + ("connections", "kết nối")[i] + ")"
     lines = [f"   {head}:"]
     for e in vulns["checks"]:
-        title = _TITLES.get(e["name"], (e["name"], e["name"]))[i]
-        lines.append(f"       {title:24} {e['result']:15} {e['evidence']}")
+        title = TITLES.get(e["name"], (e["name"], e["name"]))[i]
+        lines.append(f"       {title:33} {e['result']:15} {e['evidence']}")
     return lines

@@ -14,7 +14,7 @@ from typing import Any
 from netready.evaluate import Outcome, evaluator
 from netready.evaluate.tls import _per_address, _tls_up
 from netready.model import Observation, Target
-from probes.tls_vulns import CHECKS
+from probes.tls_vulns import CHECKS, TITLES
 
 # (name, result) -> (verdict, en, vi); results not listed are clean ("pass").
 FINDINGS: dict[tuple[str, str], tuple[str, str, str]] = {
@@ -34,16 +34,6 @@ FINDINGS: dict[tuple[str, str], tuple[str, str, str]] = {
                                    "bỏ qua TLS_FALLBACK_SCSV: không phát hiện bị hạ cấp giao thức"),
     ("kex_signature_hash", "sha1"): ("warn", "ServerKeyExchange signed with SHA-1 when the client offers it",
                                      "ServerKeyExchange được ký bằng SHA-1 khi máy khách đề nghị"),
-}
-TITLES = {
-    "sslv2": ("SSLv2", "SSLv2"),
-    "secure_renegotiation": ("secure renegotiation", "đàm phán lại an toàn"),
-    "client_renegotiation": ("client-initiated renegotiation", "đàm phán lại do máy khách khởi tạo"),
-    "compression": ("TLS compression", "nén TLS"),
-    "fallback_scsv": ("TLS_FALLBACK_SCSV", "TLS_FALLBACK_SCSV"),
-    "heartbleed": ("Heartbleed", "Heartbleed"),
-    "robot": ("ROBOT", "ROBOT"),
-    "kex_signature_hash": ("key exchange signature hash", "hàm băm của chữ ký trao đổi khóa"),
 }
 ORDER = ("fail", "error", "warn", "pass")
 
