@@ -182,13 +182,15 @@ def check_robot(address: str, port: int, timeout: float, deadline: float, make_h
                         + ", ".join(f"{v} {answers[v]} then {_text(second[v])}" for v in changed)}
                 return out
         else:
-            out["rechecked"] = None
+            out["rechecked"] = None  # said in the evidence below
     groups: dict[str, list[str]] = {}
     for v, a in answers.items():
         groups.setdefault(a, []).append(v)
     summary = "; ".join(f"{a}: {', '.join(vs)}" for a, vs in groups.items())
     out["result"] = result
     out["evidence"] = ("same answer to all five paddings: " if result == "no_oracle" else "answers differ: ") + summary
+    if result != "no_oracle" and out.get("rechecked") is None:
+        out["evidence"] += " (not re-checked: connection allowance used up)"
     return out
 
 

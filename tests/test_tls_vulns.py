@@ -321,3 +321,42 @@ def test_edited_hellos_still_dissect():
     assert "TLS_Ext_Heartbeat" in exts and "TLS_Ext_RenegotiationInfo" not in exts
     assert list(exts["TLS_Ext_SignatureAlgorithms"].sig_algs) == list(WEAK_SCHEMES)
     assert exts["TLS_Ext_ServerName"].servernames[0].servername == HOST.encode()
+
+
+# --- old and odd stacks ----------------------------------------------------------------------------------------
+
+
+def test_hellos_refused_for_heartbeat_and_deflate_are_retried_without_them(key):
+    obs, _ = _fake(Weakness(intolerant=("heartbeat", "deflate")), key)
+    comp, hb = find(obs.data, "compression"), find(obs.data, "heartbleed")
+    assert comp["result"] == "refused" and "DEFLATE was refused" in comp["evidence"], comp
+    assert hb["result"] == "unknown", hb  # the heartbeat extension alone was never tried: not guessed
+    assert _result(obs, "secure_renegotiation") == "supported"  # read from the plain hello
+
+
+def test_hello_refused_only_for_heartbeat_means_no_heartbeat(key):
+    obs, _ = _fake(Weakness(intolerant=("heartbeat",)), key)
+    hb = find(obs.data, "heartbleed")
+    assert hb["result"] == "not_vulnerable" and "refused" in hb["evidence"], hb
+    assert _result(obs, "compression") == "refused"
+
+
+def test_connection_allowance_is_never_exceeded(key):
+    """Intolerant hellos (3 connections), two versions and a ROBOT oracle would want 15: 12 are used, and the
+    oracle is reported as not re-checked rather than re-checked beyond the allowance."""
+    weak = Weakness(versions=(0x0302, 0x0303), intolerant=("heartbeat", "deflate"), robot="strong")
+    obs, weak = _fake(weak, key)
+    assert obs.data["vulns"]["connections"] == MAX_CONNECTIONS
+    robot = find(obs.data, "robot")
+    assert robot["result"] == "strong_oracle" and "not re-checked" in robot["evidence"], robot
+    assert weak.ckes == 5
+
+
+def test_sslv3_only_server_is_asked_about_renegotiation_with_the_scsv(key):
+    obs, _ = _fake(Weakness(versions=(0x0300,), suites=(RSA_AES128_CBC,)), key)
+    assert obs.data["versions"]["SSLv3"]["accepted"] is True
+    entry = find(obs.data, "secure_renegotiation")
+    assert entry["result"] == "supported" and "SCSV" in entry["evidence"], entry
+    assert _result(obs, "heartbleed") == "not_applicable"
+    assert _result(obs, "robot") == "not_applicable"  # ROBOT is tested on TLS 1.0-1.2 only, as sslyze
+    assert _judge(obs, "BP-TLS-LEGACY-OFF").verdict == "fail"

@@ -73,6 +73,7 @@ class Weakness:
     heartbeat: str | None = None  # None (no extension) | "leak" (CVE-2014-0160) | "patched"
     sign: str = "sha256"  # sha256 (refuses a hello without it) | "first" (the client's first scheme, MD5 too)
     robot: str = "none"  # none | strong | weak | flaky (strong the first five times, then uniform)
+    intolerant: tuple[str, ...] = ()  # "heartbeat", "deflate": hellos carrying them get handshake_failure
     log: list[str] = field(default_factory=list)  # what the server saw, for assertions
     ckes: int = 0
 
@@ -185,6 +186,8 @@ class FakeTLS:
         version = min(h.version, top)
         if version not in w.versions:
             return _alert(0x0301, "protocol_version")
+        if ("heartbeat" in w.intolerant and 15 in h.extensions) or ("deflate" in w.intolerant and 1 in h.compression):
+            return _alert(version, "handshake_failure")  # an old stack choking on what it does not know
         if 0x5600 in h.ciphers and version < top:
             w.log.append(f"scsv at {version:#06x}")
             if w.scsv == "honour":
