@@ -5,7 +5,8 @@ Sub-checks (one entry each in the observation: name, result, evidence, details),
 MAX_CONNECTIONS extra TCP connections per address, run side by side:
 
 - sslv2 (1): a real SSLv2 CLIENT-HELLO (probes/sslv2.py).
-- secure_renegotiation, compression, heartbleed (1; 3 when the server refuses the additions): one
+- secure_renegotiation, compression, heartbleed (1; +2 when the server refuses the additions, +1 to ask
+  with the SCSV when the extension got no renegotiation_info): one
   TLS <= 1.2 hello at the best such version with its accepted suites, offering DEFLATE + null, the
   empty renegotiation_info extension (the SCSV for SSLv3) and the heartbeat extension. The ServerHello
   tells compression and RFC 5746 support; when it echoes heartbeat, after ServerHelloDone one heartbeat
@@ -192,7 +193,7 @@ def _sslv2(ctx: _Ctx) -> dict[str, Any]:
 
 
 def _hello_checks(ctx: _Ctx, versions: dict[str, Any]) -> list[dict[str, Any]]:
-    from probes.tls_wire import EXT_HEARTBEAT, edit_hello
+    from probes.tls_wire import EXT_HEARTBEAT, EXT_RENEG, edit_hello
 
     vname, why = _best_legacy(versions)
     names = ("secure_renegotiation", "compression", "heartbleed")
@@ -229,6 +230,13 @@ def _hello_checks(ctx: _Ctx, versions: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     reneg = got["reneg"]
     how = "the SCSV" if ssl3 else "the renegotiation_info extension"
+    if reneg is None and not ssl3:  # RFC 5746 3.6: the SCSV must be honoured too; some stacks only do that
+        scsv = _one_hello(ctx, edit_hello(base, add_ciphers=(RENEG_SCSV,), set_extensions={EXT_RENEG: None}),
+                          heartbeat=False)
+        if scsv and scsv.get("reneg") == b"\x00":
+            reneg, how = b"\x00", "the SCSV; the extension alone got none"
+        elif scsv and "version" in scsv:
+            how = "the renegotiation_info extension, and none either to the SCSV"
     if reneg == b"\x00":
         out.append(_entry("secure_renegotiation", "supported", f"renegotiation_info in the {_ssl(vname)} "
                           f"ServerHello (answer to {how}, RFC 5746)", version=vname))

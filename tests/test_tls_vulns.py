@@ -123,10 +123,17 @@ def test_server_without_renegotiation_info_is_insecure_renegotiation(key):
     obs, _ = _fake(Weakness(reneg_info=False), key)
     entry = find(obs.data, "secure_renegotiation")
     assert entry["result"] == "not_supported" and "CVE-2009-3555" in entry["evidence"]
+    assert "none either to the SCSV" in entry["evidence"]  # both ways of asking were tried
     # the local OpenSSL cannot finish a handshake with the fake: said, not guessed
     assert _result(obs, "client_renegotiation") == "unknown"
     out = _judge(obs)
     assert out.verdict == "fail" and "no secure renegotiation" in out.en
+
+
+def test_renegotiation_scsv_honoured_without_the_extension_is_secure(key):
+    obs, _ = _fake(Weakness(reneg_info="scsv_only"), key)
+    entry = find(obs.data, "secure_renegotiation")
+    assert entry["result"] == "supported" and "SCSV" in entry["evidence"], entry
 
 
 # --- compression ---------------------------------------------------------------------------------------------

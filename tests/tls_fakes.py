@@ -67,7 +67,7 @@ class Weakness:
     versions: tuple[int, ...] = (0x0303,)
     suites: tuple[int, ...] = (ECDHE_RSA_AES128_GCM, RSA_AES128_GCM, RSA_AES128_CBC)  # server preference
     sslv2: bool = False
-    reneg_info: bool = True
+    reneg_info: bool | str = True  # True | False | "scsv_only" (answers the SCSV, ignores the extension)
     deflate: bool = False
     scsv: str = "honour"  # honour | ignore
     heartbeat: str | None = None  # None (no extension) | "leak" (CVE-2014-0160) | "patched"
@@ -197,7 +197,8 @@ class FakeTLS:
             return _alert(version, "handshake_failure")
         comp = 1 if w.deflate and 1 in h.compression else 0
         exts = b""
-        if w.reneg_info and (0xFF01 in h.extensions or 0x00FF in h.ciphers):
+        if (w.reneg_info is True and (0xFF01 in h.extensions or 0x00FF in h.ciphers)) or (
+                w.reneg_info == "scsv_only" and 0x00FF in h.ciphers):
             exts += b"\xff\x01\x00\x01\x00"
         if w.heartbeat and 15 in h.extensions:
             exts += b"\x00\x0f\x00\x01\x01"
