@@ -367,3 +367,18 @@ def test_sslv3_only_server_is_asked_about_renegotiation_with_the_scsv(key):
     assert _result(obs, "heartbleed") == "not_applicable"
     assert _result(obs, "robot") == "not_applicable"  # ROBOT is tested on TLS 1.0-1.2 only, as sslyze
     assert _judge(obs, "BP-TLS-LEGACY-OFF").verdict == "fail"
+
+
+def test_sslv2_answers_read_by_hand():
+    from probes.sslv2 import client_hello, parse_answer
+
+    hello = client_hello(b"\x01" * 16)
+    assert hello[:2] == bytes([0x80, len(hello) - 2]) and hello[2] == 1 and hello[3:5] == b"\x00\x02"
+    assert parse_answer(b"\x15\x03\x01\x00\x02\x02\x46")["answer"] == "TLS alert protocol_version"
+    err = parse_answer(b"\x80\x03\x00\x00\x01")
+    assert err["accepted"] is False and "NO-CIPHER-ERROR" in err["answer"]
+    assert parse_answer(b"HTTP/1.1 400 Bad")["accepted"] is False
+    v3 = parse_answer(b"\x80\x0b\x04\x00\x01\x03\x00" + b"\x00" * 6)
+    assert v3["accepted"] is False and "version" in v3["answer"]  # a SERVER-HELLO must say version 2
+    ok = parse_answer(b"\x80\x0e\x04\x00\x01\x00\x02\x00\x00\x00\x03\x00\x00" + bytes.fromhex("010080"))
+    assert ok["accepted"] is True and ok["ciphers"] == ["SSL_CK_RC4_128_WITH_MD5"]
