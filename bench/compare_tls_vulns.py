@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -220,19 +221,24 @@ def speed(host: str, address: str, ca_file: str | None, runs: int, lab: bool) ->
     if lab:
         cmds["netready tls (--lab)"] = [NETREADY, "tls", "--lab", host, "--address", address]
     times: dict[str, list[float]] = {k: [] for k in cmds}
+    cpu: dict[str, list[float]] = {k: [] for k in cmds}
     for cmd in cmds.values():  # warm the page cache once
         subprocess.run(cmd, capture_output=True, timeout=300, check=False)
     for _ in range(runs):
         for name, cmd in cmds.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             subprocess.run(cmd, capture_output=True, timeout=300, check=False, env={**os.environ, "NO_COLOR": "1"})
             times[name].append(time.perf_counter() - t)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     med = {k: statistics.median(v) for k, v in times.items()}
     base = med["sslyze"]
-    print(f"\nspeed on {host} {address}, whole processes alternated, {runs} runs each (median, min-max):")
+    print(f"\nspeed on {host} {address}, whole processes alternated, {runs} runs each (median, min-max; CPU "
+          f"user+sys median); load average before: {os.getloadavg()[0]:.1f}")
     for k, v in times.items():
         ratio = f"  = {med[k] / base:.2f} x sslyze" if k != "sslyze" else ""
-        print(f"  {k:26} {med[k]:.2f} s ({min(v):.2f}-{max(v):.2f}){ratio}")
+        print(f"  {k:26} {med[k]:.2f} s ({min(v):.2f}-{max(v):.2f}), CPU {statistics.median(cpu[k]):.2f} s{ratio}")
     ratio = med["netready tls (--ca-file)"] / base
     ok = ratio <= TARGET_RATIO
     print(f"  target: netready tls <= {TARGET_RATIO} x sslyze with --reneg --compression --fallback --heartbleed "
