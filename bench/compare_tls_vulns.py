@@ -222,6 +222,7 @@ def speed(host: str, address: str, ca_file: str | None, runs: int, lab: bool) ->
         cmds["netready tls (--lab)"] = [NETREADY, "tls", "--lab", host, "--address", address]
     times: dict[str, list[float]] = {k: [] for k in cmds}
     cpu: dict[str, list[float]] = {k: [] for k in cmds}
+    load = os.getloadavg()[0]
     for cmd in cmds.values():  # warm the page cache once
         subprocess.run(cmd, capture_output=True, timeout=300, check=False)
     for _ in range(runs):
@@ -235,7 +236,7 @@ def speed(host: str, address: str, ca_file: str | None, runs: int, lab: bool) ->
     med = {k: statistics.median(v) for k, v in times.items()}
     base = med["sslyze"]
     print(f"\nspeed on {host} {address}, whole processes alternated, {runs} runs each (median, min-max; CPU "
-          f"user+sys median); load average before: {os.getloadavg()[0]:.1f}")
+          f"user+sys median); load average before: {load:.1f}")
     for k, v in times.items():
         ratio = f"  = {med[k] / base:.2f} x sslyze" if k != "sslyze" else ""
         print(f"  {k:26} {med[k]:.2f} s ({min(v):.2f}-{max(v):.2f}), CPU {statistics.median(cpu[k]):.2f} s{ratio}")
