@@ -112,25 +112,36 @@ def check_vulns(address: str, port: int, sni: str | None, versions: dict[str, An
     """Every sub-check for one address, given the probe's version/suite enumeration; never raises."""
     t0 = time.monotonic()
     ctx = _Ctx(address, port, sni, timeout, deadline)
-    jobs: dict[str, Callable[[], list[dict[str, Any]]]] = {
-        "sslv2": lambda: [_sslv2(ctx)],
-        "hello": lambda: _hello_checks(ctx, versions),
+    # Two threads for what waits longest (an OpenSSL handshake and its renegotiation; ROBOT's five
+    # connections), the quick one-hello checks one after the other in this thread: a thread per check cost
+    # more CPU than the checks themselves (batches are CPU-bound).
+    slow: dict[str, Callable[[], list[dict[str, Any]]]] = {
         "client_renegotiation": lambda: [_client_renegotiation(ctx, versions)],
-        "fallback_scsv": lambda: [_fallback_scsv(ctx, versions)],
-        "kex_signature_hash": lambda: [_kex_signature(ctx, versions)],
         "robot": lambda: [_robot(ctx, versions)],
     }
+    quick: dict[str, Callable[[], list[dict[str, Any]]]] = {
+        "hello": lambda: _hello_checks(ctx, versions),
+        "fallback_scsv": lambda: [_fallback_scsv(ctx, versions)],
+        "kex_signature_hash": lambda: [_kex_signature(ctx, versions)],
+        "sslv2": lambda: [_sslv2(ctx)],
+    }
     entries: dict[str, dict[str, Any]] = {}
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        futures = {key: pool.submit(fn) for key, fn in jobs.items()}
+
+    def collect(key: str, run: Callable[[], list[dict[str, Any]]]) -> None:
+        try:
+            for e in run():
+                entries[e["name"]] = e
+        except Exception as exc:  # noqa: BLE001 - a bug in one sub-check must not hide the others
+            names = ("secure_renegotiation", "compression", "heartbleed") if key == "hello" else (key,)
+            for name in names:
+                entries[name] = _entry(name, "unknown", f"internal error: {type(exc).__name__}: {exc}")
+
+    with ThreadPoolExecutor(len(slow)) as pool:
+        futures = {key: pool.submit(fn) for key, fn in slow.items()}
+        for key, fn in quick.items():
+            collect(key, fn)
         for key, fut in futures.items():
-            try:
-                for e in fut.result():
-                    entries[e["name"]] = e
-            except Exception as exc:  # noqa: BLE001 - a bug in one sub-check must not hide the others
-                names = ("secure_renegotiation", "compression", "heartbleed") if key == "hello" else (key,)
-                for name in names:
-                    entries[name] = _entry(name, "unknown", f"internal error: {type(exc).__name__}: {exc}")
+            collect(key, fut.result)
     return {
         "checks": [entries[n] for n in CHECKS],
         "connections": ctx.used,
