@@ -2,7 +2,7 @@
 except the client-initiated renegotiation, which needs a finished handshake: see below).
 
 Sub-checks (one entry each in the observation: name, result, evidence, details), at most
-MAX_CONNECTIONS extra TCP connections per address, run side by side:
+MAX_CONNECTIONS extra TCP connections per address:
 
 - sslv2 (1): a real SSLv2 CLIENT-HELLO (probes/sslv2.py).
 - secure_renegotiation, compression, heartbleed (1; +2 when the server refuses the additions, +1 to ask
