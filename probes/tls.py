@@ -219,7 +219,7 @@ def scan_address(
 
 def _scan_address(host: str, address: str, port: int, sni: str | None, settings: ProbeSettings) -> dict[str, Any]:
     from probes.tls_cert import handshake, hostname_matches
-    from probes.tls_vulns import check_vulns
+    from probes.tls_vulns import check_vulns, skipped
 
     deadline = time.monotonic() + settings.budget
     scan = _Scan(address, port, sni, settings, deadline)
@@ -275,7 +275,7 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
             dhe_version = S.VERSIONS[v]
             break
     data["dhe_bits"] = _dhe_bits(scan, dhe_version, dhe) if dhe else None
-    data["vulns"] = vulns.result() if vulns else None
+    data["vulns"] = vulns.result() if vulns else skipped(f"raw probing stopped ({scan.stop})")
     vulns_pool.shutdown()
     # certificate
     chain = hs.get("chain") or []

@@ -150,6 +150,13 @@ def check_vulns(address: str, port: int, sni: str | None, versions: dict[str, An
     }
 
 
+def skipped(reason: str) -> dict[str, Any]:
+    """The `vulns` value when raw probing of the address stopped (silent or timing-out server): every
+    sub-check unknown, with the reason, no connection made."""
+    return {"checks": [_entry(n, "unknown", f"not tested: {reason}") for n in CHECKS], "connections": 0,
+            "max_connections": MAX_CONNECTIONS, "ms": 0.0}
+
+
 # --- helpers on the enumeration -------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from tls_fakes import HOST, MEMORY, RSA_AES128_CBC, FakeTLS, Key, ScsvStripper, 
 from netready.evaluate import registry
 from netready.model import Observation, ProbeSettings, Target
 from probes import tls
-from probes.tls_vulns import CHECKS, MAX_CONNECTIONS, find
+from probes.tls_vulns import CHECKS, MAX_CONNECTIONS, find, skipped
 
 
 @pytest.fixture(scope="module")
@@ -305,8 +305,18 @@ def test_silent_server_gets_no_weakness_connections():
         t0 = time.monotonic()
         obs = tls.scan_host(HOST, port, ["127.0.0.1"], HOST, quick)[0]
         assert time.monotonic() - t0 < quick.budget + 1
-    assert obs.data["vulns"] is None
+    vulns = obs.data["vulns"]
+    assert vulns["connections"] == 0 and {e["result"] for e in vulns["checks"]} == {"unknown"}
+    assert "raw probing stopped (timeout" in vulns["checks"][0]["evidence"]
     assert _judge(obs).verdict == "error"
+
+
+def test_weaknesses_not_tested_after_a_timeout_are_said_once():
+    obs = Observation(id="tls:x:127.0.0.1", probe="tls", target=HOST, subject="127.0.0.1",
+                      data={"address": "127.0.0.1", "versions": {"TLSv1.2": {"accepted": True}},
+                            "vulns": skipped("raw probing stopped (timeout: no answer within 2 s)")})
+    out = _judge(obs)
+    assert out.verdict == "error" and out.en.count("timeout") == 1 and "raw probing stopped" in out.vi
 
 
 def test_edited_hellos_still_dissect():

@@ -60,6 +60,10 @@ def bp_tls_vulns(target: Target, observations: list[Observation], profile: Any) 
         if not checks:
             return Outcome("error", "TLS weaknesses not probed on this address",
                            "Chưa kiểm tra các điểm yếu TLS trên địa chỉ này")
+        evidence = {e.get("evidence") for e in checks.values()}
+        if len(evidence) == 1 and all(e.get("result") == "unknown" for e in checks.values()):
+            why = evidence.pop()  # e.g. raw probing stopped on a timeout: said once, not eight times
+            return Outcome("error", f"TLS weaknesses {why}", f"Chưa kiểm tra được các điểm yếu TLS: {why}")
         missing = [n for n in CHECKS if n not in checks]
         found: dict[str, list[tuple[str, str]]] = {w: [] for w in ORDER}
         for name in CHECKS:
