@@ -20,8 +20,9 @@ sslyze is not a Debian package and its pinned dependencies clash with netready's
 testssl.sh is the Debian package's `testssl` (3.0.8 in Debian 12). Speed: `netready tls HOST --address A
 --ca-file CA` (what a user runs on one address; --lab is timed too, for information) against `sslyze
 --reneg --compression --fallback --heartbleed --robot --sslv2 HOST:443{A}`, alternated run by run,
-medians compared; target: netready <= 0.7 x sslyze. Exit status 0 when every tool agrees and the
-target holds.
+medians compared; target: netready <= 0.7 x sslyze. With --lab it also prints the CPU per address of the
+whole TLS probe with and without the weakness checks (netready's, and nginx's), what a batch pays for
+them. Exit status 0 when every tool agrees and the target holds.
 """
 
 from __future__ import annotations
@@ -247,6 +248,57 @@ def speed(host: str, address: str, ca_file: str | None, runs: int, lab: bool) ->
     return ok
 
 
+def cost(host: str, address: str, ca_file: str | None, runs: int) -> None:
+    """CPU of the weakness checks per address, in process: netready's and, on the lab, nginx's (what a batch
+    pays for them; batches are CPU-bound), with the checks and with check_vulns replaced by a no-op."""
+    import probes.tls as tls_probe
+    import probes.tls_vulns as vulns
+
+    server_pids: list[int] = []
+    try:
+        from netready import lab
+
+        st = lab.status()
+        server_pids = [p["pid"] for s, p in st.get("processes", {}).items() if "nginx" in s]
+    except Exception:  # noqa: BLE001 - not on the lab: client CPU only
+        pass
+
+    def tree(pid: int) -> list[int]:
+        out = [pid]
+        for f in Path(f"/proc/{pid}/task").glob("*/children"):
+            out += [q for c in f.read_text().split() for q in tree(int(c))]
+        return out
+
+    def server_cpu() -> float:
+        total = 0
+        for pid in [q for p in server_pids for q in tree(p)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                pass
+        return total / os.sysconf("SC_CLK_TCK")
+
+    real = vulns.check_vulns
+    settings = ProbeSettings(ca_file=ca_file, timeout=3, budget=60)
+    rows: dict[str, list[tuple[float, float]]] = {"with the weakness checks": [], "without": []}
+    try:
+        for _ in range(2):  # alternated, twice
+            for label, fn in (("with the weakness checks", real), ("without", lambda *a, **k: None)):
+                vulns.check_vulns = fn  # probes.tls imports it when it scans
+                c0, s0 = time.process_time(), server_cpu()
+                for _ in range(runs):
+                    tls_probe.scan_host(host, 443, [address], host, settings)
+                rows[label].append(((time.process_time() - c0) / runs, (server_cpu() - s0) / runs))
+    finally:
+        vulns.check_vulns = real
+    print(f"\nCPU per address of the whole TLS probe on {host} {address}, in process, {runs} scans x 2:")
+    for label, vals in rows.items():
+        c = statistics.mean(v[0] for v in vals) * 1000
+        srv = statistics.mean(v[1] for v in vals) * 1000
+        print(f"  {label:26} netready {c:.1f} ms" + (f", nginx {srv:.1f} ms" if server_pids else ""))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("host", nargs="?")
@@ -284,6 +336,10 @@ def main() -> int:
             ok &= compare(host, addr, a.port, a.ca_file, tools)
     if not a.no_speed and speed_pair:
         ok &= speed(*speed_pair, a.ca_file, a.runs, a.lab is not None)
+        if a.lab is not None:
+            good = next((p for p in env.portals if p.scenario == "good"), None)
+            for host, addr in ([(good.name, good.ipv4[0])] if good else []) + [speed_pair]:
+                cost(host, addr, a.ca_file, 20)
     return 0 if ok else 1
 
 
