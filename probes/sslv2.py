@@ -69,7 +69,9 @@ def parse_answer(data: bytes) -> dict[str, Any]:
 
 
 def probe(address: str, port: int, timeout: float) -> dict[str, Any]:
-    """One connection: send CLIENT-HELLO, read the first record. accepted True/False, None when unknown."""
+    """One connection: send CLIENT-HELLO, read the first record. accepted True/False, None when the
+    connection itself failed. Silence counts as refused: SSLv2 servers always answer a CLIENT-HELLO, while
+    TLS-only stacks and middleboxes often just wait for a TLS record that never comes."""
     t0 = time.monotonic()
     out: dict[str, Any]
     with Wire(address, port, t0 + timeout) as wire:
@@ -86,8 +88,8 @@ def probe(address: str, port: int, timeout: float) -> dict[str, Any]:
                 except (TimeoutError, ConnectionResetError):
                     pass  # a short answer still says what it is
                 out = parse_answer(wire.buf)
-        except TimeoutError:
-            out = {"accepted": None, "answer": f"timeout (no answer within {timeout:g} s)"}
+        except TimeoutError:  # an SSLv2 server answers a CLIENT-HELLO at once (SERVER-HELLO or ERROR)
+            out = {"accepted": False, "answer": f"no answer within {timeout:g} s: the server does not speak SSLv2"}
         except ConnectionResetError:
             out = {"accepted": False, "answer": "reset"}
         except OSError as exc:

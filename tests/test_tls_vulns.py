@@ -106,6 +106,13 @@ def test_server_closing_on_sslv2_hello_refuses_it(key):
     assert "closed" in find(obs.data, "sslv2")["evidence"]
 
 
+def test_server_silent_on_sslv2_hello_does_not_speak_sslv2(key):
+    obs, weak = _fake(Weakness(sslv2="silent"), key)
+    entry = find(obs.data, "sslv2")
+    assert entry["result"] == "refused" and "does not speak SSLv2" in entry["evidence"], entry
+    assert _judge(obs, "BP-TLS-LEGACY-OFF").verdict == "pass"
+
+
 # --- renegotiation ------------------------------------------------------------------------------------------
 
 

@@ -66,7 +66,7 @@ class Key:
 class Weakness:
     versions: tuple[int, ...] = (0x0303,)
     suites: tuple[int, ...] = (ECDHE_RSA_AES128_GCM, RSA_AES128_GCM, RSA_AES128_CBC)  # server preference
-    sslv2: bool = False
+    sslv2: bool | str = False  # True (SERVER-HELLO), False (close), "silent" (wait for a TLS record)
     reneg_info: bool | str = True  # True | False | "scsv_only" (answers the SCSV, ignores the extension)
     deflate: bool = False
     scsv: str = "honour"  # honour | ignore
@@ -168,6 +168,9 @@ class FakeTLS:
     def _sslv2(self, sock: socket.socket) -> None:
         data = sock.recv(4096)
         self.weak.log.append("sslv2 hello")
+        if self.weak.sslv2 == "silent":
+            sock.recv(4096)  # a TLS-only stack waiting for the rest of a "record" that never comes
+            return
         if not self.weak.sslv2:
             sock.close()  # what a TLS-only stack often does with an SSLv2 record
             return
