@@ -112,18 +112,19 @@ def check_vulns(address: str, port: int, sni: str | None, versions: dict[str, An
     """Every sub-check for one address, given the probe's version/suite enumeration; never raises."""
     t0 = time.monotonic()
     ctx = _Ctx(address, port, sni, timeout, deadline)
-    # Two threads for what waits longest (an OpenSSL handshake and its renegotiation; ROBOT's five
-    # connections), the quick one-hello checks one after the other in this thread: a thread per check cost
-    # more CPU than the checks themselves (batches are CPU-bound).
+    # Threads for what may wait long (an OpenSSL handshake and its renegotiation; ROBOT's five connections;
+    # the SSLv2 hello, which TLS-only stacks often leave unanswered until the timeout), the quick one-hello
+    # checks one after the other in this thread: a thread per check cost more CPU than the checks themselves
+    # (batches are CPU-bound).
     slow: dict[str, Callable[[], list[dict[str, Any]]]] = {
         "client_renegotiation": lambda: [_client_renegotiation(ctx, versions)],
         "robot": lambda: [_robot(ctx, versions)],
+        "sslv2": lambda: [_sslv2(ctx)],
     }
     quick: dict[str, Callable[[], list[dict[str, Any]]]] = {
         "hello": lambda: _hello_checks(ctx, versions),
         "fallback_scsv": lambda: [_fallback_scsv(ctx, versions)],
         "kex_signature_hash": lambda: [_kex_signature(ctx, versions)],
-        "sslv2": lambda: [_sslv2(ctx)],
     }
     entries: dict[str, dict[str, Any]] = {}
 
