@@ -109,7 +109,7 @@ def test_server_closing_on_sslv2_hello_refuses_it(key):
 def test_server_silent_on_sslv2_hello_does_not_speak_sslv2(key):
     t0 = time.monotonic()
     obs, weak = _fake(Weakness(sslv2="silent"), key)
-    assert time.monotonic() - t0 < SETTINGS.timeout + 1.5  # the wait runs beside the other checks
+    assert time.monotonic() - t0 < 6  # one timeout waited for, not more (a generous "does not hang" bound)
     entry = find(obs.data, "sslv2")
     assert entry["result"] == "refused" and "does not speak SSLv2" in entry["evidence"], entry
     assert _judge(obs, "BP-TLS-LEGACY-OFF").verdict == "pass"
