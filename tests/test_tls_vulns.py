@@ -401,3 +401,12 @@ def test_sslv2_answers_read_by_hand():
     assert v3["accepted"] is False and "version" in v3["answer"]  # a SERVER-HELLO must say version 2
     ok = parse_answer(b"\x80\x0e\x04\x00\x01\x00\x02\x00\x00\x00\x03\x00\x00" + bytes.fromhex("010080"))
     assert ok["accepted"] is True and ok["ciphers"] == ["SSL_CK_RC4_128_WITH_MD5"]
+
+
+def test_scapy_version_from_its_dist_info_matches_the_metadata():
+    """The hello cache is keyed by scapy's version, now read from the dist-info folder name (cheap)."""
+    from importlib.metadata import version
+
+    from probes.tls_suites import _scapy_version
+
+    assert _scapy_version() == version("scapy")
