@@ -219,6 +219,7 @@ def scan_address(
 
 def _scan_address(host: str, address: str, port: int, sni: str | None, settings: ProbeSettings) -> dict[str, Any]:
     from probes.tls_cert import handshake, hostname_matches
+    from probes.tls_vulns import check_vulns, skipped
 
     deadline = time.monotonic() + settings.budget
     scan = _Scan(address, port, sni, settings, deadline)
@@ -251,6 +252,11 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
     data["versions"] = versions
     if not any(v.get("accepted") for v in versions.values()) and not hs.get("version"):
         data["fatal"] = f"no TLS on port {port}: {scan.stop or hs.get('error') or 'every hello refused'}"
+    # weaknesses (SSLv2, renegotiation, compression, SCSV, Heartbleed, ROBOT, kex hashes): probes/tls_vulns.py,
+    # side by side with the groups and DHE hellos
+    vulns_pool = ThreadPoolExecutor(1)
+    silent = (scan.stop or "").startswith("timeout")
+    vulns = None if silent else vulns_pool.submit(check_vulns, address, port, sni, versions, settings.timeout, deadline)
     # key exchange groups and DHE size
     if versions["TLSv1.3"].get("accepted"):
         data["groups"] = _groups_tls13(scan)
@@ -269,6 +275,8 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
             dhe_version = S.VERSIONS[v]
             break
     data["dhe_bits"] = _dhe_bits(scan, dhe_version, dhe) if dhe else None
+    data["vulns"] = vulns.result() if vulns else skipped(f"raw probing stopped ({scan.stop})")
+    vulns_pool.shutdown()
     # certificate
     chain = hs.get("chain") or []
     if chain:
@@ -306,9 +314,11 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
     if scan.stop and not data.get("fatal"):
         data["errors"].append(f"raw probing stopped early: {scan.stop}")
     http_requests = http["requests"] if http else 0
+    extra = (data["vulns"] or {}).get("connections", 0)
     data["counts"] = {
-        "tcp_connections": openssl_connections + scan.hellos + http_requests,
-        "tls_handshakes": openssl_connections + scan.hellos + (http_requests - (1 if http and http["http"] else 0)),
+        "tcp_connections": openssl_connections + scan.hellos + http_requests + extra,
+        "tls_handshakes": openssl_connections + scan.hellos + (http_requests - (1 if http and http["http"] else 0))
+        + extra,
         "raw_hellos": scan.hellos,
         "http_requests": http_requests,
     }
@@ -484,6 +494,8 @@ def render_tls_text(observations: list[Observation], lang: str = "en") -> str:
     """Human summary per address: versions, accepted suites, certificate, groups, HTTP, Mozilla profile."""
     from datetime import datetime
 
+    from probes.tls_vulns import render_lines as render_vulns
+
     t = _L.get(lang, _L["en"])
     lines: list[str] = []
     for obs in observations:
@@ -536,6 +548,7 @@ def render_tls_text(observations: list[Observation], lang: str = "en") -> str:
         if m:
             verdict = t["ok"] if m["compliant"] else t["dev"] + ": " + "; ".join(m["deviations"])
             lines.append(f"   {t['mozilla']}: {verdict}")
+        lines.extend(render_vulns(d, lang))
         cnt = d.get("counts")
         if cnt:
             lines.append(f"   {cnt['tcp_connections']} {t['conn']}, {obs.duration_ms:.0f} ms")

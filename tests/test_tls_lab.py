@@ -10,7 +10,7 @@ from netready.model import Target
 from probes import tls
 
 TLS_RULES = ("VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS-LEGACY-OFF",
-             "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-OCSP")
+             "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-OCSP", "BP-TLS-VULNS")
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +85,23 @@ def test_text_rendering(scanned):
     _, _, obs = scanned["dichvucong.good.gov.vn"]
     text = tls.render_tls_text(obs, "en")
     assert text.count("== dichvucong.good.gov.vn") == 2 and "TLS_AES_128_GCM_SHA256" in text
+
+
+def test_real_nginx_portals_have_no_tls_weakness(scanned):
+    """Debian's nginx + OpenSSL 3 on every portal and family: every weakness sub-check is clean; legacy only
+    signs with SHA-1 when a client asks for nothing else (SECLEVEL 0), and is the one with RSA suites (ROBOT)."""
+    from probes.tls_vulns import MAX_CONNECTIONS
+
+    clean = {"sslv2": "refused", "secure_renegotiation": "supported", "client_renegotiation": "refused",
+             "compression": "refused", "fallback_scsv": "honoured", "heartbleed": "not_vulnerable",
+             "robot": "not_applicable", "kex_signature_hash": "secure"}
+    for p, _, obs in scanned.values():
+        for o in obs:
+            if not (o.data.get("versions") or {}).get("TLSv1.2", {}).get("accepted"):
+                continue  # v6dead's AAAA: nothing answers there
+            vulns = o.data["vulns"]
+            assert vulns["connections"] <= MAX_CONNECTIONS, (p.scenario, o.subject, vulns["connections"])
+            got = {e["name"]: e["result"] for e in vulns["checks"]}
+            want = clean | ({"robot": "no_oracle", "kex_signature_hash": "sha1"} if p.scenario == "legacy" else {})
+            wrong = [e for e in vulns["checks"] if got[e["name"]] != want[e["name"]]]
+            assert not wrong, (p.scenario, o.subject, wrong)

@@ -22,6 +22,7 @@ AREA_MODULES = (
     "netready.evaluate.naming",
     "netready.evaluate.dnssec",
     "netready.evaluate.tls",
+    "netready.evaluate.tls_vulns",
     "netready.evaluate.ipv6",
     "netready.evaluate.ipv6only",
 )

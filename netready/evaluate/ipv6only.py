@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from netready.evaluate import Outcome, by_probe, evaluator
 from netready.evaluate.ipv6 import CLASS_TEXT, acceptable
 from netready.model import Observation, Target
-from probes.ipv6 import classify
 
 if TYPE_CHECKING:
     from netready.profiles import Profile
@@ -55,6 +54,8 @@ def _pages(observations: list[Observation]) -> list[Observation]:
 def _transport_problem(rec: dict[str, Any], profile: Profile) -> tuple[str, str, str] | None:
     """(verdict, en, vi) for one host:port the proxy tried, or None when IPv6 worked."""
     if rec.get("address"):
+        from probes.ipv6 import classify  # here, not at import: probes.ipv6 (netaddr) costs ~65 ms per process
+
         cls = classify(rec["address"])
         if not acceptable(cls, profile):
             en, vi = CLASS_TEXT.get(cls, (cls, cls))

@@ -14,6 +14,7 @@ from netready.evaluate import Outcome, by_probe, evaluator
 from netready.model import Observation, Target
 from probes.http import parse_location
 from probes.tls_suites import BAD_FLAGS, FFDHE, GROUP_BITS, LEGACY_VERSIONS, classify
+from probes.tls_vulns import find as find_vuln
 
 RuleFn = Callable[[Observation, dict[str, Any], Any], Outcome]
 
@@ -241,15 +242,20 @@ def bp_tls13(target: Target, observations: list[Observation], profile: Any) -> l
 def bp_tls_legacy_off(target: Target, observations: list[Observation], profile: Any) -> list[Outcome]:
     def judge(obs: Observation, d: dict[str, Any], _p: Any) -> Outcome:
         versions = d.get("versions") or {}
-        on = [v for v in LEGACY_VERSIONS if (versions.get(v) or {}).get("accepted")]
-        unknown = [v for v in LEGACY_VERSIONS if (versions.get(v) or {}).get("accepted") is None]
+        sslv2 = (find_vuln(d, "sslv2") or {}).get("result")  # None: a report made before SSLv2 was probed
+        on = ["SSLv2"] * (sslv2 == "accepted") + [v for v in LEGACY_VERSIONS if (versions.get(v) or {}).get("accepted")]
+        unknown = ["SSLv2"] * (sslv2 == "unknown") + [
+            v for v in LEGACY_VERSIONS if (versions.get(v) or {}).get("accepted") is None]
         if on:
             return _o("fail", f"Legacy protocols accepted: {', '.join(on)}",
                       f"Vẫn chấp nhận giao thức cũ: {', '.join(on)}")
         if unknown:
             return _o("error", f"Could not test {', '.join(unknown)}", f"Không kiểm tra được {', '.join(unknown)}")
-        return _o("pass", "SSLv3, TLS 1.0 and TLS 1.1 refused (SSLv2 not probed)",
-                  "Đã từ chối SSLv3, TLS 1.0 và TLS 1.1 (chưa kiểm tra SSLv2)")
+        if sslv2 is None:
+            return _o("pass", "SSLv3, TLS 1.0 and TLS 1.1 refused (SSLv2 not probed)",
+                      "Đã từ chối SSLv3, TLS 1.0 và TLS 1.1 (chưa kiểm tra SSLv2)")
+        return _o("pass", "SSLv2, SSLv3, TLS 1.0 and TLS 1.1 refused",
+                  "Đã từ chối SSLv2, SSLv3, TLS 1.0 và TLS 1.1")
 
     return _per_address(observations, profile, judge)
 

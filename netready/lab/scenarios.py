@@ -10,7 +10,7 @@ RULES = (
     "VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "VN-IPV6-WEB", "VN-IPV6-DNS",
     "VN-DNSSEC", "VN-NAMING", "BP-TLS-LEGACY-OFF", "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT",
     "BP-HSTS", "BP-OCSP", "BP-IPV6-PARITY", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS",
-    "BP-DNS-CONSISTENT", "BP-CAA", "VN-IPV6-ONLY", "BP-DNS-DELEGATION", "BP-DNSSEC-CDS",
+    "BP-DNS-CONSISTENT", "BP-CAA", "VN-IPV6-ONLY", "BP-DNS-DELEGATION", "BP-DNSSEC-CDS", "BP-TLS-VULNS",
 )  # fmt: skip
 
 # What `good` gives. BP-OCSP is info everywhere: no OCSP responder exists offline, nothing is stapled.
@@ -66,7 +66,7 @@ class Scenario:
 
 _V6ERR = {"ipv4": "pass", "ipv6": "error"}
 _WEB_RULES = ("VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS-LEGACY-OFF", "BP-TLS13", "BP-TLS-CIPHERS",
-              "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS")  # fmt: skip
+              "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-TLS-VULNS")  # fmt: skip
 _NOT_RESOLVABLE = (
     "web rules: pass when the portal's A/AAAA are taken from the authoritative servers or with CD=1; a "
     "probe that resolves only through the validating lab resolver gets SERVFAIL and must report error"
@@ -150,12 +150,15 @@ SCENARIOS: tuple[Scenario, ...] = (
             "BP-TLS-CIPHERS": "fail",
             "BP-TLS-KEX": "fail",
             "BP-HSTS": "fail",
+            "BP-TLS-VULNS": "warn",
         },
         notes={
             "VN-TLS-CA": "pass: chain, name and dates are valid; verify at OpenSSL SECLEVEL<=1 or the "
             "1024-bit key is reported as 'EE certificate key too weak' (that belongs to VN-TLS-KEY2048)",
             "BP-TLS-KEX": "fail: finite-field DHE with a 1024-bit group (RFC 2409 group 2)",
             "BP-TLS-CIPHERS": "fail: static-RSA suites (no forward secrecy); CBC-SHA1 alone would only warn",
+            "BP-TLS-VULNS": "warn: at SECLEVEL 0 nginx signs the ServerKeyExchange with SHA-1 when a client offers "
+            "only SHA-1; SSLv2, renegotiation, compression, SCSV, Heartbleed and ROBOT (RSA suites) are clean",
         },
     ),
     Scenario(
