@@ -10,8 +10,10 @@ APT_PACKAGES := bind9 bind9-utils bind9-dnsutils knot knot-dnsutils nginx openss
                 chromium-headless-shell chromium
 # What only the tests need on top: DOCX -> PDF conversion and PDF text extraction for the plan tests;
 # Pebble (an ACME CA) and certbot for the ACME tests of the tls role (#15); testssl.sh for
-# bench/compare_tls*.py (the peer tool the TLS checks are compared with).
-APT_TEST_PACKAGES := libreoffice-writer-nogui poppler-utils pebble certbot python3-certbot-nginx testssl.sh
+# bench/compare_tls*.py (the peer tool the TLS checks are compared with);
+# PostgreSQL, Redis and Prometheus servers the monitor tests start themselves (#17).
+APT_TEST_PACKAGES := libreoffice-writer-nogui poppler-utils pebble certbot python3-certbot-nginx testssl.sh \
+                     postgresql redis-server prometheus
 PYTHON ?= python3
 VENV := .venv
 STAMP_APT := $(VENV)/.stamp-apt

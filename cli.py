@@ -685,6 +685,304 @@ def lab_env(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         typer.echo(f"portal {p['name']} ({p.get('scenario')}): {' '.join(p.get('ipv4', []) + p.get('ipv6', []))}")
 
 
+# --- netready monitor, serve, worker (issue #17; the work is in netready/monitor/) ------------------------------
+
+monitor_app = typer.Typer(help="Continuous monitoring: scheduled scans, history in a database, alerts, metrics.",
+                          no_args_is_help=True)
+app.add_typer(monitor_app, name="monitor")
+DbOpt = Annotated[str | None, typer.Option("--db", help="Database: a SQLite file or postgresql://... "
+                                           "(default $NETREADY_DB, else netready.db here).")]
+
+
+class StatusFmt(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class ViewFmt(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _monitor_db(db: str | None):  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from netready.monitor.db import open_db
+
+    try:
+        return open_db(db)
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        _fail_usage(f"cannot open the monitor database {db or os.environ.get('NETREADY_DB') or 'netready.db'}: {exc}")
+
+
+@monitor_app.command("add")
+def monitor_add(
+    names: Annotated[list[str], typer.Argument(help="Portal names (IDN accepted).")],
+    org: Annotated[str, typer.Option("--org", help="Organisation: ministry, province or agency.")],
+    every: Annotated[str, typer.Option("--every", help="Scan interval: 30m, 24h, 7d...")] = "24h",
+    profile: Annotated[str, typer.Option(help="circular32, strict, lab, or a YAML file.")] = "circular32",
+    vantage: Annotated[list[str] | None, typer.Option("--vantage", help="Scan from this vantage point's workers "
+                                                      "(repeatable; needs monitor run --broker).")] = None,
+    db: DbOpt = None,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """Add portals to the monitor (or change the organisation, interval, profile of known ones)."""
+    from sqlalchemy.orm import Session
+
+    from netready.monitor import store
+    from netready.monitor.texts import t
+
+    engine = _monitor_db(db)
+    try:
+        with Session(engine) as session, session.begin():
+            got = store.add_portals(session, names, org, every, profile, vantage or [])
+    except store.StoreError as exc:
+        _fail_usage(str(exc))
+    typer.echo(t(lang.value, "added", n=len(got.added), m=len(got.updated), org=org, every=every,
+                 db=engine.url.render_as_string(hide_password=True)), err=True)
+
+
+@monitor_app.command("import")
+def monitor_import(
+    file: Annotated[str, typer.Argument(help="CSV with columns name, org and optionally every, profile, vantage.")],
+    db: DbOpt = None,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """Add portals from a CSV file, grouped by organisation."""
+    from sqlalchemy.orm import Session
+
+    from netready.monitor import store
+    from netready.monitor.texts import t
+
+    engine = _monitor_db(db)
+    try:
+        with Session(engine) as session, session.begin():
+            got = store.import_csv(session, file)
+    except store.StoreError as exc:
+        _fail_usage(str(exc))
+    typer.echo(t(lang.value, "imported", n=len(got.added), m=len(got.updated), file=file,
+                 db=engine.url.render_as_string(hide_password=True)), err=True)
+
+
+@monitor_app.command("run")
+def monitor_run(
+    once: Annotated[bool, typer.Option("--once", help="Scan every portal once, then exit (for cron).")] = False,
+    db: DbOpt = None,
+    config: Annotated[str | None, typer.Option("--config", help="Alert config (YAML, docs/monitor.md).")] = None,
+    broker: Annotated[str | None, typer.Option("--broker", help="Celery broker (redis://...): portals with vantage "
+                                               "points are scanned by `netready worker` on each.")] = None,
+    resolver: ResolverOpt = None,
+    root_hints: RootHintsOpt = None,
+    trust_anchor: AnchorOpt = None,
+    ca_file: CaOpt = None,
+    lab: LabOpt = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=512, help="Targets checked at once.")] = 16,
+    timeout: Annotated[float, typer.Option(help="Seconds per network operation.")] = 2.0,
+    budget: Annotated[float, typer.Option(help="Seconds per target, all probes included.")] = 30.0,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """Scan what is due and store it; with --once scan everything once and exit (exit codes as check), else keep
+    running as a scheduler."""
+    from netready.app import UsageError, build_settings
+    from netready.monitor import alerts, schedule
+    from netready.monitor.commands import round_line
+    from netready.monitor.texts import t
+
+    try:
+        settings = build_settings(resolver, root_hints, trust_anchor, ca_file, timeout, budget, use_lab=lab)
+        alert_config = alerts.load_config(config)
+    except (UsageError, alerts.AlertConfigError) as exc:
+        _fail_usage(str(exc))
+    engine = _monitor_db(db)
+
+    def report(result: schedule.RoundResult) -> None:
+        for name, why in result.skipped.items():
+            typer.echo(t(lang.value, "skip_one", name=name, why=why), err=True)
+        for err in result.alert_errors:
+            typer.echo(t(lang.value, "alert_error", err=err), err=True)
+        if result.scanned or result.skipped:
+            typer.echo(round_line(result, lang.value), err=True)
+
+    kwargs = dict(lab=lab, concurrency=concurrency, broker=broker, alert_config=alert_config)
+    if once:
+        from sqlalchemy import func, select
+        from sqlalchemy.orm import Session
+
+        with Session(engine) as session:
+            total = session.scalar(select(func.count()).select_from(schedule.store.Portal)) or 0
+        if not total:
+            _fail_usage(t(lang.value, "no_portals"))
+        with _progress(total) as on_result:
+            result = schedule.run_round(engine, settings, all_portals=True,
+                                        on_result=(lambda n, s: on_result(_Named(n))) if on_result else None,
+                                        **kwargs)
+        report(result)
+        if result.interrupted:
+            raise typer.Exit(130)
+        raise typer.Exit(result.exit_code())
+    stopper = schedule.Stopper()
+    stopper.install()
+    typer.echo(t(lang.value, "loop"), err=True)
+    schedule.loop(engine, settings, stopper, report, **kwargs)
+
+
+class _Named:
+    """What the progress callback reads from a result: the target's name."""
+
+    def __init__(self, name: str) -> None:
+        self.target = type("T", (), {"ascii_name": name})()
+
+
+@monitor_app.command("status")
+def monitor_status(
+    org: Annotated[str | None, typer.Option("--org", help="Only this organisation.")] = None,
+    fmt: Annotated[StatusFmt, typer.Option("--format", "-f", help="Output format.")] = StatusFmt.table,
+    db: DbOpt = None,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """One line per portal: last scan, status, score, failing required rules, days to certificate and RRSIG expiry,
+    what changed since the previous scan. Exit codes as check (on the last scans)."""
+    from sqlalchemy.orm import Session
+
+    from netready.monitor import store
+    from netready.monitor.commands import render_status
+
+    engine = _monitor_db(db)
+    with Session(engine) as session:
+        rows = store.status(session, org)
+    sys.stdout.write(render_status(rows, fmt.value, lang.value))
+    statuses = {r.status for r in rows}
+    raise typer.Exit(1 if "not-compliant" in statuses else 2 if statuses & {"undetermined", "crashed", None} else 0)
+
+
+@monitor_app.command("history")
+def monitor_history(
+    name: Annotated[str, typer.Argument(help="Portal name.")],
+    fmt: Annotated[ViewFmt, typer.Option("--format", "-f", help="Output format.")] = ViewFmt.table,
+    db: DbOpt = None,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """The portal's timeline: periods with the same verdicts, and every verdict change per rule and address."""
+    from sqlalchemy.orm import Session
+
+    from netready.monitor import store
+    from netready.monitor.commands import render_history
+
+    engine = _monitor_db(db)
+    try:
+        with Session(engine) as session:
+            hist = store.history(session, name)
+    except store.StoreError as exc:
+        _fail_usage(str(exc))
+    sys.stdout.write(render_history(hist, fmt.value, lang.value))
+
+
+@monitor_app.command("diff")
+def monitor_diff(
+    since: Annotated[str, typer.Option("--since", help="How far back: 24h, 7d, 4w...")] = "7d",
+    org: Annotated[str | None, typer.Option("--org", help="Only this organisation.")] = None,
+    fmt: Annotated[ViewFmt, typer.Option("--format", "-f", help="Output format.")] = ViewFmt.table,
+    db: DbOpt = None,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """What changed across the fleet: portals whose status or verdicts changed since then."""
+    from sqlalchemy.orm import Session
+
+    from netready.monitor import store
+    from netready.monitor.commands import render_diff
+
+    try:
+        back = store.parse_duration(since)
+    except store.StoreError as exc:
+        _fail_usage(str(exc))
+    engine = _monitor_db(db)
+    with Session(engine) as session:
+        d = store.diff(session, store.now() - back, org)
+    sys.stdout.write(render_diff(d, fmt.value, lang.value))
+
+
+@monitor_app.command("token")
+def monitor_token(
+    org: Annotated[str | None, typer.Option("--org", help="The organisation whose portals it may read.")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Every organisation; may add portals.")] = False,
+    metrics: Annotated[bool, typer.Option("--metrics", help="Only for scraping /metrics from another host.")] = False,
+    label: Annotated[str, typer.Option(help="A note on who holds it.")] = "",
+    db: DbOpt = None,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """Create an API token (stored hashed with argon2; printed once)."""
+    from sqlalchemy.orm import Session
+
+    from netready.monitor import auth, store
+    from netready.monitor.texts import t
+
+    role = "admin" if admin else "metrics" if metrics else "read"
+    engine = _monitor_db(db)
+    try:
+        with Session(engine) as session, session.begin():
+            token = auth.create_token(session, role, org, label)
+    except store.StoreError as exc:
+        _fail_usage(str(exc))
+    who = t(lang.value, "token_who_org", org=org, role=role) if org else t(lang.value, "token_who_all", role=role)
+    typer.echo(t(lang.value, "token", who=who, token=token), err=True)
+    typer.echo(token)
+
+
+@app.command()
+def serve(
+    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to listen on.")] = "127.0.0.1:8088",
+    db: DbOpt = None,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """The HTTP service: JSON API under /api/v1/ (token needed), Prometheus metrics at /metrics."""
+    from netready.app import UsageError, split_host_port
+    from netready.monitor.texts import t
+
+    try:
+        host, port = split_host_port(listen, 8088)
+    except UsageError as exc:
+        _fail_usage(str(exc))
+    engine = _monitor_db(db)
+    from netready.monitor.api import run_server
+
+    typer.echo(t(lang.value, "serving", listen=listen), err=True)
+    run_server(engine, host, port)
+
+
+@app.command()
+def worker(
+    vantage: Annotated[str, typer.Option("--vantage", help="This vantage point's name (its queue).")],
+    broker: Annotated[str, typer.Option("--broker", help="Celery broker, e.g. redis://HOST:6379/0.")],
+    resolver: ResolverOpt = None,
+    root_hints: RootHintsOpt = None,
+    trust_anchor: AnchorOpt = None,
+    ca_file: CaOpt = None,
+    lab: LabOpt = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Portals scanned at once.")] = 2,
+    timeout: Annotated[float, typer.Option(help="Seconds per network operation.")] = 2.0,
+    budget: Annotated[float, typer.Option(help="Seconds per target, all probes included.")] = 30.0,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """A Celery worker scanning the portals published to this vantage point's queue (run it on a probe host inside
+    that network)."""
+    from netready.app import UsageError, build_settings
+    from netready.merge import VANTAGE_RE
+    from netready.monitor.texts import t
+
+    if not VANTAGE_RE.match(vantage):
+        _fail_usage(f"vantage point name {vantage!r}: use letters, digits, '.', '_' or '-'")
+    try:
+        settings = build_settings(resolver, root_hints, trust_anchor, ca_file, timeout, budget, use_lab=lab)
+    except UsageError as exc:
+        _fail_usage(str(exc))
+    from netready.monitor import tasks
+
+    typer.echo(t(lang.value, "worker", vantage=vantage, queue=tasks.queue_name(vantage), broker=tasks.safe_url(broker)),
+               err=True)
+    tasks.run_worker(vantage, broker, settings, lab, concurrency)
+
+
 def _is(exc: BaseException, name: str) -> bool:
     # typer may vendor click, so match click's exception classes by name rather than by import.
     return any(cls.__name__ == name for cls in type(exc).__mro__)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the monitor database (applied by netready.monitor.db.upgrade)."""

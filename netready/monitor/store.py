@@ -1,0 +1,581 @@
+"""Recording scans and reading them back: portals, runs, states, findings, evidence; status, history, diff.
+
+A scan result becomes (see netready/monitor/db.py for why):
+- a finding set: the (rule, subject, verdict, level) rows, stored once per distinct set;
+- a state: status, score, failing required rules, the finding set, a crash message; stored once per distinct one;
+- evidence: the portal's full report (target, observations, findings, summary), zlib-compressed, stored once per
+  distinct *content*: the hash leaves out what changes on every scan without changing what was seen (times,
+  durations, signature validity windows, the random name of the denial check and its proof), see
+  `evidence_hash`;
+- a run: extended (last_at, scans + 1) when state and evidence are those of the portal's last run, else a new
+  row. Expiry moments and reachability of the last scan are kept on the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from netready.model import SCHEMA_VERSION, Finding, Observation, Target
+from netready.monitor import facts as F
+from netready.monitor.db import (
+    VIEW_LOCAL,
+    VIEW_MERGED,
+    Evidence,
+    FindingRow,
+    FindingSet,
+    Organisation,
+    Portal,
+    Run,
+    State,
+)
+
+CRASHED = "crashed"
+STATUSES = ("compliant", "not-compliant", "undetermined", CRASHED)
+DEFAULT_EVERY = 24 * 3600
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# Keys whose values change on every scan without a change in what was seen: left out of the evidence hash.
+VOLATILE_KEYS = frozenset({
+    "started", "finished", "duration_ms", "ms", "rtt_ms", "connect_ms", "elapsed_ms", "validated_at",
+    "validated_at_ts", "fetched_at", "queries", "shared", "shared_answers", "inception", "expiration",
+    "inception_ts", "expiration_ts", "message",
+})  # fmt: skip
+# The denial check asks a random name each time: its name and the NSEC/NSEC3 records that happen to cover it.
+DENIAL_VOLATILE = frozenset({"qname", "sigs", "records", "asked"})
+# HTTP answer headers that differ on every request.
+VOLATILE_HEADERS = frozenset({"date", "age", "expires", "set-cookie", "x-request-id", "etag", "last-modified"})
+RANDOM_LABEL = re.compile(r"\bnr-[0-9a-f]{6,}\b")
+
+
+class StoreError(ValueError):
+    """Bad input for the store (unknown portal, bad interval...): a usage error."""
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def parse_duration(text: str | int | None, default: int = DEFAULT_EVERY) -> int:
+    """"24h", "30m", "7d", "1w", "3600" -> seconds."""
+    if text is None or text == "":
+        return default
+    if isinstance(text, int):
+        return text
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(text).lower())
+    if not m:
+        raise StoreError(f"bad duration {text!r}: use a number with s, m, h, d or w (e.g. 24h, 7d)")
+    seconds = int(float(m.group(1)) * UNITS[m.group(2) or "s"])
+    if seconds <= 0:
+        raise StoreError(f"bad duration {text!r}: must be more than zero")
+    return seconds
+
+
+# --- portals --------------------------------------------------------------------------------------------------
+
+
+def ascii_name(name: str) -> str:
+    from probes.dns import NameError_, to_ascii
+
+    try:
+        return to_ascii(name)
+    except NameError_ as exc:
+        raise StoreError(f"{name!r}: {exc}") from exc
+
+
+def organisation(session: Session, name: str, create: bool = True) -> Organisation | None:
+    name = name.strip()
+    if not name:
+        raise StoreError("an organisation needs a name (--org)")
+    org = session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None and create:
+        org = Organisation(name=name, created_at=now())
+        session.add(org)
+        session.flush()
+    return org
+
+
+@dataclass
+class Added:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+
+
+def add_portals(session: Session, names: Iterable[str], org: str, every: str | int | None = None,
+                profile: str = "circular32", vantages: Iterable[str] = (), at: int | None = None) -> Added:
+    """Add portals (or update the organisation, interval, profile and vantage points of known ones). New portals
+    are due at once."""
+    from netready.merge import VANTAGE_RE
+
+    interval = parse_duration(every)
+    vps = [v.strip() for v in vantages if v.strip()]
+    for v in vps:
+        if not VANTAGE_RE.match(v):
+            raise StoreError(f"vantage point name {v!r}: use letters, digits, '.', '_' or '-'")
+    owner = organisation(session, org)
+    assert owner is not None
+    out = Added()
+    t = at if at is not None else now()
+    for raw in names:
+        if not raw.strip():
+            continue
+        key = ascii_name(raw)
+        portal = session.scalar(select(Portal).where(Portal.name == key))
+        if portal is None:
+            session.add(Portal(name=key, display_name=raw.strip(), org_id=owner.id, every_s=interval,
+                               profile=profile, vantages=",".join(vps), next_due=t, added_at=t))
+            out.added.append(key)
+        else:
+            portal.org_id, portal.every_s, portal.profile, portal.vantages = owner.id, interval, profile, ",".join(vps)
+            out.updated.append(key)
+    session.flush()
+    return out
+
+
+def import_csv(session: Session, path: str | Path, at: int | None = None) -> Added:
+    """Portals from a CSV with columns name, org and optionally every, profile, vantage (space or ';' separated)."""
+    p = Path(path)
+    if not p.is_file():
+        raise StoreError(f"file not found: {path}")
+    text = p.read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text))
+    columns = {(c or "").strip().lower(): c for c in reader.fieldnames or []}
+    missing = [c for c in ("name", "org") if c not in columns]
+    if missing:
+        raise StoreError(f"{path}: CSV needs the columns name and org (missing: {', '.join(missing)}; "
+                         f"found: {', '.join(reader.fieldnames or [])})")
+    out = Added()
+    for line, row in enumerate(reader, start=2):
+        def col(key: str, row: dict = row) -> str:  # type: ignore[type-arg]
+            return (row.get(columns[key]) or "").strip() if key in columns else ""
+
+        if not col("name"):
+            continue
+        try:
+            got = add_portals(session, [col("name")], col("org"), col("every") or None, col("profile") or "circular32",
+                              re.split(r"[;\s]+", col("vantage")), at)
+        except StoreError as exc:
+            raise StoreError(f"{path} line {line}: {exc}") from exc
+        out.added += got.added
+        out.updated += got.updated
+    return out
+
+
+def portal_by_name(session: Session, name: str) -> Portal:
+    key = ascii_name(name)
+    portal = session.scalar(select(Portal).where(Portal.name == key))
+    if portal is None:
+        raise StoreError(f"no portal {name!r} in the monitor (add it with: netready monitor add {name} --org ORG)")
+    return portal
+
+
+def view_of(portal: Portal) -> str:
+    return VIEW_MERGED if portal.vantages else VIEW_LOCAL
+
+
+def due_portals(session: Session, at: int | None = None, all_portals: bool = False) -> list[Portal]:
+    query = select(Portal).order_by(Portal.next_due, Portal.id)
+    if not all_portals:
+        query = query.where(Portal.next_due <= (at if at is not None else now()))
+    return list(session.scalars(query))
+
+
+# --- content-addressed pieces ---------------------------------------------------------------------------------
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _canon(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def _get_or_add(session: Session, model: type, sha: str, make) -> int:  # type: ignore[no-untyped-def]
+    found = session.scalar(select(model.id).where(model.sha256 == sha))
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            row = make()
+            session.add(row)
+            session.flush()
+            return row.id
+    except IntegrityError:  # another writer stored the same content meanwhile
+        return session.scalar(select(model.id).where(model.sha256 == sha))
+
+
+def finding_key(f: Finding) -> tuple[str, str, str, str]:
+    return (f.rule_id, f.subject or "", f.verdict, f.level)
+
+
+def finding_set_id(session: Session, findings: list[Finding]) -> int:
+    rows = sorted({finding_key(f) for f in findings})
+    sha = _sha(_canon(rows))
+
+    def make() -> FindingSet:
+        return FindingSet(sha256=sha, count=len(rows))
+
+    set_id = session.scalar(select(FindingSet.id).where(FindingSet.sha256 == sha))
+    if set_id is not None:
+        return set_id
+    set_id = _get_or_add(session, FindingSet, sha, make)
+    if not session.scalar(select(FindingRow.id).where(FindingRow.set_id == set_id).limit(1)) and rows:
+        session.add_all(FindingRow(set_id=set_id, rule=r, subject=s, verdict=v, level=lv) for r, s, v, lv in rows)
+        session.flush()
+    return set_id
+
+
+def state_id(session: Session, status: str, score: float | None, failed: list[str], errors: list[str],
+             set_id: int | None, error: str | None) -> int:
+    content = {"status": status, "score": score, "failed": sorted(failed), "errors": sorted(errors), "set": set_id,
+               "error": error}
+    sha = _sha(_canon(content))
+    return _get_or_add(session, State, sha, lambda: State(
+        sha256=sha, status=status, score=score, failed_required=" ".join(sorted(failed)),
+        error_required=" ".join(sorted(errors)), finding_set_id=set_id, error=error))
+
+
+def _normalise(value: Any, denial: bool = False) -> Any:
+    """The value without volatile parts, lists in a canonical order (a name server may list a DNSKEY set in any
+    order: the same set). Only for hashing: the stored evidence keeps the original."""
+    if isinstance(value, dict):
+        drop = VOLATILE_KEYS | (DENIAL_VOLATILE if denial else frozenset())
+        out = {}
+        for k, v in value.items():
+            if k in drop:
+                continue
+            if k == "headers" and isinstance(v, list):
+                v = [h for h in v if not (isinstance(h, list) and h and str(h[0]).lower() in VOLATILE_HEADERS)]
+            out[k] = _normalise(v, denial)
+        return out
+    if isinstance(value, list):
+        items = [_normalise(v, denial) for v in value]
+        return sorted(items, key=_canon)
+    if isinstance(value, str):
+        return RANDOM_LABEL.sub("nr-*", value)
+    return value
+
+
+def evidence_hash(evidence: dict[str, Any]) -> str:
+    """SHA-256 of the evidence without what changes on every scan (VOLATILE_KEYS; for the denial check of a
+    random name, the name and the records that cover it). Equal hashes: the probes saw the same thing."""
+    observations = [
+        _normalise(o, denial=":denial:" in str(o.get("id", ""))) for o in evidence.get("observations", [])
+    ]
+    body = {k: _normalise(v) for k, v in evidence.items() if k != "observations"}
+    return _sha(_canon({**body, "observations": observations}))
+
+
+def evidence_id(session: Session, evidence: dict[str, Any]) -> int:
+    sha = evidence_hash(evidence)
+
+    def make() -> Evidence:
+        raw = _canon(evidence)
+        return Evidence(sha256=sha, raw_size=len(raw), data=zlib.compress(raw, 9))
+
+    return _get_or_add(session, Evidence, sha, make)
+
+
+def load_evidence(session: Session, ev_id: int) -> dict[str, Any] | None:
+    row = session.get(Evidence, ev_id)
+    return json.loads(zlib.decompress(row.data)) if row is not None else None
+
+
+# --- recording ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScanResult:
+    """What one scan of one portal gave, whoever ran it (this process, or Celery workers + merge)."""
+
+    target: Target
+    observations: list[Observation]
+    findings: list[Finding]
+    summary: dict[str, Any]  # netready.judge.target_summary of the findings (merge adds vantage points)
+    vantages: list[str] = field(default_factory=list)
+    crashed: str | None = None  # why the scan itself failed (nothing was judged)
+    extra: dict[str, Any] = field(default_factory=dict)  # merge metadata kept in the evidence
+
+
+@dataclass
+class Recorded:
+    portal: Portal
+    run: Run
+    new_run: bool
+    previous: Run | None  # the portal's run before this scan (None on its first scan)
+    facts: F.ExpiryFacts
+    result: ScanResult
+
+
+def crashed_result(target: Target, why: str) -> ScanResult:
+    return ScanResult(target, [], [], {}, crashed=why)
+
+
+def record(session: Session, portal: Portal, result: ScanResult, at: int | None = None,
+           view: str | None = None) -> Recorded:
+    """Store one scan of `portal`; schedules its next scan (a crashed one is retried next round)."""
+    t = at if at is not None else now()
+    view = view or view_of(portal)
+    if result.crashed is not None:
+        st = state_id(session, CRASHED, None, [], [], None, result.crashed)
+        ev = None
+        ex = F.ExpiryFacts()
+        reach = None
+    else:
+        summary = result.summary
+        st = state_id(session, summary.get("status", "undetermined"), (summary.get("scores") or {}).get("overall"),
+                      list(summary.get("failed_required") or []), list(summary.get("error_required") or []),
+                      finding_set_id(session, result.findings), None)
+        evidence = {
+            "schema_version": SCHEMA_VERSION,
+            "target": result.target.to_dict(),
+            "observations": [o.to_dict() for o in result.observations],
+            "findings": [f.to_dict() for f in result.findings],
+            "summary": summary,
+            **result.extra,
+        }
+        ev = evidence_id(session, evidence)
+        ex = F.expiry_facts(result.observations)
+        reach = F.reachable(result.target, result.observations)
+    previous = session.get(Run, portal.last_run_id) if portal.last_run_id else None
+    if previous is not None and previous.view != view:
+        previous = None
+    cert = int(ex.cert_expires) if ex.cert_expires is not None else None
+    life = int(ex.cert_lifetime) if ex.cert_lifetime is not None else None
+    rrsig = int(ex.rrsig_expires) if ex.rrsig_expires is not None else None
+    vps = ",".join(result.vantages)
+    if previous is not None and previous.state_id == st and previous.evidence_id == ev and previous.vantages == vps:
+        previous.last_at, previous.scans = t, previous.scans + 1
+        previous.cert_expires, previous.cert_lifetime_s, previous.rrsig_expires = cert, life, rrsig
+        previous.reachable = reach
+        run, new, before = previous, False, previous
+    else:
+        run = Run(portal_id=portal.id, view=view, state_id=st, evidence_id=ev, first_at=t, last_at=t, scans=1,
+                  cert_expires=cert, cert_lifetime_s=life, rrsig_expires=rrsig, reachable=reach, vantages=vps)
+        session.add(run)
+        session.flush()
+        if previous is not None:
+            portal.prev_run_id = previous.id
+        portal.last_run_id = run.id
+        new, before = True, previous
+    portal.next_due = t if result.crashed is not None else t + portal.every_s
+    session.flush()
+    return Recorded(portal, run, new, before, ex, result)
+
+
+# --- reading: status ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StatusRow:
+    portal: str
+    display_name: str
+    org: str
+    last_scan: int | None
+    status: str | None
+    score: float | None
+    failed_required: list[str]
+    cert_days: float | None
+    rrsig_days: float | None
+    reachable: bool | None
+    changes: list[str]
+    scans: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def _days_from(moment: int | None, at: float) -> float | None:
+    return round((moment - at) / F.DAY, 1) if moment is not None else None
+
+
+def findings_of(session: Session, set_ids: Iterable[int]) -> dict[int, dict[tuple[str, str], tuple[str, str]]]:
+    """{set id: {(rule, subject): (verdict, level)}} for these finding sets, in one query."""
+    ids = sorted({i for i in set_ids if i is not None})
+    out: dict[int, dict[tuple[str, str], tuple[str, str]]] = {i: {} for i in ids}
+    for chunk in range(0, len(ids), 500):
+        rows = session.execute(select(FindingRow.set_id, FindingRow.rule, FindingRow.subject, FindingRow.verdict,
+                                      FindingRow.level).where(FindingRow.set_id.in_(ids[chunk:chunk + 500])))
+        for set_id, rule, subject, verdict, level in rows:
+            out[set_id][(rule, subject)] = (verdict, level)
+    return out
+
+
+def verdict_changes(old: dict[tuple[str, str], tuple[str, str]],
+                    new: dict[tuple[str, str], tuple[str, str]]) -> list[tuple[str, str, str | None, str | None]]:
+    """(rule, subject, old verdict, new verdict) for every rule and subject whose verdict differs."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, (None, None))[0], new.get(key, (None, None))[0]
+        if a != b:
+            out.append((key[0], key[1], a, b))
+    return out
+
+
+def _change_words(prev_state: State | None, state: State, prev_run: Run | None, run: Run,
+                  changes: list[tuple[str, str, str | None, str | None]]) -> list[str]:
+    if prev_state is None:
+        return ["first scan"]
+    words = []
+    if prev_state.status != state.status:
+        words.append(f"status {prev_state.status} -> {state.status}")
+    for rule, subject, a, b in changes:
+        words.append(f"{rule}{'@' + subject if subject else ''} {a or '-'} -> {b or '-'}")
+    if not words and prev_run is not None and prev_run.evidence_id != run.evidence_id:
+        words.append("evidence changed, verdicts the same")
+    if not words and prev_run is not None and prev_run.vantages != run.vantages:
+        words.append(f"vantage points {prev_run.vantages or '-'} -> {run.vantages or '-'}")
+    return words
+
+
+def status(session: Session, org: str | None = None, at: float | None = None) -> list[StatusRow]:
+    """One row per portal: its last scan, status, score, failing required rules, days to certificate and RRSIG
+    expiry (from `at`, default now), and what changed since the previous scan."""
+    t = at if at is not None else time.time()
+    query = (select(Portal, Organisation.name).join(Organisation, Organisation.id == Portal.org_id)
+             .order_by(Organisation.name, Portal.name))
+    if org:
+        query = query.where(Organisation.name == org)
+    portals = session.execute(query).all()
+    run_ids = [p.last_run_id for p, _ in portals if p.last_run_id] + [p.prev_run_id for p, _ in portals
+                                                                       if p.prev_run_id]
+    runs: dict[int, Run] = {}
+    for chunk in range(0, len(run_ids), 900):
+        runs.update((r.id, r) for r in session.scalars(select(Run).where(Run.id.in_(run_ids[chunk:chunk + 900]))))
+    states = {s.id: s for s in session.scalars(select(State).where(State.id.in_({r.state_id for r in runs.values()})))}
+    # Finding sets are read only where the last run is a single scan (else nothing changed since the previous scan).
+    need: set[int] = set()
+    for p, _ in portals:
+        last = runs.get(p.last_run_id or -1)
+        prev = runs.get(p.prev_run_id or -1)
+        if last is not None and last.scans == 1 and prev is not None:
+            need |= {states[last.state_id].finding_set_id, states[prev.state_id].finding_set_id} - {None}
+    sets = findings_of(session, need)
+    out = []
+    for p, org_name in portals:
+        last = runs.get(p.last_run_id or -1)
+        if last is None:
+            out.append(StatusRow(p.name, p.display_name, org_name, None, None, None, [], None, None, None,
+                                 ["not scanned yet"]))
+            continue
+        state = states[last.state_id]
+        changes: list[str] = []
+        if last.scans == 1:
+            prev = runs.get(p.prev_run_id or -1)
+            prev_state = states.get(prev.state_id) if prev else None
+            diff = verdict_changes(sets.get(prev_state.finding_set_id or -1, {}) if prev_state else {},
+                                   sets.get(state.finding_set_id or -1, {})) if prev_state else []
+            changes = _change_words(prev_state, state, prev, last, diff)
+        out.append(StatusRow(
+            portal=p.name, display_name=p.display_name, org=org_name, last_scan=last.last_at, status=state.status,
+            score=state.score, failed_required=state.failed_required.split(),
+            cert_days=_days_from(last.cert_expires, t),
+            rrsig_days=_days_from(last.rrsig_expires, t), reachable=last.reachable, changes=changes, scans=last.scans,
+            error=state.error))
+    return out
+
+
+# --- reading: history and diff --------------------------------------------------------------------------------
+
+
+def runs_of(session: Session, portal: Portal, view: str | None = None) -> list[Run]:
+    return list(session.scalars(select(Run).where(Run.portal_id == portal.id, Run.view == (view or view_of(portal)))
+                                .order_by(Run.first_at, Run.id)))
+
+
+def history(session: Session, name: str) -> dict[str, Any]:
+    """The portal's runs (periods with the same verdicts and evidence) and every verdict change per rule and
+    subject, oldest first."""
+    portal = portal_by_name(session, name)
+    org = session.get(Organisation, portal.org_id)
+    runs = runs_of(session, portal)
+    states = {s.id: s for s in session.scalars(select(State).where(State.id.in_({r.state_id for r in runs})))}
+    sets = findings_of(session, {s.finding_set_id for s in states.values()})
+    periods, changes = [], []
+    prev_any: Run | None = None  # for status changes (a crash is one)
+    prev_judged: Run | None = None  # for verdict changes (a crashed scan judged nothing)
+    for run in runs:
+        st = states[run.state_id]
+        periods.append({"id": run.id, "first_scan": run.first_at, "last_scan": run.last_at, "scans": run.scans,
+                        "status": st.status, "score": st.score, "failed_required": st.failed_required.split(),
+                        "error": st.error, "vantages": run.vantages.split(",") if run.vantages else [],
+                        "evidence": run.evidence_id})
+        if prev_any is not None and states[prev_any.state_id].status != st.status:
+            changes.append({"at": run.first_at, "kind": "status", "rule": None, "subject": None,
+                            "from": states[prev_any.state_id].status, "to": st.status})
+        if prev_judged is not None and st.finding_set_id:
+            old = states[prev_judged.state_id].finding_set_id
+            if old != st.finding_set_id:
+                for rule, subject, a, b in verdict_changes(sets[old], sets[st.finding_set_id]):
+                    changes.append({"at": run.first_at, "kind": "verdict", "rule": rule, "subject": subject or None,
+                                    "from": a, "to": b})
+        prev_any = run
+        if st.finding_set_id:
+            prev_judged = run
+    return {"portal": portal.name, "display_name": portal.display_name, "org": org.name if org else None,
+            "view": view_of(portal), "runs": periods, "changes": changes}
+
+
+def diff(session: Session, since: int, org: str | None = None, until: int | None = None) -> dict[str, Any]:
+    """What changed across the fleet since `since`: per portal, status and verdict changes between its last run
+    before `since` and its newest run; totals of portals that became (not) compliant and rules newly failing."""
+    end = until if until is not None else now() + 1
+    query = (select(Run.portal_id).where(Run.first_at >= since, Run.first_at < end).distinct())
+    portal_ids = list(session.scalars(query))
+    items = []
+    newly_failing: dict[str, int] = {}
+    newly_passing: dict[str, int] = {}
+    became: dict[str, int] = {}
+    for pid in portal_ids:
+        portal = session.get(Portal, pid)
+        org_row = session.get(Organisation, portal.org_id)
+        if org and org_row.name != org:
+            continue
+        view = view_of(portal)
+        before = session.scalar(select(Run).where(Run.portal_id == pid, Run.view == view, Run.first_at < since)
+                                .order_by(Run.first_at.desc(), Run.id.desc()).limit(1))
+        after = session.scalar(select(Run).where(Run.portal_id == pid, Run.view == view, Run.first_at < end)
+                               .order_by(Run.first_at.desc(), Run.id.desc()).limit(1))
+        if after is None:
+            continue
+        sa, sb = session.get(State, after.state_id), session.get(State, before.state_id) if before else None
+        sets = findings_of(session, {x.finding_set_id for x in (sa, sb) if x is not None})
+        old = sets.get(sb.finding_set_id, {}) if sb and sb.finding_set_id else {}
+        new = sets.get(sa.finding_set_id, {}) if sa.finding_set_id else {}
+        changed = verdict_changes(old, new) if sb is not None and sb.finding_set_id and sa.finding_set_id else []
+        if sb is not None and sb.status == sa.status and not changed:
+            continue
+        if sb is None or sb.status != sa.status:
+            became[sa.status] = became.get(sa.status, 0) + 1
+        for rule, _subject, a, b in changed:
+            if b in ("fail", "warn") and a not in ("fail", "warn"):
+                newly_failing[rule] = newly_failing.get(rule, 0) + 1
+            if b == "pass" and a in ("fail", "warn", "error"):
+                newly_passing[rule] = newly_passing.get(rule, 0) + 1
+        items.append({"portal": portal.name, "org": org_row.name, "at": after.first_at,
+                      "from": sb.status if sb else None, "to": sa.status,
+                      "changes": [{"rule": r, "subject": s or None, "from": a, "to": b} for r, s, a, b in changed]})
+    items.sort(key=lambda i: (i["org"], i["portal"]))
+    return {"since": since, "until": end, "org": org, "portals": items,
+            "totals": {"portals_changed": len(items), "became": became, "rules_newly_failing": newly_failing,
+                       "rules_newly_passing": newly_passing}}
+
+
+def mark_all_due(session: Session, at: int | None = None) -> None:
+    session.execute(update(Portal).values(next_due=at if at is not None else now()))
