@@ -272,9 +272,8 @@ def _normalise(value: Any, denial: bool = False) -> Any:
 def evidence_hash(evidence: dict[str, Any]) -> str:
     """SHA-256 of the evidence without what changes on every scan (VOLATILE_KEYS; for the denial check of a
     random name, the name and the records that cover it). Equal hashes: the probes saw the same thing."""
-    observations = [
-        _normalise(o, denial=":denial:" in str(o.get("id", ""))) for o in evidence.get("observations", [])
-    ]
+    observations = sorted((_normalise(o, denial=":denial:" in str(o.get("id", "")))
+                           for o in evidence.get("observations", [])), key=_canon)
     body = {k: _normalise(v) for k, v in evidence.items() if k != "observations"}
     return _sha(_canon({**body, "observations": observations}))
 

@@ -1,0 +1,229 @@
+"""The monitor's database on SQLite and on a real PostgreSQL: migrations, runs of identical scans, deduplicated
+evidence, status, history, diff, crashed scans, CSV import, hashed tokens."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from netready.monitor import auth, store
+from netready.monitor.db import Base, Evidence, FindingRow, Portal, Run, Token
+
+from .synth import T0, result
+
+V6 = "2001:db8:200::129"
+
+
+def _at(day: float) -> int:
+    return int((T0 + timedelta(days=day)).timestamp())
+
+
+def _scan(engine, name, res, day):
+    with Session(engine) as s, s.begin():
+        return store.record(s, store.portal_by_name(s, name), res, at=_at(day)).run.id
+
+
+def _count(engine, model) -> int:
+    with Session(engine) as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def portal(engine):
+    with Session(engine) as s, s.begin():
+        store.add_portals(s, ["dichvucong.a.gov.vn"], "Tỉnh A", "24h", at=_at(0))
+    return "dichvucong.a.gov.vn"
+
+
+def test_migrations_give_exactly_the_models_tables(engine):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_identical_scans_extend_one_run_and_share_one_evidence(engine, portal):
+    # Times, durations, the Date header and messages differ on every scan: the same thing was seen.
+    for day in range(3):
+        res = result(at=T0 + timedelta(days=day, seconds=7 * day))
+        res.observations[0].duration_ms = 100 + day
+        if day == 2:  # a name server listing its DNSKEY set in another order is the same set
+            res.observations[2].data["zones"][0]["dnskey_sigs"].append({"owner": "x", "signer": ".",
+                                                                         "expiration_ts": 9e9})
+            res.observations[2].data["zones"][0]["dnskey_sigs"].reverse()
+        _scan(engine, portal, res, day)
+    runs = _count(engine, Run)
+    assert runs == 2  # the DNSKEY signature list changed content on day 2 (one more signature)
+    with Session(engine) as s:
+        first = s.scalars(select(Run).order_by(Run.id)).first()
+        assert (first.scans, first.first_at, first.last_at) == (2, _at(0), _at(1))
+    assert _count(engine, Evidence) == 2
+
+
+def test_reordered_lists_and_volatile_fields_hash_the_same():
+    def ev(observations):
+        return {"observations": [o.to_dict() for o in observations]}
+
+    a = result().observations
+    later = result(at=T0 + timedelta(hours=5)).observations  # other times, durations, Date header
+    later[0].data["http"]["https"]["headers"] = [["date", "Mon, 02 Mar 2026 13:00:00 GMT"]]
+    assert store.evidence_hash(ev(a)) == store.evidence_hash(ev(later))
+    assert store.evidence_hash(ev(a)) == store.evidence_hash(ev(reversed(later)))  # order of observations
+    # A new certificate, or a new signature, is a change.
+    assert store.evidence_hash(ev(a)) != store.evidence_hash(ev(result(serial="02").observations))
+    assert store.evidence_hash(ev(a)) != store.evidence_hash(ev(result(cert_days=91).observations))
+    # The denial check's random name and the records covering it are not.
+    d1 = {"id": "dnssec:x:denial:x.", "data": {"qname": "nr-0a1b2c3d4e.x.", "sigs": [{"owner": "A1.x."}],
+                                              "status": "secure"}, "asked": {"qname": "nr-0a1b2c3d4e.x."}}
+    d2 = {"id": "dnssec:x:denial:x.", "data": {"qname": "nr-99ffee0011.x.", "sigs": [{"owner": "B7.x."}],
+                                              "status": "secure"}, "asked": {"qname": "nr-99ffee0011.x."}}
+    assert store.evidence_hash({"observations": [d1]}) == store.evidence_hash({"observations": [d2]})
+    d2["data"]["status"] = "bogus"
+    assert store.evidence_hash({"observations": [d1]}) != store.evidence_hash({"observations": [d2]})
+
+
+def test_a_new_certificate_starts_a_new_run_with_the_same_verdicts(engine, portal):
+    _scan(engine, portal, result(serial="01"), 0)
+    _scan(engine, portal, result(serial="02", at=T0 + timedelta(days=1)), 1)
+    with Session(engine) as s:
+        row = store.status(s, at=_at(1))[0]
+        assert row.changes == ["evidence changed, verdicts the same"]
+        assert row.status == "compliant" and row.cert_days == 89.0 and row.rrsig_days == 13.0
+        ev = store.load_evidence(s, s.get(Run, s.get(Portal, 1).last_run_id).evidence_id)
+        assert ev["observations"][0]["data"]["certificate"]["chain"][0]["serial"] == "02"
+
+
+def test_status_history_and_diff_follow_verdict_changes(engine, portal):
+    with Session(engine) as s, s.begin():
+        store.add_portals(s, ["dichvucong.b.gov.vn"], "Bộ B", at=_at(0))
+    b = "dichvucong.b.gov.vn"
+    _scan(engine, portal, result(), 0)
+    _scan(engine, b, result(b), 0)
+    _scan(engine, portal, result(at=T0 + timedelta(days=1)), 1)
+    _scan(engine, b, result(b, at=T0 + timedelta(days=1)), 1)
+    # Day 2: the IPv6 address of a stops answering HTTPS; b is unchanged.
+    _scan(engine, portal, result(verdicts={("VN-HTTPS", V6): "fail"}, at=T0 + timedelta(days=2)), 2)
+    _scan(engine, b, result(b, at=T0 + timedelta(days=2)), 2)
+    with Session(engine) as s:
+        rows = {r.portal: r for r in store.status(s, at=_at(2))}
+        assert rows[portal].status == "not-compliant" and rows[portal].failed_required == ["VN-HTTPS"]
+        assert rows[portal].changes == ["status compliant -> not-compliant", f"VN-HTTPS@{V6} pass -> fail"]
+        assert rows[b].changes == [] and rows[b].scans == 3
+        assert [r.portal for r in store.status(s, org="Bộ B")] == [b]
+        hist = store.history(s, portal)
+        assert [(r["status"], r["scans"]) for r in hist["runs"]] == [("compliant", 2), ("not-compliant", 1)]
+        assert hist["changes"] == [
+            {"at": _at(2), "kind": "status", "rule": None, "subject": None, "from": "compliant",
+             "to": "not-compliant"},
+            {"at": _at(2), "kind": "verdict", "rule": "VN-HTTPS", "subject": V6, "from": "pass", "to": "fail"}]
+        d = store.diff(s, since=_at(1.5), until=_at(3))
+        assert [p["portal"] for p in d["portals"]] == [portal]
+        assert d["totals"]["rules_newly_failing"] == {"VN-HTTPS": 1}
+        assert d["totals"]["became"] == {"not-compliant": 1}
+        assert store.diff(s, since=_at(1.5), until=_at(3), org="Bộ B")["portals"] == []
+        # Before the change, nothing changed for either (their first runs are not changes against anything).
+        assert store.diff(s, since=_at(0.5), until=_at(1.5))["portals"] == []
+    # Day 3: fixed again.
+    _scan(engine, portal, result(at=T0 + timedelta(days=3)), 3)
+    with Session(engine) as s:
+        hist = store.history(s, portal)
+        assert hist["changes"][-1] == {"at": _at(3), "kind": "verdict", "rule": "VN-HTTPS", "subject": V6,
+                                       "from": "fail", "to": "pass"}
+        assert store.diff(s, since=_at(1.5), until=_at(4))["portals"] == []  # back where it was
+
+
+def test_finding_sets_are_shared_and_normalised(engine, portal):
+    _scan(engine, portal, result(), 0)
+    _scan(engine, portal, result(serial="02"), 1)
+    with Session(engine) as s:
+        rows = s.execute(select(FindingRow.rule, FindingRow.subject, FindingRow.verdict, FindingRow.level)
+                         .order_by(FindingRow.rule, FindingRow.subject)).all()
+    assert len(rows) == 5  # one finding set for both runs
+    assert ("VN-HTTPS", V6, "pass", "required") in rows and ("VN-NAMING", "", "info", "info") in rows
+
+
+def test_crashed_scan_is_recorded_and_retried_next_round(engine, portal):
+    from netready.model import Target
+
+    _scan(engine, portal, result(), 0)
+    crash = store.crashed_result(Target(portal, portal), "check crashed: RuntimeError: boom")
+    _scan(engine, portal, crash, 1)
+    with Session(engine) as s:
+        row = store.status(s, at=_at(1))[0]
+        assert row.status == "crashed" and row.error == "check crashed: RuntimeError: boom"
+        assert [p.name for p in store.due_portals(s, at=_at(1))] == [portal]  # still due: retried
+        hist = store.history(s, portal)
+        assert hist["changes"][0]["to"] == "crashed"
+    _scan(engine, portal, result(at=T0 + timedelta(days=1, hours=1)), 1.05)
+    with Session(engine) as s:
+        assert store.due_portals(s, at=_at(1.1)) == []  # next one in 24 h
+        hist = store.history(s, portal)
+        assert [c["to"] for c in hist["changes"]] == ["crashed", "compliant"]  # no verdict change across the crash
+
+
+def test_import_csv_groups_portals_by_organisation(engine, tmp_path):
+    f = tmp_path / "portals.csv"
+    f.write_text("name,org,every,profile,vantage\ndichvucong.a.gov.vn,Tỉnh A,12h,strict,vnpt viettel\n"
+                 "Dịch-vụ.b.gov.vn,Bộ B,,,\n\n", encoding="utf-8")
+    with Session(engine) as s, s.begin():
+        got = store.import_csv(s, f)
+    assert got.added == ["dichvucong.a.gov.vn", "xn--dch-v-q81bsh.b.gov.vn"]
+    with Session(engine) as s:
+        a = store.portal_by_name(s, "dichvucong.a.gov.vn")
+        assert (a.every_s, a.profile, a.vantages) == (43200, "strict", "vnpt,viettel")
+        assert store.portal_by_name(s, "Dịch-vụ.b.gov.vn").display_name == "Dịch-vụ.b.gov.vn"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,agency\nx.gov.vn,A\n", encoding="utf-8")
+    with Session(engine) as s, pytest.raises(store.StoreError, match="columns name and org"):
+        store.import_csv(s, bad)
+    bad.write_text("name,org,every\nx.gov.vn,A,soon\n", encoding="utf-8")
+    with Session(engine) as s, pytest.raises(store.StoreError, match="line 2: bad duration 'soon'"):
+        store.import_csv(s, bad)
+
+
+def test_tokens_are_stored_as_argon2_hashes(engine, portal):
+    with Session(engine) as s, s.begin():
+        token = auth.create_token(s, "read", "Tỉnh A")
+        with pytest.raises(store.StoreError, match="give --org"):
+            auth.create_token(s, "read")
+        with pytest.raises(store.StoreError, match="no organisation"):
+            auth.create_token(s, "read", "Nobody")
+    secret = token.rsplit("_", 1)[1]
+    with Session(engine) as s:
+        row = s.scalars(select(Token)).one()
+        assert row.secret_hash.startswith("$argon2") and secret not in row.secret_hash
+        v = auth.Verifier()
+        assert v.verify(s, token) == auth.Principal(row.id, "read", "Tỉnh A")
+        assert v.verify(s, token[:-1] + ("x" if token[-1] != "x" else "y")) is None
+        assert v.verify(s, "Bearer nonsense") is None
+
+
+def test_evidence_is_compressed_and_reads_back(engine, portal):
+    res = result()
+    _scan(engine, portal, res, 0)
+    with Session(engine) as s:
+        row = s.scalars(select(Evidence)).one()
+        assert len(row.data) < row.raw_size
+        ev = store.load_evidence(s, row.id)
+    assert ev["target"]["name"] == portal
+    assert ev["findings"] == [json.loads(json.dumps(f.to_dict())) for f in res.findings]
+    assert ev["summary"]["status"] == "compliant"
+
+
+def test_bad_input_is_a_clear_error(engine):
+    with Session(engine) as s:
+        with pytest.raises(store.StoreError, match="bad duration"):
+            store.add_portals(s, ["a.gov.vn"], "A", "every day")
+        with pytest.raises(store.StoreError, match="needs a name"):
+            store.add_portals(s, ["a.gov.vn"], " ")
+        with pytest.raises(store.StoreError, match="no portal 'b.gov.vn'"):
+            store.history(s, "b.gov.vn")
+        with pytest.raises(store.StoreError, match="vantage point name"):
+            store.add_portals(s, ["a.gov.vn"], "A", vantages=["bad name"])
