@@ -120,6 +120,9 @@ def add_portals(session: Session, names: Iterable[str], org: str, every: str | i
     from netready.merge import VANTAGE_RE
 
     interval = parse_duration(every)
+    _check_profile(profile)
+    if Path(profile).is_file():  # a user's profile file: found again from any working directory
+        profile = str(Path(profile).absolute())
     vps = [v.strip() for v in vantages if v.strip()]
     for v in vps:
         if not VANTAGE_RE.match(v):
@@ -142,6 +145,15 @@ def add_portals(session: Session, names: Iterable[str], org: str, every: str | i
             out.updated.append(key)
     session.flush()
     return out
+
+
+def _check_profile(profile: str) -> None:
+    from netready.profiles import ProfileError, load_profile
+
+    try:
+        load_profile(profile)
+    except ProfileError as exc:
+        raise StoreError(str(exc)) from exc
 
 
 def import_csv(session: Session, path: str | Path, at: int | None = None) -> Added:

@@ -9,9 +9,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import quote
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import jsonschema
 import pytest
