@@ -293,8 +293,11 @@ def _common_settings(vantages: list[Vantage]) -> dict[str, Any]:
     }
 
 
-def merge_reports(vantages: list[Vantage], profile: Profile) -> Report:
-    """One Report over every vantage point: see the module docstring. Pure."""
+def merge_reports(vantages: list[Vantage], profile: Profile,
+                  ipv6: dict[str, tuple[bool | None, str]] | None = None) -> Report:
+    """One Report over every vantage point: see the module docstring. Pure.
+    ipv6: what a vantage point said of its own IPv6 (has it, evidence), e.g. a worker's self-test (netready
+    monitor); otherwise it is read from its report (ipv6_at)."""
     if not vantages:
         raise UsageError("no report to merge")
     rules = list(catalogue())
@@ -306,7 +309,7 @@ def merge_reports(vantages: list[Vantage], profile: Profile) -> Report:
     groups: dict[tuple[str, str, str | None], list[_Entry]] = {}
     judged_at: dict[str, list[str]] = {}  # target -> vantage points that judged it
     for v in vantages:
-        has_v6, why = ipv6_at(v.report)
+        has_v6, why = (ipv6 or {}).get(v.name) or ipv6_at(v.report)
         meta.append(_vantage_meta(v, has_v6, why))
         by_target: dict[str, list[Observation]] = {}
         for o in v.report.observations:

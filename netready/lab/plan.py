@@ -41,6 +41,21 @@ BROKEN_DNS = {"dnsdrop": 121, "dnsrefused": 122, "dnsgarbage": 123}  # last octe
 BROKEN_WEB = {"webrefused": 186, "webdrop": 187}  # in WEB_NET
 
 
+# Issue #17 (monitor workers per vantage point): network namespaces of probe hosts behind the lab's host side,
+# one /30 and one /64 each; vantage i: host side 198.51.100.(17+4i) and 2001:db8:ffff:1i::1, the probe host
+# .(18+4i) and ::2. The router gets a route back to each through the host link (netready/lab/vantage.py).
+VANTAGE_NET4, VANTAGE_NET6 = "198.51.100.16/28", "2001:db8:ffff:10::/60"
+VANTAGE_MAX = 4
+
+
+def vantage_link(i: int) -> tuple[str, str, str, str, str, str]:
+    """(v4 prefix, host v4, probe v4, v6 prefix, host v6, probe v6) of vantage namespace i (0..3)."""
+    if not 0 <= i < VANTAGE_MAX:
+        raise ValueError(f"vantage index {i}: 0 to {VANTAGE_MAX - 1}")
+    base = 16 + 4 * i
+    return (f"198.51.100.{base}/30", f"198.51.100.{base + 1}", f"198.51.100.{base + 2}",
+            f"2001:db8:ffff:1{i:x}::/64", f"2001:db8:ffff:1{i:x}::1", f"2001:db8:ffff:1{i:x}::2")
+
 def broken_web(kind: str) -> tuple[str, str]:
     """The web address pair of a broken portal of this kind (webrefused | webdrop)."""
     n = BROKEN_WEB[kind]
