@@ -101,13 +101,19 @@ class State(Base):
 
 
 class Evidence(Base):
-    """A full per-portal report (target, observations, findings, summary), zlib-compressed JSON, stored once
-    per distinct content (netready.monitor.store.evidence_hash)."""
+    """A full per-portal report (target, observations, findings, summary) as compressed JSON, stored once per
+    distinct content (netready.monitor.store.evidence_hash). Most of a portal's new evidence is its previous one
+    with a few fields changed (a renewed certificate): it is stored as a zstd delta against that one (`base_id`,
+    the previous raw JSON as the dictionary), with a full copy every EVIDENCE_CHAIN deltas so a read
+    decompresses a short chain."""
 
     __tablename__ = "evidence"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     raw_size: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(16))  # zstd | zstd-delta
+    base_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"), nullable=True)
+    depth: Mapped[int] = mapped_column(Integer, default=0)  # deltas between this one and a full copy
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 

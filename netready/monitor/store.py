@@ -3,10 +3,10 @@
 A scan result becomes (see netready/monitor/db.py for why):
 - a finding set: the (rule, subject, verdict, level) rows, stored once per distinct set;
 - a state: status, score, failing required rules, the finding set, a crash message; stored once per distinct one;
-- evidence: the portal's full report (target, observations, findings, summary), zlib-compressed, stored once per
-  distinct *content*: the hash leaves out what changes on every scan without changing what was seen (times,
-  durations, signature validity windows, the random name of the denial check and its proof), see
-  `evidence_hash`;
+- evidence: the portal's full report (target, observations, findings, summary), zstd-compressed (as a delta
+  against the portal's previous evidence), stored once per distinct *content*: the hash leaves out what changes
+  on every scan without changing what was seen (times, durations, signature validity windows, the random name of
+  the denial check and its proof), see `evidence_hash`;
 - a run: extended (last_at, scans + 1) when state and evidence are those of the portal's last run, else a new
   row. Expiry moments and reachability of the last scan are kept on the run.
 """
@@ -290,19 +290,48 @@ def evidence_hash(evidence: dict[str, Any]) -> str:
     return _sha(_canon({**body, "observations": observations}))
 
 
-def evidence_id(session: Session, evidence: dict[str, Any]) -> int:
+EVIDENCE_CHAIN = 16  # at most this many deltas in a row, then a full copy
+ZSTD_LEVEL = 19  # new evidence is rare (identical scans store nothing): compress hard
+
+
+def _raw(session: Session, ev: Evidence) -> bytes:
+    import zstandard
+
+    if ev.codec == "zstd":
+        return zstandard.ZstdDecompressor().decompress(ev.data)
+    if ev.codec == "zstd-delta":
+        base = _raw(session, session.get(Evidence, ev.base_id))
+        d = zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+        return zstandard.ZstdDecompressor(dict_data=d).decompress(ev.data)
+    if ev.codec == "zlib":
+        return zlib.decompress(ev.data)
+    raise ValueError(f"evidence {ev.id}: unknown codec {ev.codec!r}")
+
+
+def evidence_id(session: Session, evidence: dict[str, Any], previous: int | None = None) -> int:
+    """The id of this evidence, stored if new: as a delta against `previous` (the portal's last evidence) when
+    there is one and its chain is short, else in full."""
+    import zstandard
+
     sha = evidence_hash(evidence)
 
     def make() -> Evidence:
         raw = _canon(evidence)
-        return Evidence(sha256=sha, raw_size=len(raw), data=zlib.compress(raw, 9))
+        base = session.get(Evidence, previous) if previous else None
+        if base is not None and base.depth < EVIDENCE_CHAIN:
+            d = zstandard.ZstdCompressionDict(_raw(session, base), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+            data = zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=d).compress(raw)
+            return Evidence(sha256=sha, raw_size=len(raw), codec="zstd-delta", base_id=base.id,
+                            depth=base.depth + 1, data=data)
+        return Evidence(sha256=sha, raw_size=len(raw), codec="zstd", base_id=None, depth=0,
+                        data=zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw))
 
     return _get_or_add(session, Evidence, sha, make)
 
 
 def load_evidence(session: Session, ev_id: int) -> dict[str, Any] | None:
     row = session.get(Evidence, ev_id)
-    return json.loads(zlib.decompress(row.data)) if row is not None else None
+    return json.loads(_raw(session, row)) if row is not None else None
 
 
 # --- recording ------------------------------------------------------------------------------------------------
@@ -358,7 +387,8 @@ def record(session: Session, portal: Portal, result: ScanResult, at: int | None 
             "summary": summary,
             **result.extra,
         }
-        ev = evidence_id(session, evidence)
+        last = session.get(Run, portal.last_run_id) if portal.last_run_id else None
+        ev = evidence_id(session, evidence, last.evidence_id if last is not None else None)
         ex = F.expiry_facts(result.observations)
         reach = F.reachable(result.target, result.observations)
     previous = session.get(Run, portal.last_run_id) if portal.last_run_id else None

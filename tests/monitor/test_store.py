@@ -227,3 +227,20 @@ def test_bad_input_is_a_clear_error(engine):
             store.history(s, "b.gov.vn")
         with pytest.raises(store.StoreError, match="vantage point name"):
             store.add_portals(s, ["a.gov.vn"], "A", vantages=["bad name"])
+
+
+def test_new_evidence_is_a_short_delta_against_the_previous_one(engine, portal, monkeypatch):
+    monkeypatch.setattr(store, "EVIDENCE_CHAIN", 2)
+    sent = []
+    for day, serial in enumerate(("01", "02", "03", "04")):  # a renewed certificate each time
+        res = result(serial=serial, at=T0 + timedelta(days=day))
+        sent.append(res)
+        _scan(engine, portal, res, day)
+    with Session(engine) as s:
+        rows = list(s.scalars(select(Evidence).order_by(Evidence.id)))
+        assert [(r.codec, r.depth) for r in rows] == [("zstd", 0), ("zstd-delta", 1), ("zstd-delta", 2), ("zstd", 0)]
+        assert rows[1].base_id == rows[0].id and rows[2].base_id == rows[1].id
+        assert len(rows[2].data) < len(rows[0].data) / 3  # only what changed
+        for row, res in zip(rows, sent, strict=True):
+            ev = store.load_evidence(s, row.id)
+            assert ev["observations"] == [json.loads(json.dumps(o.to_dict())) for o in res.observations]

@@ -71,6 +71,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("sha256", sa.String(64), nullable=False, unique=True),
         sa.Column("raw_size", sa.Integer(), nullable=False),
+        sa.Column("codec", sa.String(16), nullable=False),
+        sa.Column("base_id", sa.Integer(), sa.ForeignKey("evidence.id"), nullable=True),
+        sa.Column("depth", sa.Integer(), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
     )
     op.create_table(
