@@ -469,66 +469,64 @@ def verdict_changes(old: dict[tuple[str, str], tuple[str, str]],
     return out
 
 
-def _change_words(prev_state: State | None, state: State, prev_run: Run | None, run: Run,
+def _change_words(prev_status: str | None, status_: str, prev_evidence: int | None, evidence: int | None,
+                  prev_vantages: str | None, vantages: str,
                   changes: list[tuple[str, str, str | None, str | None]]) -> list[str]:
-    if prev_state is None:
+    if prev_status is None:
         return ["first scan"]
     words = []
-    if prev_state.status != state.status:
-        words.append(f"status {prev_state.status} -> {state.status}")
+    if prev_status != status_:
+        words.append(f"status {prev_status} -> {status_}")
     for rule, subject, a, b in changes:
         words.append(f"{rule}{'@' + subject if subject else ''} {a or '-'} -> {b or '-'}")
-    if not words and prev_run is not None and prev_run.evidence_id != run.evidence_id:
+    if not words and prev_evidence != evidence:
         words.append("evidence changed, verdicts the same")
-    if not words and prev_run is not None and prev_run.vantages != run.vantages:
-        words.append(f"vantage points {prev_run.vantages or '-'} -> {run.vantages or '-'}")
+    if not words and prev_vantages != vantages:
+        words.append(f"vantage points {prev_vantages or '-'} -> {vantages or '-'}")
     return words
 
 
 def status(session: Session, org: str | None = None, at: float | None = None) -> list[StatusRow]:
     """One row per portal: its last scan, status, score, failing required rules, days to certificate and RRSIG
-    expiry (from `at`, default now), and what changed since the previous scan."""
+    expiry (from `at`, default now), and what changed since the previous scan. One query for the fleet (plain
+    rows, no ORM objects: 20,000 portals in well under a second), finding sets only where the last run is new."""
+    from sqlalchemy.orm import aliased
+
     t = at if at is not None else time.time()
-    query = (select(Portal, Organisation.name).join(Organisation, Organisation.id == Portal.org_id)
+    last, prev = aliased(Run), aliased(Run)
+    last_st, prev_st = aliased(State), aliased(State)
+    query = (select(Portal.name, Portal.display_name, Organisation.name, last.last_at, last.scans, last.cert_expires,
+                    last.rrsig_expires, last.reachable, last.evidence_id, last.vantages, last_st.status,
+                    last_st.score, last_st.failed_required, last_st.error, last_st.finding_set_id, prev.evidence_id,
+                    prev.vantages, prev_st.status, prev_st.finding_set_id)
+             .join(Organisation, Organisation.id == Portal.org_id)
+             .outerjoin(last, last.id == Portal.last_run_id).outerjoin(last_st, last_st.id == last.state_id)
+             .outerjoin(prev, prev.id == Portal.prev_run_id).outerjoin(prev_st, prev_st.id == prev.state_id)
              .order_by(Organisation.name, Portal.name))
     if org:
         query = query.where(Organisation.name == org)
-    portals = session.execute(query).all()
-    run_ids = [p.last_run_id for p, _ in portals if p.last_run_id] + [p.prev_run_id for p, _ in portals
-                                                                       if p.prev_run_id]
-    runs: dict[int, Run] = {}
-    for chunk in range(0, len(run_ids), 900):
-        runs.update((r.id, r) for r in session.scalars(select(Run).where(Run.id.in_(run_ids[chunk:chunk + 900]))))
-    states = {s.id: s for s in session.scalars(select(State).where(State.id.in_({r.state_id for r in runs.values()})))}
-    # Finding sets are read only where the last run is a single scan (else nothing changed since the previous scan).
-    need: set[int] = set()
-    for p, _ in portals:
-        last = runs.get(p.last_run_id or -1)
-        prev = runs.get(p.prev_run_id or -1)
-        if last is not None and last.scans == 1 and prev is not None:
-            need |= {states[last.state_id].finding_set_id, states[prev.state_id].finding_set_id} - {None}
+    rows = session.execute(query).all()
+    need = set()
+    for r in rows:
+        if r[4] == 1 and r[17] is not None and r[14] != r[18]:
+            need |= {r[14], r[18]} - {None}
     sets = findings_of(session, need)
     out = []
-    for p, org_name in portals:
-        last = runs.get(p.last_run_id or -1)
-        if last is None:
-            out.append(StatusRow(p.name, p.display_name, org_name, None, None, None, [], None, None, None,
+    for (name, display, org_name, last_at, scans, cert, rrsig, reach, ev, vps, st, score, failed, error, set_id,
+         prev_ev, prev_vps, prev_status, prev_set) in rows:
+        if last_at is None:
+            out.append(StatusRow(name, display, org_name, None, None, None, [], None, None, None,
                                  ["not scanned yet"]))
             continue
-        state = states[last.state_id]
         changes: list[str] = []
-        if last.scans == 1:
-            prev = runs.get(p.prev_run_id or -1)
-            prev_state = states.get(prev.state_id) if prev else None
-            diff = verdict_changes(sets.get(prev_state.finding_set_id or -1, {}) if prev_state else {},
-                                   sets.get(state.finding_set_id or -1, {})) if prev_state else []
-            changes = _change_words(prev_state, state, prev, last, diff)
+        if scans == 1:
+            diff_ = (verdict_changes(sets[prev_set], sets[set_id])
+                     if prev_set is not None and set_id is not None and prev_set != set_id else [])
+            changes = _change_words(prev_status, st, prev_ev, ev, prev_vps, vps, diff_)
         out.append(StatusRow(
-            portal=p.name, display_name=p.display_name, org=org_name, last_scan=last.last_at, status=state.status,
-            score=state.score, failed_required=state.failed_required.split(),
-            cert_days=_days_from(last.cert_expires, t),
-            rrsig_days=_days_from(last.rrsig_expires, t), reachable=last.reachable, changes=changes, scans=last.scans,
-            error=state.error))
+            portal=name, display_name=display, org=org_name, last_scan=last_at, status=st, score=score,
+            failed_required=failed.split(), cert_days=_days_from(cert, t), rrsig_days=_days_from(rrsig, t),
+            reachable=reach, changes=changes, scans=scans, error=error))
     return out
 
 
@@ -575,42 +573,66 @@ def history(session: Session, name: str) -> dict[str, Any]:
 
 def diff(session: Session, since: int, org: str | None = None, until: int | None = None) -> dict[str, Any]:
     """What changed across the fleet since `since`: per portal, status and verdict changes between its last run
-    before `since` and its newest run; totals of portals that became (not) compliant and rules newly failing."""
+    before `since` and its newest run; totals of portals that became (not) compliant and rules newly failing.
+    A few bulk queries whatever the number of portals that changed."""
     end = until if until is not None else now() + 1
     query = (select(Run.portal_id).where(Run.first_at >= since, Run.first_at < end).distinct())
-    portal_ids = list(session.scalars(query))
+    portal_ids = set(session.scalars(query))
+    info: dict[int, tuple[str, str, str]] = {}
+    ids = sorted(portal_ids)
+    for chunk in range(0, len(ids), 900):
+        q = (select(Portal.id, Portal.name, Organisation.name, Portal.vantages)
+             .join(Organisation, Organisation.id == Portal.org_id).where(Portal.id.in_(ids[chunk:chunk + 900])))
+        if org:
+            q = q.where(Organisation.name == org)
+        for pid, name, org_name, vps in session.execute(q):
+            info[pid] = (name, org_name, VIEW_MERGED if vps else VIEW_LOCAL)
+    # Newest run before `since` and newest before `end`, per portal (in the portal's view).
+    before: dict[int, tuple[int, int]] = {}
+    after: dict[int, tuple[int, int, int]] = {}
+    ids = sorted(info)
+    for chunk in range(0, len(ids), 900):
+        rows = session.execute(select(Run.portal_id, Run.view, Run.first_at, Run.id, Run.state_id)
+                               .where(Run.portal_id.in_(ids[chunk:chunk + 900]), Run.first_at < end)
+                               .order_by(Run.portal_id, Run.first_at, Run.id))
+        for pid, view, first_at, run_id, state in rows:
+            if view != info[pid][2]:
+                continue
+            if first_at < since:
+                before[pid] = (run_id, state)
+            after[pid] = (first_at, run_id, state)
+    state_ids = {s for _r, s in before.values()} | {s for _f, _r, s in after.values()}
+    states: dict[int, tuple[str, int | None]] = {}
+    sid = sorted(state_ids)
+    for chunk in range(0, len(sid), 900):
+        for i, st, set_id in session.execute(select(State.id, State.status, State.finding_set_id)
+                                             .where(State.id.in_(sid[chunk:chunk + 900]))):
+            states[i] = (st, set_id)
+    need = set()
+    for pid, (_f, _r, s_after) in after.items():
+        if pid in before and states[before[pid][1]][1] != states[s_after][1]:
+            need |= {states[before[pid][1]][1], states[s_after][1]} - {None}
+    sets = findings_of(session, need)
     items = []
     newly_failing: dict[str, int] = {}
     newly_passing: dict[str, int] = {}
     became: dict[str, int] = {}
-    for pid in portal_ids:
-        portal = session.get(Portal, pid)
-        org_row = session.get(Organisation, portal.org_id)
-        if org and org_row.name != org:
+    for pid, (first_at, _run, s_after) in after.items():
+        name, org_name, _view = info[pid]
+        st_after, set_after = states[s_after]
+        st_before, set_before = states[before[pid][1]] if pid in before else (None, None)
+        changed = (verdict_changes(sets[set_before], sets[set_after])
+                   if set_before is not None and set_after is not None and set_before != set_after else [])
+        if pid in before and st_before == st_after and not changed:
             continue
-        view = view_of(portal)
-        before = session.scalar(select(Run).where(Run.portal_id == pid, Run.view == view, Run.first_at < since)
-                                .order_by(Run.first_at.desc(), Run.id.desc()).limit(1))
-        after = session.scalar(select(Run).where(Run.portal_id == pid, Run.view == view, Run.first_at < end)
-                               .order_by(Run.first_at.desc(), Run.id.desc()).limit(1))
-        if after is None:
-            continue
-        sa, sb = session.get(State, after.state_id), session.get(State, before.state_id) if before else None
-        sets = findings_of(session, {x.finding_set_id for x in (sa, sb) if x is not None})
-        old = sets.get(sb.finding_set_id, {}) if sb and sb.finding_set_id else {}
-        new = sets.get(sa.finding_set_id, {}) if sa.finding_set_id else {}
-        changed = verdict_changes(old, new) if sb is not None and sb.finding_set_id and sa.finding_set_id else []
-        if sb is not None and sb.status == sa.status and not changed:
-            continue
-        if sb is None or sb.status != sa.status:
-            became[sa.status] = became.get(sa.status, 0) + 1
+        if st_before != st_after:
+            became[st_after] = became.get(st_after, 0) + 1
         for rule, _subject, a, b in changed:
             if b in ("fail", "warn") and a not in ("fail", "warn"):
                 newly_failing[rule] = newly_failing.get(rule, 0) + 1
             if b == "pass" and a in ("fail", "warn", "error"):
                 newly_passing[rule] = newly_passing.get(rule, 0) + 1
-        items.append({"portal": portal.name, "org": org_row.name, "at": after.first_at,
-                      "from": sb.status if sb else None, "to": sa.status,
+        items.append({"portal": name, "org": org_name, "at": first_at, "from": st_before, "to": st_after,
                       "changes": [{"rule": r, "subject": s or None, "from": a, "to": b} for r, s, a, b in changed]})
     items.sort(key=lambda i: (i["org"], i["portal"]))
     return {"since": since, "until": end, "org": org, "portals": items,
