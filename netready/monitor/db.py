@@ -82,8 +82,8 @@ class FindingRow(Base):
     set_id: Mapped[int] = mapped_column(ForeignKey("finding_sets.id"), index=True)
     rule: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(300), default="")  # "" when the rule judges the whole portal
-    verdict: Mapped[str] = mapped_column(String(8))
-    level: Mapped[str] = mapped_column(String(12))
+    verdict: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(16))
 
 
 class State(Base):

@@ -244,3 +244,25 @@ def test_new_evidence_is_a_short_delta_against_the_previous_one(engine, portal, 
         for row, res in zip(rows, sent, strict=True):
             ev = store.load_evidence(s, row.id)
             assert ev["observations"] == [json.loads(json.dumps(o.to_dict())) for o in res.observations]
+
+
+def test_findings_with_new_fields_and_verdict_words_are_stored(engine, portal):
+    """The finding model grows (root causes and their consequences, fix hints): the store keeps what it knows in
+    the normalised table and everything in the evidence."""
+    import dataclasses
+
+    from netready.model import Finding
+
+    Richer = dataclasses.make_dataclass("Richer", [("consequence_of", str | None, None), ("fix", dict | None, None)],
+                                        bases=(Finding,))
+    res = result()
+    res.findings = [Richer(**dataclasses.asdict(f), consequence_of="VN-HTTPS" if f.rule_id == "BP-HSTS" else None,
+                           fix={"vi": "bật HSTS", "en": "turn HSTS on"}) for f in res.findings]
+    res.findings[0].verdict = "consequence"  # a verdict word this version does not know
+    _scan(engine, portal, res, 0)
+    with Session(engine) as s:
+        row = s.scalars(select(FindingRow).where(FindingRow.verdict == "consequence")).one()
+        assert row.rule == res.findings[0].rule_id
+        ev = store.load_evidence(s, s.scalars(select(Evidence)).one().id)
+    hsts = next(f for f in ev["findings"] if f["rule_id"] == "BP-HSTS")
+    assert hsts["consequence_of"] == "VN-HTTPS" and hsts["fix"]["en"] == "turn HSTS on"

@@ -51,8 +51,8 @@ def upgrade() -> None:
         sa.Column("set_id", sa.Integer(), sa.ForeignKey("finding_sets.id"), nullable=False),
         sa.Column("rule", sa.String(64), nullable=False),
         sa.Column("subject", sa.String(300), nullable=False),
-        sa.Column("verdict", sa.String(8), nullable=False),
-        sa.Column("level", sa.String(12), nullable=False),
+        sa.Column("verdict", sa.String(16), nullable=False),
+        sa.Column("level", sa.String(16), nullable=False),
     )
     op.create_index("ix_findings_set_id", "findings", ["set_id"])
     op.create_table(
