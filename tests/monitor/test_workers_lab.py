@@ -50,12 +50,12 @@ def redis(vantages):
 
 
 class Worker:
-    def __init__(self, vp, name: str, broker: str, log: Path) -> None:
+    def __init__(self, vp, name: str, broker: str, log: Path, env: dict | None = None) -> None:
         self.log = log
         self.proc = subprocess.Popen(vp.argv([NETREADY, "worker", "--vantage", name, "--broker", broker, "--lab",
                                               "--concurrency", "1"]),
                                      stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-                                     env={**os.environ, "NO_COLOR": "1"})
+                                     env={**(env or os.environ), "NO_COLOR": "1"})
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -155,5 +155,32 @@ def test_a_worker_killed_mid_scan_loses_no_portal(lab, workers, redis, tmp_path)
     log = w.text()
     assert "WorkerLostError" in log and "signal 9" in log, log[-3000:]
     assert log.count("received") >= before + 2  # the same task, delivered again
+    rows = json.loads(nr("monitor", "status", "-f", "json", db=db).stdout)
+    assert [(r["portal"], r["status"]) for r in rows] == [(good, "compliant")]
+
+
+def test_a_whole_worker_killed_mid_scan_hands_its_portal_to_the_next_worker(lab, vantages, redis, tmp_path):
+    """The worker itself dies (SIGKILL to every process of it): its unacknowledged task comes back after Redis'
+    visibility timeout (5 s here) to the worker started after it."""
+    a, _b = vantages
+    db = str(tmp_path / "vanish.db")
+    good = lab.portal("good").name
+    assert nr("monitor", "add", good, "--org", "Bộ TT&TT", "--vantage", "fpt", db=db).returncode == 0
+    env = {**os.environ, "NETREADY_VISIBILITY_TIMEOUT": "5"}
+    first = Worker(a, "fpt", redis.url(a.host_side[0]), tmp_path / "fpt1.log", env)
+    first.wait_for("ready.")
+    run = subprocess.Popen([NETREADY, "monitor", "run", "--once", "--lab", "--broker", redis.url(), "--db", db],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first.wait_for("received")
+    for pid in [*first.children(), first.proc.pid]:
+        os.kill(pid, signal.SIGKILL)
+    first.proc.wait(10)
+    second = Worker(a, "fpt", redis.url(a.host_side[0]), tmp_path / "fpt2.log", env)
+    try:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err + second.text()[-3000:]
+        assert "received" in second.text()
+    finally:
+        second.stop()
     rows = json.loads(nr("monitor", "status", "-f", "json", db=db).stdout)
     assert [(r["portal"], r["status"]) for r in rows] == [(good, "compliant")]
