@@ -256,21 +256,25 @@ def generate(engine, portals: int, days: int, change_days: float, sizes: dict[st
             evidence_id, depth = ids["evidence"], 0 if full else depth + 1
             counts["evidence"] += 1
 
-        def start_run(day: int, state: int, evidence: int | None) -> None:
+        def start_run(day: int, state: int, evidence: int | None, changes: list[str]) -> None:
             nonlocal run
             ids["run"] += 1
             at = T_START + day * DAY + 7200 + p % 3600
             run = {"id": ids["run"], "portal_id": p, "view": mdb.VIEW_LOCAL, "state_id": state,
                    "evidence_id": evidence, "first_at": at, "last_at": at, "scans": 1,
                    "cert_expires": at + 50 * DAY, "cert_lifetime_s": renew_every * DAY,
-                   "rrsig_expires": at + 20 * DAY, "reachable": True, "vantages": ""}
+                   "rrsig_expires": at + 20 * DAY, "reachable": True, "vantages": "",
+                   "changes": json.dumps(changes, ensure_ascii=False)}
             buf["runs"].append(run)
             last_runs.append(ids["run"])
             counts["runs"] += 1
 
+        for d in [d for d, k in events.items() if k == "crash"]:
+            if d + 1 < days and d + 1 not in events:
+                events[d + 1] = "back"  # a crash is one scan; the next one sees the portal as before
         new_state()
         new_evidence("full")
-        start_run(0, state_id, evidence_id)
+        start_run(0, state_id, evidence_id, ["first scan"])
         day = 0
         for d in sorted(events) + [days]:
             # the scans between events extend the current run
@@ -280,15 +284,22 @@ def generate(engine, portals: int, days: int, change_days: float, sizes: dict[st
             if d >= days:
                 break
             kind = events[d]
+            status_now = "not-compliant" if failing else "compliant"
             if kind == "crash":
-                start_run(d, rng.choice(crash_states), None)
+                start_run(d, rng.choice(crash_states), None, [f"status {status_now} -> crashed"])
+            elif kind == "back":
+                start_run(d, state_id, evidence_id, [f"status crashed -> {status_now}"])
             else:
+                words = ["evidence changed, verdicts the same"]
                 if kind == "change":
                     rule = rng.choice(required)
                     failing.symmetric_difference_update({rule})
                     new_state()
+                    after = "not-compliant" if failing else "compliant"
+                    words = ([f"status {status_now} -> {after}"] if after != status_now else []) + [
+                        f"{rule}@198.51.100.{p % 250 + 1} {'pass -> fail' if rule in failing else 'fail -> pass'}"]
                 new_evidence(kind)
-                start_run(d, state_id, evidence_id)
+                start_run(d, state_id, evidence_id, words)
             day = d
         counts["scans"] += days
         buf["portals"].append({"id": p, "name": f"dichvucong.agency{p}.gov.vn", "display_name":
@@ -337,7 +348,8 @@ def measure(engine, portals: int, days: int) -> dict[str, float]:
     out["history_ms_median"] = statistics.median(hist) * 1000
     out["history_ms_max"] = max(hist) * 1000
     out["diff_7d_s"] = best_of(with_session(lambda s: store.diff(s, at - 7 * DAY, until=at + 1)), 1)
-    out["metrics_s"] = best_of(lambda: metrics.render(engine), 1)
+    out["metrics_first_s"] = best_of(lambda: metrics.render(engine), 1)
+    out["metrics_s"] = best_of(lambda: metrics.render(engine), 2)
     return out
 
 
@@ -375,7 +387,8 @@ def run_one(kind: str, args, sizes) -> None:
               f"{'met' if m['status_s'] <= 1 else 'NOT met'}); history NAME median {m['history_ms_median']:.1f} ms, "
               f"max {m['history_ms_max']:.1f} ms of 20 (target <= 100: "
               f"{'met' if m['history_ms_max'] <= 100 else 'NOT met'}); diff --since 7d {m['diff_7d_s'] * 1000:.0f} ms; "
-              f"/metrics {m['metrics_s'] * 1000:.0f} ms")
+              f"/metrics {m['metrics_first_s'] * 1000:.0f} ms first, "
+              f"{m['metrics_s'] * 1000:.0f} ms next (finding sets cached)")
     finally:
         if pg is not None:
             pg.stop()

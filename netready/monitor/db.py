@@ -135,6 +135,9 @@ class Run(Base):
     rrsig_expires: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     reachable: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     vantages: Mapped[str] = mapped_column(String(500), default="")  # who saw it ("" locally)
+    # What changed against the run before (JSON list of short texts), computed once when the run starts, so
+    # `status` of the whole fleet reads no findings.
+    changes: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (
         Index("ix_runs_portal_view_first", "portal_id", "view", "first_at"),

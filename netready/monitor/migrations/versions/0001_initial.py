@@ -91,6 +91,7 @@ def upgrade() -> None:
         sa.Column("rrsig_expires", sa.BigInteger(), nullable=True),
         sa.Column("reachable", sa.Boolean(), nullable=True),
         sa.Column("vantages", sa.String(500), nullable=False),
+        sa.Column("changes", sa.Text(), nullable=False),
     )
     op.create_index("ix_runs_portal_view_first", "runs", ["portal_id", "view", "first_at"])
     op.create_index("ix_runs_first_at", "runs", ["first_at"])
