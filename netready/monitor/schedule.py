@@ -26,6 +26,7 @@ from netready.monitor.store import CRASHED, ScanResult
 CRASH_PREFIXES = ("check crashed:", "internal error:")
 # The longest the loop sleeps between looks at the schedule: portals added meanwhile are picked up.
 MAX_SLEEP = 60.0
+DB_RETRY = 30.0
 
 
 @dataclass
@@ -159,8 +160,15 @@ def next_wake(engine: Engine) -> float:
 def loop(engine: Engine, settings: ProbeSettings, stopper: Stopper, on_round: Callable[[RoundResult], None],
          **kwargs: Any) -> None:
     """The scheduler: a round whenever something is due, until stopped."""
+    from sqlalchemy.exc import OperationalError
+
     while not stopper.event.is_set():
-        result = run_round(engine, settings, **kwargs)
+        try:
+            result = run_round(engine, settings, **kwargs)
+        except OperationalError as exc:  # the database went away (a PostgreSQL restart): try again later
+            on_round(RoundResult(alert_errors=[f"database: {exc.orig or exc}"]))
+            stopper.event.wait(DB_RETRY)
+            continue
         on_round(result)
         if result.interrupted:
             return

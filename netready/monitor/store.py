@@ -46,6 +46,9 @@ from netready.monitor.db import (
 CRASHED = "crashed"
 STATUSES = ("compliant", "not-compliant", "undetermined", CRASHED)
 DEFAULT_EVERY = 24 * 3600
+# A crashed scan is retried by the next round after this long (or the portal's own interval if shorter): soon,
+# but a portal that always crashes does not keep the scheduler busy. `run --once` scans everything anyway.
+CRASH_RETRY = 600
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 # Keys whose values change on every scan without a change in what was seen: left out of the evidence hash.
 VOLATILE_KEYS = frozenset({
@@ -413,7 +416,7 @@ def record(session: Session, portal: Portal, result: ScanResult, at: int | None 
             portal.prev_run_id = previous.id
         portal.last_run_id = run.id
         new, before = True, previous
-    portal.next_due = t if result.crashed is not None else t + portal.every_s
+    portal.next_due = t + (min(portal.every_s, CRASH_RETRY) if result.crashed is not None else portal.every_s)
     session.flush()
     return Recorded(portal, run, new, before, ex, result)
 

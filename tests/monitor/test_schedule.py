@@ -43,7 +43,7 @@ def test_a_round_records_crashes_and_retries_them(engine, fake_scan, tmp_path):
         assert rows["crash.a.gov.vn"].error.startswith("check crashed: RuntimeError: boom in the probe")
         assert "mine.yaml" in rows["lost-profile.a.gov.vn"].error
         assert rows["gone.a.gov.vn"].reachable is False
-        due = {p.name for p in store.due_portals(s)}
+        due = {p.name for p in store.due_portals(s, at=store.now() + store.CRASH_RETRY)}
     # Crashed ones are due again at once; the judged one in 24 h; the remote one was never scanned.
     assert due == {"crash.a.gov.vn", "lost-profile.a.gov.vn", "remote.a.gov.vn"}
 

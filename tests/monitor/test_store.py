@@ -158,7 +158,9 @@ def test_crashed_scan_is_recorded_and_retried_next_round(engine, portal):
     with Session(engine) as s:
         row = store.status(s, at=_at(1))[0]
         assert row.status == "crashed" and row.error == "check crashed: RuntimeError: boom"
-        assert [p.name for p in store.due_portals(s, at=_at(1))] == [portal]  # still due: retried
+        assert store.due_portals(s, at=_at(1)) == []
+        # Retried 10 minutes later, not 24 h.
+        assert [p.name for p in store.due_portals(s, at=_at(1) + store.CRASH_RETRY)] == [portal]
         hist = store.history(s, portal)
         assert hist["changes"][0]["to"] == "crashed"
     _scan(engine, portal, result(at=T0 + timedelta(days=1, hours=1)), 1.05)
