@@ -27,8 +27,9 @@ from netready.monitor.db import FindingRow, Organisation, Portal, Run, State
 RULE_VALUE = {"pass": 1.0, "warn": 0.5, "fail": 0.0}
 
 
-def snapshot(engine: Engine, org: str | None = None) -> list[dict[str, Any]]:
-    """Per portal: labels and values of its last scan, and its findings (rule, subject, verdict)."""
+def _last_scans(engine: Engine, org: str | None) -> list[Any]:
+    """(portal, org, last scan time, cert expiry, RRSIG expiry, status, score, finding set) of every scanned
+    portal: one query."""
     with Session(engine) as session:
         query = (select(Portal.name, Organisation.name, Run.last_at, Run.cert_expires, Run.rrsig_expires,
                         State.status, State.score, State.finding_set_id)
@@ -36,16 +37,19 @@ def snapshot(engine: Engine, org: str | None = None) -> list[dict[str, Any]]:
                  .join(Run, Run.id == Portal.last_run_id).join(State, State.id == Run.state_id))
         if org:
             query = query.where(Organisation.name == org)
-        rows = session.execute(query).all()
-        set_ids = sorted({r[7] for r in rows if r[7] is not None})
-        findings: dict[int, list[tuple[str, str, str]]] = {}
-        for chunk in range(0, len(set_ids), 500):
-            for set_id, rule, subject, verdict in session.execute(
-                    select(FindingRow.set_id, FindingRow.rule, FindingRow.subject, FindingRow.verdict)
-                    .where(FindingRow.set_id.in_(set_ids[chunk:chunk + 500]))):
-                findings.setdefault(set_id, []).append((rule, subject, verdict))
+        return session.execute(query).all()
+
+
+def snapshot(engine: Engine, org: str | None = None) -> list[dict[str, Any]]:
+    """Per portal: labels and values of its last scan, and its findings (rule, subject, verdict)."""
+    from netready.monitor.store import findings_of
+
+    rows = _last_scans(engine, org)
+    with Session(engine) as session:
+        sets = findings_of(session, {r[7] for r in rows if r[7] is not None})
     return [{"portal": p, "org": o, "last_at": last, "cert_expires": cert, "rrsig_expires": rrsig, "status": status,
-             "score": score, "findings": findings.get(set_id, [])}
+             "score": score, "findings": [(rule, subject, v) for (rule, subject), (v, _lv) in
+                                          sets.get(set_id, {}).items()]}
             for p, o, last, cert, rrsig, status, score, set_id in rows]
 
 
@@ -136,14 +140,7 @@ def render(engine: Engine, org: str | None = None) -> bytes:
     generic writer takes about 40 us a sample, too slow for 20,000 portals' rule series on every scrape. The
     samples are those MonitorCollector gives through prometheus_client (a test parses and compares both)."""
     now = time.time()
-    with Session(engine) as session:
-        query = (select(Portal.name, Organisation.name, Run.last_at, Run.cert_expires, Run.rrsig_expires,
-                        State.status, State.score, State.finding_set_id)
-                 .join(Organisation, Organisation.id == Portal.org_id)
-                 .join(Run, Run.id == Portal.last_run_id).join(State, State.id == Run.state_id))
-        if org:
-            query = query.where(Organisation.name == org)
-        rows = session.execute(query).all()
+    rows = _last_scans(engine, org)
     sets = _set_lines(engine, {r[7] for r in rows if r[7] is not None})
     lines: dict[str, list[str]] = {name: [] for name in HELP}
     compliant, score_, rule_lines = lines["netready_compliant"], lines["netready_score"], lines["netready_rule_pass"]
