@@ -175,7 +175,7 @@ def generate(engine, portals: int, days: int, change_days: float, sizes: dict[st
     required = [r for r in rules if r.startswith("VN-") and r != "VN-NAMING"]
     counts = {"scans": 0, "runs": 0, "states": 0, "finding_sets": 0, "findings": 0, "evidence": 0,
               "evidence_bytes": 0}
-    ids = {"run": 0, "state": 0, "set": 0, "finding": 0, "evidence": 0}
+    ids = {"run": 0, "state": 0, "set": 0, "evidence": 0}
     crash_states = []
     buf: dict[str, list[dict]] = {"organisations": [], "portals": [], "finding_sets": [], "findings": [],
                                   "states": [], "evidence": [], "runs": []}
@@ -223,17 +223,21 @@ def generate(engine, portals: int, days: int, change_days: float, sizes: dict[st
         run: dict | None = None
         last_runs: list[int] = []
 
+        seen_states: dict[frozenset[str], tuple[int, int]] = {}  # content-addressed, as store.record does
+
         def new_state() -> None:
             nonlocal state_id, set_id
+            if frozenset(failing) in seen_states:  # back to verdicts this portal had before: the same rows
+                set_id, state_id = seen_states[frozenset(failing)]
+                return
             rows = [(r, s, "fail" if r in failing and v == "pass" else v, lv) for r, s, v, lv in base]
             ids["set"] += 1
             set_id = ids["set"]
             buf["finding_sets"].append({"id": set_id, "sha256": hashlib.sha256(f"s{set_id}".encode()).hexdigest(),
                                         "count": len(rows)})
-            for r, s, v, lv in rows:
-                ids["finding"] += 1
-                buf["findings"].append({"id": ids["finding"], "set_id": set_id, "rule": r, "subject": s,
-                                        "verdict": v, "level": lv})
+            for pos, (r, s, v, lv) in enumerate(rows):
+                buf["findings"].append({"set_id": set_id, "pos": pos, "rule": r, "subject": s, "verdict": v,
+                                        "level": lv})
             ids["state"] += 1
             state_id = ids["state"]
             buf["states"].append({"id": state_id, "sha256": hashlib.sha256(f"t{state_id}".encode()).hexdigest(),
@@ -243,6 +247,7 @@ def generate(engine, portals: int, days: int, change_days: float, sizes: dict[st
             counts["states"] += 1
             counts["finding_sets"] += 1
             counts["findings"] += len(rows)
+            seen_states[frozenset(failing)] = (set_id, state_id)
 
         def new_evidence(kind: str) -> None:
             nonlocal evidence_id, depth

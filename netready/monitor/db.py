@@ -77,9 +77,12 @@ class FindingSet(Base):
 
 
 class FindingRow(Base):
+    """One finding of a set. The key is (set, position in the set): one index serves every lookup by set, which
+    matters at millions of rows (PostgreSQL would otherwise keep a second index for a surrogate id)."""
+
     __tablename__ = "findings"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    set_id: Mapped[int] = mapped_column(ForeignKey("finding_sets.id"), index=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("finding_sets.id"), primary_key=True)
+    pos: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     rule: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(300), default="")  # "" when the rule judges the whole portal
     verdict: Mapped[str] = mapped_column(String(16))

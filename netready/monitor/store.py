@@ -247,8 +247,9 @@ def finding_set_id(session: Session, findings: list[Finding]) -> int:
     if set_id is not None:
         return set_id
     set_id = _get_or_add(session, FindingSet, sha, make)
-    if not session.scalar(select(FindingRow.id).where(FindingRow.set_id == set_id).limit(1)) and rows:
-        session.add_all(FindingRow(set_id=set_id, rule=r, subject=s, verdict=v, level=lv) for r, s, v, lv in rows)
+    if not session.scalar(select(FindingRow.pos).where(FindingRow.set_id == set_id).limit(1)) and rows:
+        session.add_all(FindingRow(set_id=set_id, pos=i, rule=r, subject=s, verdict=v, level=lv)
+                        for i, (r, s, v, lv) in enumerate(rows))
         session.flush()
     return set_id
 

@@ -47,14 +47,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "findings",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("set_id", sa.Integer(), sa.ForeignKey("finding_sets.id"), nullable=False),
+        sa.Column("set_id", sa.Integer(), sa.ForeignKey("finding_sets.id"), primary_key=True),
+        sa.Column("pos", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("rule", sa.String(64), nullable=False),
         sa.Column("subject", sa.String(300), nullable=False),
         sa.Column("verdict", sa.String(16), nullable=False),
         sa.Column("level", sa.String(16), nullable=False),
     )
-    op.create_index("ix_findings_set_id", "findings", ["set_id"])
     op.create_table(
         "states",
         sa.Column("id", sa.Integer(), primary_key=True),
