@@ -58,8 +58,8 @@ def cli(*args: str, db: str) -> str:
 
 @pytest.fixture(scope="module")
 def service(lab, tmp_path_factory):
-    """A monitor database with two organisations' portals scanned twice, and `netready serve` on every address of
-    this namespace (so the lab's host-side address is a non-loopback client)."""
+    """A monitor database with two organisations' portals scanned twice, and `netready serve` twice on it: on
+    loopback, and on the lab's host-side address (a non-loopback client; never on every address of the machine)."""
     db = str(tmp_path_factory.mktemp("serve") / "monitor.db")
     engine = open_db(db)
     with Session(engine) as s, s.begin():
@@ -72,12 +72,17 @@ def service(lab, tmp_path_factory):
                 res = result(name, at=at, verdicts=verdicts if name == A else {})
                 store.record(s, store.portal_by_name(s, name), res, at=int(at.timestamp()))
     engine.dispose()
-    port = free_port()
-    proc = subprocess.Popen([NETREADY, "serve", "--listen", f"0.0.0.0:{port}", "--db", db],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_port("127.0.0.1", port, 30, proc)
-    yield {"db": db, "port": port, "local": f"http://127.0.0.1:{port}", "remote": f"http://{plan.HOST4}:{port}"}
-    stop_pid(proc)
+    port, lab_port = free_port(), free_port(plan.HOST4)
+    procs = [subprocess.Popen([NETREADY, "serve", "--listen", f"{host}:{p}", "--db", db], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for host, p in (("127.0.0.1", port),
+                                                                                  (plan.HOST4, lab_port))]
+    try:
+        wait_port("127.0.0.1", port, 30, procs[0])
+        wait_port(plan.HOST4, lab_port, 30, procs[1])
+        yield {"db": db, "port": port, "local": f"http://127.0.0.1:{port}", "remote": f"http://{plan.HOST4}:{lab_port}"}
+    finally:
+        for proc in procs:
+            stop_pid(proc)
 
 
 def test_metrics_are_open_on_loopback_and_need_a_token_elsewhere_once_one_exists(service):
