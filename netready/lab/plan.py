@@ -56,6 +56,7 @@ def vantage_link(i: int) -> tuple[str, str, str, str, str, str]:
     return (f"198.51.100.{base}/30", f"198.51.100.{base + 1}", f"198.51.100.{base + 2}",
             f"2001:db8:ffff:1{i:x}::/64", f"2001:db8:ffff:1{i:x}::1", f"2001:db8:ffff:1{i:x}::2")
 
+
 def broken_web(kind: str) -> tuple[str, str]:
     """The web address pair of a broken portal of this kind (webrefused | webdrop)."""
     n = BROKEN_WEB[kind]
