@@ -77,7 +77,8 @@ def test_monitor_on_the_lab_sees_a_portal_break_and_recover(lab, tmp_path, hook)
     assert nr("monitor", "add", "x.gov.vn", "--org", "A", "--profile", "nope", db=db).returncode == 3
     assert nr("monitor", "add", "x.gov.vn", db=db).returncode == 3  # --org is required
 
-    run = ("monitor", "run", "--once", "--lab", "--config", str(config))
+    # A generous timeout per network operation: the lab shares a busy machine (a headless browser per check too).
+    run = ("monitor", "run", "--once", "--lab", "--timeout", "5", "--config", str(config))
     r = nr(*run, db=db)
     assert r.returncode == 1, r.stderr  # as check: some portals are not compliant
     assert "scanned 4 portal(s): 1 compliant, 3 not compliant, 0 undetermined, 0 crashed" in r.stderr
@@ -150,7 +151,7 @@ def test_the_scheduler_scans_when_due_until_sigterm(lab, tmp_path):
     db = str(tmp_path / "loop.db")
     good = lab.portal("good").name
     assert nr("monitor", "add", good, "--org", "Bộ TT&TT", "--every", "3s", db=db).returncode == 0
-    proc = subprocess.Popen([NETREADY, "monitor", "run", "--lab", "--db", db], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([NETREADY, "monitor", "run", "--lab", "--timeout", "5", "--db", db], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90

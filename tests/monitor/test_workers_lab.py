@@ -108,7 +108,7 @@ def test_one_round_from_two_vantage_points_is_merged(lab, workers, redis, tmp_pa
     r = nr("monitor", "add", good, v6dead, nov6, "--org", "Bộ TT&TT", "--vantage", "vnpt", "--vantage", "viettel",
            db=db)
     assert r.returncode == 0, r.stderr
-    r = nr("monitor", "run", "--once", "--lab", "--broker", redis.url(), db=db)
+    r = nr("monitor", "run", "--once", "--lab", "--timeout", "5", "--broker", redis.url(), db=db)
     assert r.returncode == 1, r.stderr + workers["vnpt"].text()[-3000:]
     assert "scanned 3 portal(s): 1 compliant, 2 not compliant, 0 undetermined, 0 crashed" in r.stderr
     rows = {row["portal"]: row for row in json.loads(nr("monitor", "status", "-f", "json", db=db).stdout)}
@@ -143,8 +143,8 @@ def test_a_worker_killed_mid_scan_loses_no_portal(lab, workers, redis, tmp_path)
     assert nr("monitor", "add", good, "--org", "Bộ TT&TT", "--vantage", "vnpt", db=db).returncode == 0
     w = workers["vnpt"]
     before = w.text().count("received")
-    run = subprocess.Popen([NETREADY, "monitor", "run", "--once", "--lab", "--broker", redis.url(), "--db", db],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen([NETREADY, "monitor", "run", "--once", "--lab", "--timeout", "5", "--broker", redis.url(),
+                            "--db", db], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     w.wait_for("received", count=before + 1)
     pool = w.children()
     assert pool, w.text()
@@ -169,8 +169,8 @@ def test_a_whole_worker_killed_mid_scan_hands_its_portal_to_the_next_worker(lab,
     env = {**os.environ, "NETREADY_VISIBILITY_TIMEOUT": "5"}
     first = Worker(a, "fpt", redis.url(a.host_side[0]), tmp_path / "fpt1.log", env)
     first.wait_for("ready.")
-    run = subprocess.Popen([NETREADY, "monitor", "run", "--once", "--lab", "--broker", redis.url(), "--db", db],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    run = subprocess.Popen([NETREADY, "monitor", "run", "--once", "--lab", "--timeout", "5", "--broker", redis.url(),
+                            "--db", db], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     first.wait_for("received")
     for pid in [*first.children(), first.proc.pid]:
         os.kill(pid, signal.SIGKILL)
