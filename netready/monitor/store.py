@@ -56,6 +56,9 @@ VOLATILE_KEYS = frozenset({
     "validated_at_ts", "fetched_at", "queries", "shared", "shared_answers", "inception", "expiration",
     "inception_ts", "expiration_ts", "message",
 })  # fmt: skip
+# And by name: timings, moments and byte counts of a transfer (the content has its own hash where it matters).
+VOLATILE_SUFFIXES = ("_ms", "_at", "_ts")
+VOLATILE_COUNTERS = frozenset({"bytes_up", "bytes_down", "connections", "pending"})
 # The denial check asks a random name each time: its name and the NSEC/NSEC3 records that happen to cover it.
 DENIAL_VOLATILE = frozenset({"qname", "sigs", "records", "asked"})
 # HTTP answer headers that differ on every request.
@@ -271,7 +274,7 @@ def _normalise(value: Any, denial: bool = False) -> Any:
         drop = VOLATILE_KEYS | (DENIAL_VOLATILE if denial else frozenset())
         out = {}
         for k, v in value.items():
-            if k in drop:
+            if k in drop or k in VOLATILE_COUNTERS or k.endswith(VOLATILE_SUFFIXES):
                 continue
             if k == "headers" and isinstance(v, list):
                 v = [h for h in v if not (isinstance(h, list) and h and str(h[0]).lower() in VOLATILE_HEADERS)]

@@ -79,6 +79,14 @@ def test_reordered_lists_and_volatile_fields_hash_the_same():
     # A new certificate, or a new signature, is a change.
     assert store.evidence_hash(ev(a)) != store.evidence_hash(ev(result(serial="02").observations))
     assert store.evidence_hash(ev(a)) != store.evidence_hash(ev(result(cert_days=91).observations))
+    # Timings, moments and transfer sizes of any probe, by the shape of their names, are not either.
+    x = {"id": "ipv6only:x:hosts", "data": {"pages_ms": 2431.5, "transport": [{"bytes_up": 2476, "connect_ms": 15.0,
+                                                                              "address": "2001:db8::1"}]}}
+    y = {"id": "ipv6only:x:hosts", "data": {"pages_ms": 2924.0, "transport": [{"bytes_up": 2572, "connect_ms": 9.1,
+                                                                              "address": "2001:db8::1"}]}}
+    assert store.evidence_hash({"observations": [x]}) == store.evidence_hash({"observations": [y]})
+    y["data"]["transport"][0]["address"] = "2001:db8::2"
+    assert store.evidence_hash({"observations": [x]}) != store.evidence_hash({"observations": [y]})
     # The denial check's random name and the records covering it are not.
     d1 = {"id": "dnssec:x:denial:x.", "data": {"qname": "nr-0a1b2c3d4e.x.", "sigs": [{"owner": "A1.x."}],
                                               "status": "secure"}, "asked": {"qname": "nr-0a1b2c3d4e.x."}}
