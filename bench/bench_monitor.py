@@ -181,7 +181,25 @@ def generate(engine, portals: int, days: int, change_days: float, sizes: dict[st
                                   "states": [], "evidence": [], "runs": []}
     tables = {name: mdb.Base.metadata.tables[name] for name in buf}
 
+    copy = engine.dialect.name == "postgresql"
+
     def flush() -> None:  # every table, parents first (foreign keys)
+        if copy:  # PostgreSQL's COPY: a bulk load, as a DBA would restore one (INSERT ... VALUES is 10x slower)
+            raw = engine.raw_connection()
+            try:
+                with raw.cursor() as cur:
+                    for name in ("organisations", "finding_sets", "findings", "states", "evidence", "portals",
+                                 "runs"):
+                        if buf[name]:
+                            cols = list(buf[name][0])
+                            with cur.copy(f"COPY {name} ({', '.join(cols)}) FROM STDIN") as cp:
+                                for row in buf[name]:
+                                    cp.write_row([row[c] for c in cols])
+                            buf[name].clear()
+                raw.commit()
+            finally:
+                raw.close()
+            return
         with engine.begin() as conn:
             for name in ("organisations", "finding_sets", "findings", "states", "evidence", "portals", "runs"):
                 if buf[name]:
