@@ -37,11 +37,12 @@ def _last_scans(engine: Engine, org: str | None) -> list[Any]:
                  .join(Organisation, Organisation.id == Portal.org_id).where(Portal.last_run_id.is_not(None)))
         if org:
             query = query.where(Organisation.name == org)
-        portals = session.execute(query).all()
+        conn = session.connection()  # Core execution: plain tuples
+        portals = conn.execute(query).all()
         ids = [r[2] for r in portals]
         runs: dict[int, Any] = {}
         for chunk in range(0, len(ids), STATUS_CHUNK):
-            runs.update((r[0], r[1:]) for r in session.execute(
+            runs.update((r[0], r[1:]) for r in conn.execute(
                 select(Run.id, Run.last_at, Run.cert_expires, Run.rrsig_expires, State.status, State.score,
                        State.finding_set_id)
                 .join(State, State.id == Run.state_id).where(Run.id.in_(ids[chunk:chunk + STATUS_CHUNK]))))

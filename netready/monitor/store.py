@@ -517,12 +517,13 @@ def status(session: Session, org: str | None = None, at: float | None = None) ->
              .join(Organisation, Organisation.id == Portal.org_id))
     if org:
         query = query.where(Organisation.name == org)
-    portals = sorted(session.execute(query).all(), key=lambda r: (r[2], r[0]))
+    conn = session.connection()  # Core execution: plain tuples, no ORM loading machinery per row
+    portals = sorted(conn.execute(query).all(), key=lambda r: (r[2], r[0]))
     # Last runs by primary key, in chunks: PostgreSQL would otherwise hash-join the whole (growing) runs table.
     ids = [r[3] for r in portals if r[3] is not None]
     last: dict[int, Any] = {}
     for chunk in range(0, len(ids), STATUS_CHUNK):
-        last.update((row[0], row) for row in session.execute(
+        last.update((row[0], row) for row in conn.execute(
             select(Run.id, Run.last_at, Run.scans, Run.cert_expires, Run.rrsig_expires, Run.reachable, Run.changes,
                    State.status, State.score, State.failed_required, State.error)
             .join(State, State.id == Run.state_id).where(Run.id.in_(ids[chunk:chunk + STATUS_CHUNK]))))
