@@ -49,7 +49,7 @@ DEFAULT_EVERY = 24 * 3600
 # A crashed scan is retried by the next round after this long (or the portal's own interval if shorter): soon,
 # but a portal that always crashes does not keep the scheduler busy. `run --once` scans everything anyway.
 CRASH_RETRY = 600
-STATUS_CHUNK = 5000  # ids per IN (...) of the status query (SQLite allows 32766 bound values)
+STATUS_CHUNK = 500  # ids per IN (...): few enough that PostgreSQL looks each up by key instead of scanning runs
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 # Keys whose values change on every scan without a change in what was seen: left out of the evidence hash.
 VOLATILE_KEYS = frozenset({
