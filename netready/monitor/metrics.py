@@ -22,31 +22,20 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from netready.monitor.db import FindingRow, Organisation, Portal, Run, State
+from netready.monitor.db import FindingRow, Run, State
 
 RULE_VALUE = {"pass": 1.0, "warn": 0.5, "fail": 0.0}
 
 
 def _last_scans(engine: Engine, org: str | None) -> list[Any]:
     """(portal, org, last scan time, cert expiry, RRSIG expiry, status, score, finding set) of every scanned
-    portal; the last runs looked up by key in chunks, as store.status does."""
-    from netready.monitor.store import STATUS_CHUNK
+    portal, in one query (store.last_runs)."""
+    from netready.monitor.store import last_runs
 
     with Session(engine) as session:
-        query = (select(Portal.name, Organisation.name, Portal.last_run_id)
-                 .join(Organisation, Organisation.id == Portal.org_id).where(Portal.last_run_id.is_not(None)))
-        if org:
-            query = query.where(Organisation.name == org)
-        conn = session.connection()  # Core execution: plain tuples
-        portals = conn.execute(query).all()
-        ids = [r[2] for r in portals]
-        runs: dict[int, Any] = {}
-        for chunk in range(0, len(ids), STATUS_CHUNK):
-            runs.update((r[0], r[1:]) for r in conn.execute(
-                select(Run.id, Run.last_at, Run.cert_expires, Run.rrsig_expires, State.status, State.score,
-                       State.finding_set_id)
-                .join(State, State.id == Run.state_id).where(Run.id.in_(ids[chunk:chunk + STATUS_CHUNK]))))
-    return [(name, org_name, *runs[run_id]) for name, org_name, run_id in portals if run_id in runs]
+        rows = last_runs(session.connection(), [Run.last_at, Run.cert_expires, Run.rrsig_expires, State.status,
+                                                State.score, State.finding_set_id], org)
+    return [(name, org_name, *rest) for name, _display, org_name, run_id, *rest in rows if run_id is not None]
 
 
 def snapshot(engine: Engine, org: str | None = None) -> list[dict[str, Any]]:
