@@ -509,19 +509,11 @@ def _change_words(prev_status: str | None, status_: str, prev_evidence: int | No
 
 def last_runs(conn: Any, columns: list[Any], org: str | None = None) -> list[Any]:
     """(portal name, display name, org, last run id or None, *columns of its last run and state) per portal, in
-    one query. PostgreSQL gets a LATERAL join so each last run is looked up by key: a plain join made it hash the
-    whole, ever growing, runs table (and sort on disk); SQLite looks rows up by key anyway (and has no LATERAL)."""
-    from sqlalchemy import true
-
+    one query. (A LATERAL lookup per portal on PostgreSQL measured slower than this join: 4.8-6.5 s against
+    1.2-2.1 s on the loaded bench machine; see docs/monitor.md.)"""
     head = [Portal.name, Portal.display_name, Organisation.name, Portal.last_run_id]
-    if conn.dialect.name == "postgresql":
-        sub = (select(*columns).join(State, State.id == Run.state_id).where(Run.id == Portal.last_run_id)
-               .correlate(Portal).lateral("last"))
-        query = (select(*head, *sub.c).join(Organisation, Organisation.id == Portal.org_id)
-                 .outerjoin(sub, true()))
-    else:
-        query = (select(*head, *columns).join(Organisation, Organisation.id == Portal.org_id)
-                 .outerjoin(Run, Run.id == Portal.last_run_id).outerjoin(State, State.id == Run.state_id))
+    query = (select(*head, *columns).join(Organisation, Organisation.id == Portal.org_id)
+             .outerjoin(Run, Run.id == Portal.last_run_id).outerjoin(State, State.id == Run.state_id))
     if org:
         query = query.where(Organisation.name == org)
     return conn.execute(query).all()
