@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -70,6 +71,21 @@ class Answer:
     error: str | None = None
     rtt_ms: float = 0.0
     truncated_udp: bool = False  # UDP came back truncated (TC) and the answer is the TCP retry's
+    # Set by Resolver's iterative walk: the zone whose server gave the response (data about names outside it
+    # is not believed), and, when there is no usable answer, what kind of failure it is (FAILURES).
+    zone: dns.name.Name | None = None
+    failure: str | None = None
+
+
+# Kinds of resolution failure, for judges that must tell a definitive failure from one that may pass:
+FAILURES = {
+    "budget": "the target's time budget ran out",
+    "timeout": "every server of a zone timed out",
+    "unanswered": "no server of a zone gave a usable answer (refused, lame, garbage...)",
+    "no-server-address": "a referral named servers with no usable address",
+    "referrals": "too many referrals",
+    "cname": "a CNAME loop or too long a chain",
+}
 
 
 def ask(
@@ -187,87 +203,135 @@ class Resolution:
     rcode: str | None = None
     error: str | None = None
     servers: list[str] = field(default_factory=list)  # servers that gave the final answer
+    failure: str | None = None  # the kind of failure behind `error` (FAILURES)
 
 
 class Resolver:
     """Fetches records through given recursive resolvers, or iteratively from root hints.
 
     Iteratively it believes only what each zone's servers may say (RFC 2181 §5.4.1): a referral must lead
-    below the zone that gave it, glue is used only inside that zone's bailiwick, and a server that answers
-    without the AA bit and without a referral is lame (RFC 1034 §5.3.3): the next server is asked. So
-    nothing one zone's servers say can redirect lookups of names outside that zone, in this target or
-    (through the batch run cache of zone cuts) in any other. Every question is sent before the resolver's
-    deadline (settings.budget from its creation, or the one given): a root with thirty silent addresses
-    costs the budget, not thirty timeouts."""
+    below the zone that gave it, glue and CNAME chain data are used only inside that zone's bailiwick, and a
+    server that answers without the AA bit and without a referral is lame (RFC 1034 §5.3.3): the next server
+    is asked. So nothing one zone's servers say can redirect lookups of names outside that zone, in this
+    target or (through the batch run cache of zone cuts) in any other. Every question is sent before the
+    resolver's deadline (settings.budget from its creation, or the one given): a root with thirty silent
+    addresses costs the budget, not thirty timeouts.
 
-    def __init__(self, settings: ProbeSettings, dnssec: bool = False, deadline: float | None = None) -> None:
+    ipv6_only=True is the walk of a citizen with IPv6 only: from the IPv6 addresses of the root hints, only
+    ever to IPv6 addresses (AAAA glue, or the AAAA of the name servers, resolved the same way), never
+    through recursive resolvers. keep_steps=True records the zones asked for each top-level name
+    (`steps`: zone, servers, which one answered; "shared" when a batch run's cache gave them)."""
+
+    def __init__(self, settings: ProbeSettings, dnssec: bool = False, deadline: float | None = None,
+                 ipv6_only: bool = False, keep_steps: bool = False) -> None:
         self.settings = settings
         self.timeout = settings.timeout
         self.deadline = deadline if deadline is not None else time.monotonic() + settings.budget
         # Addresses, NS and SOA need no signatures (the dnssec probe has its own fetcher): without the
         # DO bit responses carry no RRSIG/NSEC, which halves what each answer costs to parse in a batch.
         self.dnssec = dnssec
+        self.ipv6_only = ipv6_only
+        self.recursive = bool(settings.resolvers) and not ipv6_only
+        self.queries = 0  # questions sent (an IPv6-only walk reports it)
+        self.steps: list[dict[str, Any]] | None = [] if keep_steps else None
         self.root_servers: list[str] = []
-        if not settings.resolvers:
+        if not self.recursive:
             if not settings.root_hints:
                 raise ValueError("no resolver and no root hints given: refusing to use the system resolver")
-            self.root_servers = load_root_hints(settings.root_hints)
+            self.root_servers = self._usable(load_root_hints(settings.root_hints))
+            if not self.root_servers:
+                raise ValueError("the root hints have no IPv6 address")
+
+    def _usable(self, addresses: list[str]) -> list[str]:
+        return [a for a in addresses if ":" in a] if self.ipv6_only else list(addresses)
+
+    @property
+    def _family(self) -> str:
+        return "IPv6 " if self.ipv6_only else ""
 
     def _first_answer(self, servers: list[str], qname: dns.name.Name, rdtype: str, recursion: bool,
                       zone: dns.name.Name | None = None) -> Answer:
-        last = Answer(servers[0] if servers else "-", None, error="no server to ask")
+        last = Answer(servers[0] if servers else "-", None, error="no server to ask", failure="no-server-address")
         failures: list[str] = []
+        timeouts = 0
         for server in servers:
             left = self.deadline - time.monotonic()
             if left <= 0:
-                last = Answer(server, None, error=f"time budget of {self.settings.budget:g} s for this target used up")
+                last = Answer(server, None, error=f"time budget of {self.settings.budget:g} s for this target used up",
+                              failure="budget")
                 failures.append(last.error)
                 break
+            self.queries += 1
             ans = ask(server, qname, rdtype, min(self.timeout, left), dnssec=self.dnssec, recursion=recursion)
             resp = ans.response
             if resp is not None and resp.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 why = None if recursion or zone is None else lame_reason(resp, zone, qname)
                 if why is None:
+                    ans.zone = zone
                     return ans
                 last = Answer(server, resp, ans.tcp, f"lame: {why}")
             elif resp is not None:
                 last = Answer(server, resp, ans.tcp, f"rcode {dns.rcode.to_text(resp.rcode())}")
             else:
                 last = ans
+                timeouts += bool(ans.error and "timeout" in ans.error)
             failures.append(f"{server}: {last.error}")
+        if last.failure is None:
+            last.failure = "timeout" if timeouts == len(failures) else "unanswered"
         if len(failures) > 1:
-            last = Answer(last.server, last.response, last.tcp, "; ".join(failures))
+            last = Answer(last.server, last.response, last.tcp, "; ".join(failures), failure=last.failure)
         return last
 
     def query(self, qname: str, rdtype: str, _depth: int = 0) -> tuple[Answer, list[str]]:
         """The final response for qname/rdtype and the list of servers consulted last."""
         name = dns.name.from_text(qname)
-        if self.settings.resolvers:
+        if self.recursive:
             servers = list(self.settings.resolvers)
             return self._first_answer(servers, name, rdtype, recursion=True), servers
-        zone, servers = self._known_cut(name, rdtype) or (dns.name.root, list(self.root_servers))
+        trail: list[dict[str, Any]] = []
+        try:
+            return self._walk(name, rdtype, _depth, trail)
+        finally:
+            if _depth == 0 and self.steps is not None:
+                self.steps.extend(trail)
+
+    def _walk(self, name: dns.name.Name, rdtype: str, depth: int,
+              trail: list[dict[str, Any]]) -> tuple[Answer, list[str]]:
+        """From the deepest known cut (or the root) down the referrals to the zone that answers; each zone
+        asked is appended to `trail`."""
+        known = self._known_cut(name, rdtype)
+        if known is not None:
+            zone, servers, shared = known
+            trail.extend({**step, "shared": True} for step in shared)
+        else:
+            zone, servers = dns.name.root, list(self.root_servers)
         for _ in range(MAX_REFERRALS):
             ans = self._first_answer(servers, name, rdtype, recursion=False, zone=zone)
             resp = ans.response
+            trail.append({"zone": zone.to_text(), "servers": list(servers),
+                          "answered_by": None if resp is None or ans.error else ans.server})
             if resp is None or ans.error:
+                if ans.failure != "budget":
+                    ans.error = f"no {self._family}name server of {zone} answered: {ans.error}"
                 return ans, servers
             if resp.answer or resp.rcode() == dns.rcode.NXDOMAIN or resp.flags & dns.flags.AA:
                 return ans, servers  # an answer, NXDOMAIN or NODATA
-            cut = next(rr for rr in resp.authority if rr.rdtype == dns.rdatatype.NS)  # _lame: a referral below
-            next_servers = self._referral_addresses(cut, resp, _depth, zone)
+            cut = next(rr for rr in resp.authority if rr.rdtype == dns.rdatatype.NS)  # lame_reason: a referral below
+            next_servers = self._referral_addresses(cut, resp, depth, zone)
             if not next_servers:
-                return Answer(ans.server, resp, error=f"no address for any name server of {cut.name}"), servers
+                return Answer(ans.server, resp, error=f"no {self._family}address for any name server of {cut.name}",
+                              failure="no-server-address"), servers
             if (cache := runcache.current()) is not None:
-                cache.put(self._cut_key(cut.name), next_servers, cut.ttl)
+                cache.put(self._cut_key(cut.name), (next_servers, [dict(step) for step in trail]), cut.ttl)
             zone, servers = cut.name, next_servers
-        return Answer(servers[0], None, error="too many referrals"), servers
+        return Answer(servers[0], None, error="too many referrals", failure="referrals"), servers
 
     def _cut_key(self, zone: dns.name.Name) -> tuple:
-        return ("cut", tuple(self.root_servers), zone)
+        return ("cut", self.ipv6_only, tuple(self.root_servers), zone)
 
-    def _known_cut(self, name: dns.name.Name, rdtype: str) -> tuple[dns.name.Name, list[str]] | None:
-        """In a batch run: the deepest zone cut above `name` already learnt by a referral, and its servers
-        (DS lives in the parent, so for DS the search starts one label up)."""
+    def _known_cut(self, name: dns.name.Name, rdtype: str) -> tuple[dns.name.Name, list[str], list] | None:
+        """In a batch run: the deepest zone cut above `name` already learnt by a referral, its servers and
+        the steps that found it (DS lives in the parent, so for DS the search starts one label up)."""
         cache = runcache.current()
         if cache is None:
             return None
@@ -275,17 +339,20 @@ class Resolver:
         while current != dns.name.root:
             found = cache.get(self._cut_key(current))
             if found:
-                return current, list(found)
+                servers, steps = found
+                return current, list(servers), steps
             current = current.parent()
         return None
 
     def _referral_addresses(self, ns_rrset: dns.rrset.RRset, resp: dns.message.Message, depth: int,
                             zone: dns.name.Name) -> list[str]:
         ns_names = [rd.target for rd in ns_rrset]
+        kinds = ("AAAA",) if self.ipv6_only else ("A", "AAAA")
+        codes = {dns.rdatatype.from_text(k) for k in kinds}
         glue = [
             rd.address
             for rr in resp.additional
-            if rr.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA) and rr.name in ns_names
+            if rr.rdtype in codes and rr.name in ns_names
             and rr.name.is_subdomain(zone)  # glue from outside the referring zone is not believed
             for rd in rr
         ]
@@ -295,9 +362,9 @@ class Resolver:
         for ns in ns_names:
             if ns.is_subdomain(ns_rrset.name):
                 continue  # in-zone name server without usable glue: asking for it would loop
-            for rdtype in ("A", "AAAA"):
+            for rdtype in kinds:
                 res = self.resolve(ns.to_text(), rdtype, _depth=depth + 1)
-                found.extend(res.records)
+                found.extend(self._usable(res.records))
             if found:
                 break
         return found
@@ -310,12 +377,14 @@ class Resolver:
         for _ in range(MAX_CNAME_HOPS):
             if current in seen:
                 result.error = f"CNAME loop at {current}"
+                result.failure = "cname"
                 return result
             seen.add(current)
             ans, servers = self.query(current.to_text(), rdtype, _depth)
             result.servers = [ans.server]
             if ans.response is None or ans.error:
                 result.error = ans.error or "no response"
+                result.failure = ans.failure
                 return result
             resp = ans.response
             result.rcode = dns.rcode.to_text(resp.rcode())
@@ -326,16 +395,19 @@ class Resolver:
             if cname is None:
                 return result  # NODATA or NXDOMAIN
             result.cnames.append(cname.to_text())
-            # The CNAME chain may continue inside the same response.
+            # The CNAME chain may continue inside the same response, as far as the answering zone may speak
+            # for it: a zone's server saying what another zone's names are is not believed, they are asked.
             current = cname
-            while (nxt := _cname_target(resp, current)) is not None and nxt not in seen:
+            while (_in_bailiwick(current, ans.zone) and (nxt := _cname_target(resp, current)) is not None
+                   and nxt not in seen):
                 seen.add(current)
                 result.cnames.append(nxt.to_text())
                 current = nxt
-            if _has(resp, current, rdtype):
+            if _in_bailiwick(current, ans.zone) and _has(resp, current, rdtype):
                 result.records = _records(resp, current, rdtype)
                 return result
         result.error = "too many CNAME hops"
+        result.failure = "cname"
         return result
 
 
@@ -355,6 +427,11 @@ def lame_reason(resp: dns.message.Message, zone: dns.name.Name, qname: dns.name.
             return None
         return f"referral to {cut} from a server of {zone}: not below that zone (upward or sideways)"
     return "answer without the AA bit that is not a referral (RFC 1034 §5.3.3)"
+
+
+def _in_bailiwick(name: dns.name.Name, zone: dns.name.Name | None) -> bool:
+    """Whether the servers of `zone` may speak for name (zone None: a recursive resolver's answer)."""
+    return zone is None or name.is_subdomain(zone)
 
 
 def _has(resp: dns.message.Message, name: dns.name.Name, rdtype: str) -> bool:

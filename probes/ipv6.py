@@ -21,7 +21,6 @@ import socket
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import dns.flags
@@ -241,93 +240,27 @@ def _dns(name: str, settings: ProbeSettings, pool: ThreadPoolExecutor) -> Observ
 
 # --- resolution over IPv6 transport only -----------------------------------------------------
 
-
-@dataclass
-class _V6Walk:
-    timeout: float
-    deadline: float  # the target's budget: dead servers cost a timeout each, so bound the sum
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    queries: int = 0
+# The judge's reading of why the walk failed (probes.dns.FAILURES -> resolve_ipv6_only's `failure`).
+_V6_FAILURE = {"no-server-address": "no-ipv6-server", "timeout": "timeout", "unanswered": "unanswered",
+               "budget": "budget"}
 
 
-def _v6_servers_for(walk: _V6Walk, root: list[str], ns_names: list[str], depth: int) -> list[str]:
-    found: list[str] = []
-    for ns in ns_names:
-        records, _, _ = _v6_resolve(walk, root, ns, "AAAA", depth + 1)
-        found.extend(records)
-        if found:
-            break
-    return found
-
-
-def _v6_resolve(
-    walk: _V6Walk, root: list[str], qname: str, rdtype: str, depth: int = 0
-) -> tuple[list[str], str | None, str | None]:
-    """Iterative resolution that only ever contacts IPv6 addresses. Returns (records, rcode, error)."""
-    if depth > 4:
-        return [], None, "too deep resolving name server addresses"
-    name = dns.name.from_text(qname)
-    servers = list(root)
-    zone = "."
-    cache = runcache.current()
-    known = _v6_known_cut(cache, root, name) if cache is not None else None
-    if known is not None:  # a batch run: the referrals above this name came over IPv6 for another target
-        zone, servers, steps = known
-        if depth == 0:
-            walk.steps.extend({**step, "shared": True} for step in steps)
-    for _ in range(pdns.MAX_REFERRALS):
-        if not servers:
-            return [], None, f"no IPv6 address for any name server of {zone}"
-        answer = None
-        errors = []
-        for server in servers:
-            if time.monotonic() > walk.deadline:
-                return [], None, "time budget exhausted during IPv6-only resolution"
-            walk.queries += 1
-            ans = pdns.ask(server, name, rdtype, walk.timeout, dnssec=False, recursion=False)
-            if ans.response is not None and ans.response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-                answer = ans
-                break
-            errors.append(f"{server}: {ans.error or dns.rcode.to_text(ans.response.rcode())}")
-        if depth == 0:
-            walk.steps.append({"zone": zone, "servers": servers, "answered_by": answer.server if answer else None})
-        if answer is None:
-            return [], None, f"no IPv6 name server of {zone} answered: {'; '.join(errors)}"
-        resp = answer.response
-        assert resp is not None
-        rcode = dns.rcode.to_text(resp.rcode())
-        if resp.answer or resp.rcode() == dns.rcode.NXDOMAIN:
-            code = dns.rdatatype.from_text(rdtype)
-            records = sorted(rd.to_text() for rr in resp.answer if rr.rdtype == code for rd in rr)
-            cname = next(
-                (rr[0].target for rr in resp.answer if rr.rdtype == dns.rdatatype.CNAME and rr.name == name), None
-            )
-            if not records and cname is not None:
-                return _v6_resolve(walk, root, cname.to_text(), rdtype, depth + 1)
-            return records, rcode, None
-        referral = [rr for rr in resp.authority if rr.rdtype == dns.rdatatype.NS]
-        if not referral or not name.is_subdomain(referral[0].name):
-            return [], rcode, None  # NODATA
-        zone = referral[0].name.to_text()
-        ns_names = [rd.target for rd in referral[0]]
-        glue = [
-            rd.address for rr in resp.additional if rr.rdtype == dns.rdatatype.AAAA and rr.name in ns_names for rd in rr
-        ]
-        servers = glue or _v6_servers_for(walk, root, [n.to_text() for n in ns_names], depth)
-        if cache is not None and servers and depth == 0:
-            cache.put(("v6-cut", tuple(root), referral[0].name), (zone, servers, list(walk.steps)), referral[0].ttl)
-    return [], None, "too many referrals"
-
-
-def _v6_known_cut(cache: runcache.RunCache, root: list[str], name: dns.name.Name) -> tuple | None:
-    """(zone, its IPv6 server addresses, the steps that found them) of the deepest cut above name."""
-    current = name
-    while current != dns.name.root:
-        found = cache.get(("v6-cut", tuple(root), current))
-        if found is not None:
-            return found
-        current = current.parent()
-    return None
+def _ipv6_only_walk(name: str, settings: ProbeSettings, deadline: float) -> dict[str, Any]:
+    """AAAA of name from the root over IPv6 transport alone: the iterative resolver of probes.dns (lame
+    servers skipped, referrals only downward, glue and data only in bailiwick) held to IPv6 addresses."""
+    if not settings.root_hints:
+        return {"skipped": "no root hints given: resolution from the root over IPv6 needs them"}
+    try:
+        resolver = pdns.Resolver(settings, deadline=deadline, ipv6_only=True, keep_steps=True)
+    except (OSError, ValueError) as exc:
+        error = str(exc) if "no IPv6 address" in str(exc) else f"root hints: {exc}"
+        failure = "no-ipv6-server" if "no IPv6 address" in str(exc) else "other"
+        return {"skipped": None, "records": [], "rcode": None, "error": error, "failure": failure,
+                "queries": 0, "steps": []}
+    res = resolver.resolve(name, "AAAA")
+    return {"skipped": None, "records": res.records, "rcode": res.rcode if not res.error else None,
+            "error": res.error, "failure": _V6_FAILURE.get(res.failure or "", "other") if res.error else None,
+            "queries": resolver.queries, "steps": resolver.steps or []}
 
 
 def _v6only(name: str, settings: ProbeSettings) -> Observation:
@@ -339,21 +272,12 @@ def _v6only(name: str, settings: ProbeSettings) -> Observation:
         asked={"type": "AAAA", "from": "root hints, IPv6 addresses only"},
     )
     with ObservationTimer(obs):
-        if not settings.root_hints:
-            obs.data = {"skipped": "no root hints given: resolution from the root over IPv6 needs them"}
+        walk = _ipv6_only_walk(name, settings, time.monotonic() + settings.budget)
+        if walk["skipped"]:
+            obs.data = {"skipped": walk["skipped"]}
             return obs
-        try:
-            root = [a for a in pdns.load_root_hints(settings.root_hints) if ":" in a]
-        except (OSError, ValueError) as exc:
-            obs.error = f"root hints: {exc}"
-            return obs
-        walk = _V6Walk(timeout=settings.timeout, deadline=time.monotonic() + settings.budget)
-        if not root:
-            records, rcode, error = [], None, "the root hints have no IPv6 address"
-        else:
-            records, rcode, error = _v6_resolve(walk, root, name, "AAAA")
-        obs.data = {"skipped": None, "records": records, "rcode": rcode, "steps": walk.steps, "queries": walk.queries}
-        obs.error = error
+        obs.data = {key: walk[key] for key in ("skipped", "records", "rcode", "steps", "queries")}
+        obs.error = walk["error"]
     return obs
 
 
@@ -361,31 +285,13 @@ def resolve_ipv6_only(name: str, settings: ProbeSettings, deadline: float) -> di
     """The same IPv6-only walk as plain data, for any host name (probes.ipv6only walks every host a page
     needs): {skipped, records, rcode, error, failure, queries, zones}. `failure` sorts the error for the
     judge: "no-ipv6-server" (a zone on the path has no IPv6 name server address: definitive), "unanswered"
-    (its IPv6 servers all failed; "timeout" when every one of them timed out: ambiguous), "budget", "other"."""
-    if not settings.root_hints:
-        return {"skipped": "no root hints given: resolution from the root over IPv6 needs them"}
-    try:
-        root = [a for a in pdns.load_root_hints(settings.root_hints) if ":" in a]
-    except (OSError, ValueError) as exc:
-        return {"skipped": None, "records": [], "rcode": None, "error": f"root hints: {exc}", "failure": "other"}
-    walk = _V6Walk(timeout=settings.timeout, deadline=deadline)
-    if not root:
-        records, rcode, error = [], None, "the root hints have no IPv6 address"
-    else:
-        records, rcode, error = _v6_resolve(walk, root, name, "AAAA")
-    failure = None
-    if error:
-        if error.startswith("no IPv6 address for any name server") or "no IPv6 address" in error:
-            failure = "no-ipv6-server"
-        elif error.startswith("no IPv6 name server of"):
-            answers = error.split(": ", 1)[-1].split("; ")
-            failure = "timeout" if all("timeout" in a for a in answers) else "unanswered"
-        elif error.startswith("time budget"):
-            failure = "budget"
-        else:
-            failure = "other"
-    return {"skipped": None, "records": records, "rcode": rcode, "error": error, "failure": failure,
-            "queries": walk.queries, "zones": [s["zone"] for s in walk.steps]}
+    (its IPv6 servers all failed: refused, lame...), "timeout" (every one of them timed out: ambiguous),
+    "budget", "other"."""
+    walk = _ipv6_only_walk(name, settings, deadline)
+    if walk["skipped"]:
+        return walk
+    steps = walk.pop("steps")
+    return {**walk, "zones": [s["zone"] for s in steps]}
 
 
 # --- ICMPv6 echo and hop trace (information only) --------------------------------------------

@@ -189,6 +189,29 @@ def test_glue_outside_the_referring_zone_is_not_used(net):
     assert res.records == ["198.51.100.7"], res
 
 
+def test_cname_chain_data_from_outside_the_answering_zone_is_not_believed(net):
+    """evil.test's server answers www.evil.test with a CNAME to www.good.test and, in the same response, an
+    address for www.good.test: not evil.test's to say, so www.good.test is asked at good.test."""
+    evil, good = net.addr(), net.addr()
+    ez = build_zone("evil.test.", child_text("evil.test.", {"ns1.evil.test.": evil},
+                                             "www 300 IN CNAME www.good.test.\n"), None)
+
+    def evil_handle(q, tcp):
+        r = Authority(ez).handle(q, tcp)
+        if r.answer:
+            r.answer.append(dns.rrset.from_text("www.good.test.", 300, "IN", "A", "198.51.100.66"))
+        return r
+
+    net.serve(evil_handle, evil)
+    gz = build_zone("good.test.", child_text("good.test.", {"ns1.good.test.": good}, "www 300 IN A 198.51.100.7\n"),
+                    None)
+    net.serve(Authority(gz).handle, good)
+    _, settings = _root_with(net, f"evil.test. 300 IN NS ns1.evil.test.\nns1.evil.test. 300 IN A {evil}\n"
+                                  f"good.test. 300 IN NS ns1.good.test.\nns1.good.test. 300 IN A {good}\n")
+    res = Resolver(settings).resolve("www.evil.test", "A")
+    assert res.error is None and res.records == ["198.51.100.7"] and res.cnames == ["www.good.test."], res
+
+
 # --- the budget covers resolution --------------------------------------------------------------------------------
 
 
