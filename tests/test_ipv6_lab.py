@@ -99,6 +99,20 @@ def test_v6diff(scanned, profile) -> None:
     assert parity[0].verdict in ("fail", "warn") and "different page" in parity[0].en
 
 
+def test_ipv6_only_walk_skips_the_lame_first_name_server_of_the_lame_scenario(scanned) -> None:
+    """ns0.lame.gov.vn, asked first, is the lab's recursive resolver: asked without RD it refers upward to
+    gov.vn. The IPv6-only walk skips it (RFC 1034 §5.3.3) and gets the answer from the next server."""
+    from netready.lab import plan
+
+    _, target, obs = scanned["lame"]
+    v6only = next(o for o in obs if o.id.endswith(":v6only"))
+    assert v6only.error is None and v6only.data["records"] == target.ipv6, (v6only.error, v6only.data)
+    last = v6only.data["steps"][-1]
+    assert last["zone"] == "lame.gov.vn." and last["servers"][0] == plan.RESOLVER6
+    assert last["answered_by"] not in (None, plan.RESOLVER6)
+    assert [s["zone"] for s in v6only.data["steps"]] == [".", "vn.", "gov.vn.", "lame.gov.vn."]  # no loop
+
+
 def test_render(scanned) -> None:
     _, _, obs = scanned["good"]
     text = ipv6.render_ipv6_text(obs, "vi")
