@@ -7,6 +7,7 @@ hints; never through /etc/resolv.conf. Other probes (dnssec, ipv6) build on thes
 from __future__ import annotations
 
 import functools
+import ipaddress
 import struct
 import threading
 import time
@@ -243,7 +244,9 @@ class Resolver:
                 raise ValueError("the root hints have no IPv6 address")
 
     def _usable(self, addresses: list[str]) -> list[str]:
-        return [a for a in addresses if ":" in a] if self.ipv6_only else list(addresses)
+        """The addresses this walk may ask: IPv6-only, IPv6 addresses that are not IPv4 in disguise (an
+        IPv4-mapped ::ffff:a.b.c.d is reached over IPv4, which an IPv6-only citizen does not have)."""
+        return [a for a in addresses if _ipv6_transport(a)] if self.ipv6_only else list(addresses)
 
     @property
     def _family(self) -> str:
@@ -317,10 +320,15 @@ class Resolver:
             if resp.answer or resp.rcode() == dns.rcode.NXDOMAIN or resp.flags & dns.flags.AA:
                 return ans, servers  # an answer, NXDOMAIN or NODATA
             cut = next(rr for rr in resp.authority if rr.rdtype == dns.rdatatype.NS)  # lame_reason: a referral below
-            next_servers = self._referral_addresses(cut, resp, depth, zone)
+            next_servers, lookups = self._referral_addresses(cut, resp, depth, zone)
             if not next_servers:
-                return Answer(ans.server, resp, error=f"no {self._family}address for any name server of {cut.name}",
-                              failure="no-server-address"), servers
+                # Definitive only when every name server's address was looked up and there is none; a lookup
+                # that failed may have found one (its failure kind says how sure the answer is).
+                failed = [r for r in lookups if r.error]
+                why = "; ".join(f"{r.qname} {r.rdtype}: {r.error}" for r in failed)
+                return Answer(ans.server, resp, failure=_worst(failed) if failed else "no-server-address",
+                              error=f"no {self._family}address for any name server of {cut.name}"
+                                    + (f" (lookups failed: {why})" if why else "")), servers
             if (cache := runcache.current()) is not None:
                 cache.put(self._cut_key(cut.name), (next_servers, [dict(step) for step in trail]), cut.ttl)
             zone, servers = cut.name, next_servers
@@ -345,29 +353,32 @@ class Resolver:
         return None
 
     def _referral_addresses(self, ns_rrset: dns.rrset.RRset, resp: dns.message.Message, depth: int,
-                            zone: dns.name.Name) -> list[str]:
+                            zone: dns.name.Name) -> tuple[list[str], list[Resolution]]:
+        """The addresses of a referral's name servers (in-bailiwick glue, else looked up) and the lookups."""
         ns_names = [rd.target for rd in ns_rrset]
         kinds = ("AAAA",) if self.ipv6_only else ("A", "AAAA")
         codes = {dns.rdatatype.from_text(k) for k in kinds}
-        glue = [
+        glue = self._usable([
             rd.address
             for rr in resp.additional
             if rr.rdtype in codes and rr.name in ns_names
             and rr.name.is_subdomain(zone)  # glue from outside the referring zone is not believed
             for rd in rr
-        ]
+        ])
         if glue or depth > 3:
-            return glue
+            return glue, []
         found: list[str] = []
+        lookups: list[Resolution] = []
         for ns in ns_names:
             if ns.is_subdomain(ns_rrset.name):
                 continue  # in-zone name server without usable glue: asking for it would loop
             for rdtype in kinds:
                 res = self.resolve(ns.to_text(), rdtype, _depth=depth + 1)
+                lookups.append(res)
                 found.extend(self._usable(res.records))
             if found:
                 break
-        return found
+        return found, lookups
 
     def resolve(self, qname: str, rdtype: str, _depth: int = 0) -> Resolution:
         """Follow CNAMEs to the final records of one type."""
@@ -427,6 +438,22 @@ def lame_reason(resp: dns.message.Message, zone: dns.name.Name, qname: dns.name.
             return None
         return f"referral to {cut} from a server of {zone}: not below that zone (upward or sideways)"
     return "answer without the AA bit that is not a referral (RFC 1034 §5.3.3)"
+
+
+def _ipv6_transport(address: str) -> bool:
+    """An IPv6 address that is asked over IPv6 (not an IPv4-mapped or IPv4-compatible one)."""
+    try:
+        ip = ipaddress.IPv6Address(address.split("%")[0])
+    except ValueError:
+        return False
+    return ip.ipv4_mapped is None and (int(ip) >> 32 != 0 or int(ip) == 1)  # not ::/96 (but ::1)
+
+
+def _worst(failed: list[Resolution]) -> str:
+    """The failure kind of a set of failed lookups, the least definitive first: a budget or a timeout may
+    hide a good answer."""
+    kinds = [r.failure or "unanswered" for r in failed]
+    return next((k for k in ("budget", "timeout") if k in kinds), kinds[0])
 
 
 def _in_bailiwick(name: dns.name.Name, zone: dns.name.Name | None) -> bool:

@@ -22,10 +22,11 @@ import pytest
 
 BUDGET, TIMEOUT = 8.0, 0.5
 NET = "2001:db8:53:7::"  # documentation prefix, only inside the namespace the test creates
-ROOT, GOOD, LAME, STALE, SELF, PING, PONG, UP, OOB, MID, LIAR = (f"{NET}{n}" for n in range(1, 12))
+ROOT, GOOD, LAME, STALE, SELF, PING, PONG, UP, OOB, MID, LIAR, SILENT = (f"{NET}{n}" for n in range(1, 13))
+LIAR4 = "127.0.0.1"  # reached as ::ffff:127.0.0.1 over IPv4: no server of an IPv6-only walk
 TRUE_ADDR, TRUE_CHILD, BOGUS = "2001:db8:600d::1", "2001:db8:600d::2", "2001:db8:bad::1"
 NAMES = ["www.lame.test", "www.stale.test", "www.self.test", "www.ping.test", "www.up.test", "www.oob.test",
-         "www.child.mid.test", "www.good.test"]
+         "www.child.mid.test", "www.mapped.test", "www.slowns.test", "www.good.test"]
 
 
 # --- the driver (inside the namespace) ---------------------------------------------------------------------
@@ -63,7 +64,7 @@ def _drive() -> None:
     from probes.ipv6 import resolve_ipv6_only
 
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    for addr in (ROOT, GOOD, LAME, STALE, SELF, PING, PONG, UP, OOB, MID, LIAR):
+    for addr in (ROOT, GOOD, LAME, STALE, SELF, PING, PONG, UP, OOB, MID, LIAR, SILENT):
         subprocess.run(["ip", "-6", "addr", "add", f"{addr}/128", "dev", "lo", "nodad"], check=True)
 
     def delegate(zone: str, ns: str, addr: str) -> str:
@@ -78,7 +79,10 @@ def _drive() -> None:
                       + delegate("good.test.", "ns.good.test.", GOOD) + delegate("self.test.", "ns.self.test.", SELF)
                       + delegate("ping.test.", "ns.ping.test.", PING) + delegate("pong.test.", "ns.pong.test.", PONG)
                       + delegate("up.test.", "ns.up.test.", UP) + delegate("oob.test.", "ns.oob.test.", OOB)
-                      + delegate("mid.test.", "ns.mid.test.", MID), None)
+                      + delegate("mid.test.", "ns.mid.test.", MID)
+                      + delegate("mapped.test.", "ns.mapped.test.", f"::ffff:{LIAR4}")
+                      + delegate("silent.test.", "ns.silent.test.", SILENT)
+                      + "slowns.test. 300 IN NS ns.deep.silent.test.\n", None)
     good_zones = [
         _zone("good.test.", {"ns.good.test.": GOOD}, f"www 300 IN AAAA {TRUE_ADDR}\n"
                                                      f"ns.elsewhere 300 IN AAAA {GOOD}\n"),
@@ -125,6 +129,8 @@ def _drive() -> None:
         "oob": FakeServer(OOB, oob_handle),
         "mid": FakeServer(MID, mid_handle),
         "liar": FakeServer(LIAR, liar),
+        "liar4": FakeServer(LIAR4, liar),
+        "silent": FakeServer(SILENT, lambda q, tcp: None),
     }
     tmp = Path(sys.argv[1])
     settings = ProbeSettings(root_hints=hints_file(tmp / "hints", [ROOT]), timeout=TIMEOUT, budget=BUDGET, lab=True)
@@ -201,7 +207,25 @@ def test_ipv6_only_walk_believes_no_data_from_outside_the_answering_zone(walks, 
 
 
 def test_ipv6_only_walk_never_asks_the_liar(walks):
-    assert walks["asked"]["liar"] == 0
+    assert walks["asked"]["liar"] == 0 and walks["asked"]["liar4"] == 0
+
+
+@pytest.mark.parametrize("batch", ["", "batch:"], ids=["alone", "batch"])
+def test_ipv6_only_walk_takes_no_ipv4_mapped_server_address_for_ipv6(walks, batch):
+    walk = walks[batch + "www.mapped.test"]
+    assert walk["records"] == [] and walk["failure"] == "no-ipv6-server", walk
+    assert walk["error"] == "no IPv6 address for any name server of mapped.test.", walk
+
+
+@pytest.mark.parametrize("batch", ["", "batch:"], ids=["alone", "batch"])
+def test_ipv6_only_walk_with_a_name_server_lookup_timing_out_is_not_a_definitive_fail(walks, batch):
+    """slowns.test's only name server is ns.deep.silent.test, whose zone's server never answers: whether it has
+    an IPv6 address is unknown, so the failure is a timeout (error), not "no IPv6 name server" (fail)."""
+    walk = walks[batch + "www.slowns.test"]
+    assert walk["records"] == [] and walk["failure"] == "timeout", walk
+    assert walk["error"].startswith("no IPv6 address for any name server of slowns.test. (lookups failed: "
+                                    "ns.deep.silent.test. AAAA: no IPv6 name server of silent.test. answered: "), walk
+    assert walk["elapsed"] < BUDGET
 
 
 if __name__ == "__main__":
