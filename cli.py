@@ -123,7 +123,7 @@ def check(
         run = run_check(targets, settings, prof, concurrency, output, resume, fmt.value, lang.value, on_result)
     if output:
         typer.echo(CHECK_MSG[lang.value]["written"].format(
-            output=output, done=len(run.report.targets), total=len(targets),
+            output=output, done=run.targets, total=len(targets),
             resumed=CHECK_MSG[lang.value]["resumed"].format(n=run.resumed) if run.resumed else ""), err=True)
     else:
         sys.stdout.write(render(run.report, fmt.value, lang.value, colour=use_colour()))
@@ -131,7 +131,7 @@ def check(
         typer.echo(CHECK_MSG[lang.value]["interrupted"], err=True)
         sys.stdout.flush()
         os._exit(130)  # in-flight probes are abandoned; everything finished is already on disk
-    raise typer.Exit(exit_code(run.report.summary))
+    raise typer.Exit(exit_code(run.summary))
 
 
 @contextlib.contextmanager

@@ -115,9 +115,11 @@ def lab_portal_names(env: dict[str, Any]) -> list[str]:
 
 @dataclass
 class CheckRun:
-    report: Any  # netready.model.Report
+    report: Any  # netready.model.Report; None when the JSON report was streamed from the journal
     interrupted: bool
     resumed: int  # targets taken from the journal
+    targets: int = 0  # targets in the report
+    summary: dict[str, Any] | None = None  # at least "totals" and "interrupted"
 
 
 def run_check(
@@ -134,15 +136,12 @@ def run_check(
 ) -> CheckRun:
     """A batch check that journals each finished target when writing to a file, resumes from that
     journal, and on Ctrl-C still writes a valid report of what finished. processes=None: one worker
-    process per core for large batches (netready.scan.auto_processes), 1 for small ones."""
-    from netready.journal import (
-        Journal,
-        journal_index,
-        journal_path,
-        read_journal,
-        write_atomic,
-        write_report_json,
-    )
+    process per core for large batches (netready.scan.auto_processes), 1 for small ones.
+
+    With `-f json -o FILE` nothing of a finished target stays in memory: the report is streamed from the
+    journal at the end (netready.journal.write_journal_report), so memory does not grow with the number of
+    names. Other formats need every result in memory to render."""
+    from netready.journal import Journal, journal_index, journal_path, write_atomic, write_journal_report
     from netready.judge import judge_target
     from netready.model import utc_now
     from netready.render import render
@@ -151,20 +150,31 @@ def run_check(
     if resume and not output:
         raise UsageError("--resume needs --output FILE (the run to resume)")
     started = utc_now()
-    done = {}
+    lean = bool(output) and fmt == "json"
     journal = None
+    index = None
+    done: dict[str, TargetResult] | set[str] = {}
     if output:
         jpath = journal_path(output)
         if resume:
+            index = journal_index(jpath)
             wanted = set(names)
-            done = {r.target.name: r for r in read_journal(jpath) if r.target.name in wanted}
-        journal = Journal(jpath, fresh=not resume)
-    # A JSON file report is streamed from the journal at the end, so memory holds only targets and
-    # findings, not every raw observation (100+ MB for a national batch).
-    lean = bool(output) and fmt == "json"
-    # Journaled targets may have been judged under another profile: judge them again now.
-    done = {n: TargetResult(r.target, [] if lean else r.observations, judge_target(r.target, r.observations, profile))
-            for n, r in done.items()}
+            if lean:
+                done = {n for n in index.targets if n in wanted}
+            else:  # rendered from memory: the journaled results are read back and judged again under `profile`
+                from netready.journal import JournalReader
+
+                reader = JournalReader(jpath, index)
+                try:
+                    for n, offset in index.targets.items():
+                        if n in wanted:
+                            r = reader.result(reader.record(offset))
+                            done[n] = TargetResult(r.target, r.observations,
+                                                   judge_target(r.target, r.observations, profile))
+                finally:
+                    reader.close()
+        journal = Journal(jpath, fresh=not resume, profile=profile, index=index)
+    n_done = len(done)
 
     def record(result: Any) -> None:
         if journal:
@@ -174,25 +184,28 @@ def run_check(
 
     try:
         if processes is None:
-            processes = auto_processes(len(names) - len(done))
+            processes = auto_processes(len(names) - n_done)
         outcome = scan_results(names, settings, profile, concurrency, on_result=record, done=done,
-                               processes=processes, keep_observations=not lean)
+                               processes=processes, keep="none" if lean else "all")
     finally:
         if journal:
             journal.close()
+    if lean:
+        head = build_report([], settings, profile, started).head()
+        streamed = write_journal_report(Path(output), journal_path(output), names, head, profile,  # type: ignore[arg-type]
+                                        outcome.interrupted)
+        return CheckRun(None, outcome.interrupted, n_done, streamed.targets, streamed.summary)
     results = outcome.results
     if output and outcome.interrupted:
         # Ctrl-C can land between a result arriving and its journal line being written. The journal is
         # what --resume trusts, so the report holds exactly the journaled targets; the others are redone.
-        journaled = journal_index(journal_path(output))
+        journaled = journal_index(journal_path(output)).targets
         results = [r for r in results if r.target.name in journaled]
     report = build_report(results, settings, profile, started)
     report.summary["interrupted"] = outcome.interrupted
-    if lean:
-        write_report_json(report, Path(output), journal=journal_path(output))
-    elif output:
+    if output:
         write_atomic(Path(output), render(report, fmt, lang))
-    return CheckRun(report, outcome.interrupted, len(done))
+    return CheckRun(report, outcome.interrupted, n_done, len(report.targets), report.summary)
 
 
 # Rules each area command (`netready dnssec|tls|ipv6`) judges.

@@ -69,11 +69,18 @@ class ReportHistory:
 
 
 def _read(path: Path, history: ReportHistory) -> None:
+    from netready.model import Report
+
     data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or "findings" not in data or "started" not in data:
+    if not isinstance(data, dict) or not ({"findings", "results"} & set(data)) or "started" not in data:
         raise HistoryError(f"{path}: not a netready JSON report")
-    targets = [t.get("ascii_name") or t.get("name") for t in data.get("targets", [])]
-    history.add_run(data["started"], data["findings"], targets)
+    if "results" not in data:  # schema 1: flat lists, read as they are
+        targets = [t.get("ascii_name") or t.get("name") for t in data.get("targets", [])]
+        history.add_run(data["started"], data["findings"], targets)
+        return
+    report = Report.from_dict(data)  # schema 2: shared evidence resolved, findings per target
+    targets = [t.ascii_name or t.name for t in report.targets]
+    history.add_run(report.started, [f.to_dict() for f in report.findings], targets)
 
 
 def load_history(specs: list[str]) -> FirstSeen | None:

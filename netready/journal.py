@@ -3,92 +3,189 @@
 `check --output FILE` keeps FILE.jsonl beside the report so that an interrupted run (Ctrl-C, a
 crash, a killed machine) loses at most the targets in flight, and `--resume` skips the targets the
 journal already holds. A torn last line (the process died mid-write) is ignored.
+
+A line (journal version 2) holds one target's entry as the report stores it (model.result_record), the
+shared values it defines (netready/evidence.py: each defined once per journal, referenced by later lines),
+its summary and the profile it was judged under:
+
+    {"kind":"target","input":NAME,"profile":FP,"shared":{"17":...},"result":{...},"summary":{...}}
+
+Version 1 lines (target, observations and findings, nothing shared) are still read. The report of a batch
+is streamed from the journal (write_journal_report): memory holds neither the evidence nor the findings of
+the targets, whatever their number.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
 import json
 import os
+import tempfile
 import time
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from netready.model import SCHEMA_VERSION, Finding, Observation, Report, Target
+from netready.evidence import Interner, Resolver, dumps, plain
+from netready.model import (
+    SCHEMA_VERSION,
+    Finding,
+    Observation,
+    Report,
+    ReportWriter,
+    Target,
+    result_from_record,
+    result_record,
+    summary_json,
+)
 from netready.scan import TargetResult
 
 HEADER_KIND = "netready-journal"
+JOURNAL_VERSION = 2
 FSYNC_INTERVAL = 1.0  # seconds: every line is flushed at once (a killed process loses nothing written);
 # fsync, which only matters when the machine itself goes down, is paid at most once a second.
-
-
-def shallow(obj: Any) -> dict[str, Any]:
-    """A dataclass as a dict for json.dumps without dataclasses.asdict's deep copy (observation data
-    is already plain JSON values; copying ~100 kB per target costs more than writing it)."""
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-
-
-def _default(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+RESOLVE_CACHE = 512  # decoded shared values kept while re-judging journal lines
 
 
 def journal_path(output: str | Path) -> Path:
     return Path(f"{output}.jsonl")
 
 
-def result_to_line(result: TargetResult) -> str:
-    record = {
-        "kind": "target",
-        "input": result.target.name,
-        "target": shallow(result.target),
-        "observations": [shallow(o) for o in result.observations],
-        "findings": [shallow(f) for f in result.findings],
-    }
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_default) + "\n"
+def profile_fingerprint(profile: Any) -> str:
+    """Which profile judged a line: a digest of everything the profile sets (levels and thresholds)."""
+    return hashlib.sha256(dumps(profile.to_dict()).encode()).hexdigest()[:16]
 
 
-def result_from_record(record: dict[str, Any]) -> TargetResult:
-    return TargetResult(
-        target=Target.from_dict(record["target"]),
-        observations=[Observation.from_dict(o) for o in record["observations"]],
-        findings=[Finding.from_dict(f) for f in record["findings"]],
-    )
+# --- reading -------------------------------------------------------------------------------------------------
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(offset, record) of every complete JSON line of the journal; torn or foreign lines are skipped."""
+    with path.open("rb") as fh:
+        offset = 0
+        for line in fh:
+            start, offset = offset, offset + len(line)
+            try:
+                record = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue  # a line cut short by an interruption
+            if isinstance(record, dict):
+                yield start, record
+
+
+def _definitions(record: dict[str, Any]) -> dict[str, Any]:
+    shared = record.get("shared")
+    return shared if isinstance(shared, dict) else {}
+
+
+def _raw_result(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's entry in the report's form (a version 1 line converted)."""
+    if "result" in record:
+        return record["result"]
+    target = Target.from_dict(record["target"])
+    return result_record(target, [Observation.from_dict(o) for o in record["observations"]],
+                         [Finding.from_dict(f) for f in record["findings"]])
+
+
+@dataclass
+class JournalIndex:
+    """Where each target's first complete line and each shared definition is, and the largest id used."""
+
+    targets: dict[str, int] = field(default_factory=dict)  # input name -> byte offset
+    definitions: array = field(default_factory=lambda: array("q"))  # id -> byte offset of its line (-1: none)
+    max_id: int = 0
+
+    def add_definition(self, ref: int, offset: int) -> None:
+        if ref >= len(self.definitions):
+            self.definitions.extend([-1] * (ref + 1 - len(self.definitions)))
+        self.definitions[ref] = offset
+        self.max_id = max(self.max_id, ref)
+
+
+def journal_index(path: Path, on_definition: Callable[[str, Any], None] | None = None) -> JournalIndex:
+    """Read the journal once: targets (first complete occurrence wins, as for --resume) and definitions
+    (each handed to on_definition as it is met, in journal order)."""
+    index = JournalIndex()
+    if not path.is_file():
+        return index
+    for offset, record in _records(path):
+        if record.get("kind") != "target":
+            continue
+        for ref, value in _definitions(record).items():
+            if ref.isdigit():
+                index.add_definition(int(ref), offset)
+                if on_definition:
+                    on_definition(ref, value)
+        name = record.get("input")
+        if isinstance(name, str):
+            index.targets.setdefault(name, offset)
+    return index
+
+
+class JournalReader:
+    """Random access to a journal's lines, with shared values resolved from wherever they were defined."""
+
+    def __init__(self, path: Path, index: JournalIndex) -> None:
+        self.path = path
+        self.index = index
+        self._fh = path.open("rb")
+        self.resolver = Resolver(self._definition, cache=RESOLVE_CACHE)
+
+    def record(self, offset: int) -> dict[str, Any]:
+        self._fh.seek(offset)
+        return json.loads(self._fh.readline())
+
+    def _definition(self, ref: int) -> Any:
+        offset = self.index.definitions[ref] if ref < len(self.index.definitions) else -1
+        if offset < 0:
+            raise KeyError(ref)
+        return _definitions(self.record(offset))[str(ref)]
+
+    def result(self, record: dict[str, Any]) -> TargetResult:
+        raw = _raw_result(record)
+        # Version 1 lines share nothing and were never escaped: what looks like a reference there is data.
+        target, observations, findings = result_from_record(self.resolver.resolve(raw) if "result" in record else raw)
+        return TargetResult(target, observations, findings)
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def read_journal(path: Path) -> list[TargetResult]:
-    """Completed targets, first occurrence wins; torn or foreign lines are skipped."""
-    if not path.is_file():
+    """Completed targets with their evidence resolved, first occurrence wins (small journals: all in memory)."""
+    index = journal_index(path)
+    if not index.targets:
         return []
-    results: list[TargetResult] = []
-    seen: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by an interruption
-            if record.get("kind") != "target":
-                continue
-            result = result_from_record(record)
-            if result.target.name in seen:
-                continue
-            seen.add(result.target.name)
-            results.append(result)
-    return results
+    reader = JournalReader(path, index)
+    try:
+        return [reader.result(reader.record(offset)) for offset in index.targets.values()]
+    finally:
+        reader.close()
+
+
+# --- writing -------------------------------------------------------------------------------------------------
 
 
 class Journal:
-    """Append-only writer; one line per finished target, flushed at once, fsynced at least every second."""
+    """Append-only writer; one line per finished target, flushed at once, fsynced at least every second.
+    Values shared with earlier lines are referenced (netready/evidence.py); a resumed journal continues the
+    numbering of its definitions."""
 
-    def __init__(self, path: Path, fresh: bool) -> None:
+    def __init__(self, path: Path, fresh: bool, profile: Any = None, index: JournalIndex | None = None) -> None:
+        """index: the journal's index when the caller already read it (a resumed run)."""
         self.path = path
+        self.profile = profile_fingerprint(profile) if profile is not None else ""
         self._synced = 0.0
+        self.lines = 0
+        next_id = 1 if fresh else (index or journal_index(path)).max_id + 1
+        self.interner = Interner(next_id=next_id)
         mode = "w" if fresh else "a"
         self._fh: IO[str] = path.open(mode, encoding="utf-8")
         if fresh or path.stat().st_size == 0:
-            self._fh.write(json.dumps({"kind": HEADER_KIND, "schema_version": SCHEMA_VERSION}) + "\n")
+            self._fh.write(json.dumps({"kind": HEADER_KIND, "schema_version": SCHEMA_VERSION,
+                                       "journal_version": JOURNAL_VERSION}) + "\n")
             self._flush()
         else:
             self._repair_tail()
@@ -110,8 +207,23 @@ class Journal:
             self._synced = time.monotonic()
 
     def append(self, result: TargetResult) -> None:
-        self._fh.write(result_to_line(result))
+        self._fh.write(self.line(result))
         self._flush(sync=False)
+
+    def line(self, result: TargetResult) -> str:
+        from netready.judge import target_summary
+
+        record = result_record(result.target, result.observations, result.findings)
+        self.lines += 1
+        self.interner.begin(self.lines, [record["observations"], record["findings"]])
+        # The entry's frame is never shared (readers find the target and the lists in every line); its
+        # observations and findings, and anything in them, may be.
+        body = (f'{{"target":{plain(record["target"])},"observations":['
+                + ",".join(self.interner.encode(o) for o in record["observations"]) + '],"findings":['
+                + ",".join(self.interner.encode(f) for f in record["findings"]) + "]}")
+        shared = ",".join(f'"{ref}":{text}' for ref, text in self.interner.end().items())
+        return (f'{{"kind":"target","input":{dumps(result.target.name)},"profile":{dumps(self.profile)},'
+                f'"shared":{{{shared}}},"result":{body},"summary":{dumps(target_summary(result.findings))}}}\n')
 
     def close(self) -> None:
         if not self._fh.closed:
@@ -126,68 +238,77 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _indented(value: Any, pad: str) -> str:
-    # json.dumps never puts a raw newline inside a string, so re-indenting line starts is safe.
-    return json.dumps(value, ensure_ascii=False, indent=2, default=_default).replace("\n", "\n" + pad)
+def write_report_json(report: Report, path: Path) -> None:
+    """A report in memory as its JSON file (render(report, "json")), via a temporary file and a rename."""
+    write_atomic(path, report.to_json() + "\n")
 
 
-def journal_index(path: Path) -> dict[str, int]:
-    """Byte offset of each target's record in the journal; first complete occurrence wins (as read_journal)."""
-    index: dict[str, int] = {}
-    with path.open("rb") as fh:
-        offset = 0
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                record = None  # a torn line
-            if isinstance(record, dict) and record.get("kind") == "target":
-                index.setdefault(record["input"], offset)
-            offset += len(line)
-    return index
+@dataclass
+class StreamedReport:
+    """What write_journal_report wrote: the number of targets and the summary without per-target entries."""
+
+    targets: int
+    summary: dict[str, Any]
 
 
-def _journal_observations(journal: Path, targets: list[Target]):  # -> Iterator[dict]
-    index = journal_index(journal)
-    with journal.open("rb") as fh:
-        for target in targets:
-            if target.name not in index:
-                raise ValueError(f"target {target.name!r} is missing from the journal {journal}")
-            fh.seek(index[target.name])
-            yield from json.loads(fh.readline())["observations"]
+def write_journal_report(path: Path, journal: Path, names: list[str], head: dict[str, Any], profile: Any,
+                         interrupted: bool = False) -> StreamedReport:
+    """The JSON report of a batch, streamed from its journal: `names` in this order (those the journal holds,
+    each once), every shared definition of the journal, and the summary. A line judged under another profile
+    (a resumed run) is judged again under `profile`. Memory holds the journal's index, never the evidence or
+    the findings of all targets. Written via a temporary file and a rename, like write_atomic."""
+    from netready.judge import judge_target, target_summary
 
-
-def write_report_json(report: Report, path: Path, journal: Path | None = None) -> None:
-    """The JSON report, byte for byte what `render(report, "json")` gives, written piece by piece: a
-    national batch (100+ MB of raw observations) never exists as one deep copy plus one string in memory.
-    journal: take the observations from the run's journal, target by target in report order, instead of
-    report.observations (a batch that kept only targets and findings in memory).
-    Written via a temporary file and a rename, like write_atomic."""
+    fingerprint = profile_fingerprint(profile)
     tmp = path.with_name(f".{path.name}.tmp")
-    head = {
-        "schema_version": report.schema_version,
-        "tool_version": report.tool_version,
-        "started": report.started,
-        "finished": report.finished,
-        "profile": report.profile,
-        "settings": report.settings,
-    }
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write("{")
-        first = True
-        for key, value in head.items():
-            fh.write(("\n" if first else ",\n") + f"  {json.dumps(key)}: " + _indented(value, "  "))
-            first = False
-        observations = (
-            _journal_observations(journal, report.targets) if journal else (shallow(o) for o in report.observations)
-        )
-        for key, items in (("targets", (shallow(t) for t in report.targets)), ("observations", observations),
-                           ("findings", (shallow(f) for f in report.findings))):
-            fh.write(f",\n  {json.dumps(key)}: [")
-            empty = True
-            for item in items:
-                fh.write(("\n    " if empty else ",\n    ") + _indented(item, "    "))
-                empty = False
-            fh.write("]" if empty else "\n  ]")
-        fh.write(',\n  "summary": ' + _indented(report.summary, "  ") + "\n}\n")
+    writer = ReportWriter()
+    totals = {"targets": 0, "compliant": 0, "not_compliant": 0, "undetermined": 0}
+    status_key = {"compliant": "compliant", "not-compliant": "not_compliant", "undetermined": "undetermined"}
+    with tmp.open("w", encoding="utf-8") as out, tempfile.TemporaryFile("w+", encoding="utf-8",
+                                                                         dir=path.parent) as summaries:
+        writer.start(out, head)
+        out.write(',\n  "shared": {')
+        first = [True]
+
+        def definition(ref: str, value: Any) -> None:
+            out.write(("" if first[0] else ",") + f'\n    "{ref}": {dumps(value)}')
+            first[0] = False
+
+        index = journal_index(journal, definition)
+        out.write(("" if first[0] else "\n  ") + "}")
+        writer.begin_results(out)
+        reader = JournalReader(journal, index)
+        written: set[str] = set()
+        try:
+            for name in names:
+                offset = index.targets.get(name)
+                if offset is None or name in written:
+                    continue
+                written.add(name)
+                record = reader.record(offset)
+                raw = _raw_result(record)
+                summary = record.get("summary")
+                encode = dumps if "result" in record else plain  # version 1 lines were never escaped
+                findings = [encode(f) for f in raw["findings"]]
+                if record.get("profile") != fingerprint or not isinstance(summary, dict):
+                    result = reader.result(record)  # judged again: new findings, written without references
+                    found = judge_target(result.target, result.observations, profile)
+                    summary = target_summary(found)
+                    findings = [plain(f) for f in
+                                result_record(result.target, result.observations, found)["findings"]]
+                writer.write_result(out, encode(raw["target"]), [encode(o) for o in raw["observations"]], findings)
+                ascii_name = raw["target"].get("ascii_name", name)
+                summaries.write(("," if totals["targets"] else "") + f"\n      {dumps(ascii_name)}: {dumps(summary)}")
+                totals["targets"] += 1
+                totals[status_key.get(summary.get("status"), "undetermined")] += 1
+        finally:
+            reader.close()
+        summaries.seek(0)
+        writer.end_results(out)
+        out.write(',\n  "summary": {\n    "targets": {')
+        while chunk := summaries.read(1 << 20):
+            out.write(chunk)
+        rest = summary_json({"totals": totals, "interrupted": interrupted})
+        out.write(("\n    }," if totals["targets"] else "},") + rest[1:] + "\n}\n")
     os.replace(tmp, path)
+    return StreamedReport(totals["targets"], {"totals": totals, "interrupted": interrupted})

@@ -32,7 +32,7 @@ from typing import Any
 from netready import __version__
 from netready.app import UsageError
 from netready.judge import judge_target, summarize
-from netready.model import SCHEMA_VERSION, Finding, Observation, Report, Target
+from netready.model import READABLE_SCHEMA_VERSIONS, Finding, Observation, Report, Target
 from netready.profiles import Profile
 from netready.rules import catalogue
 
@@ -142,10 +142,11 @@ def _read(path: str) -> tuple[Report, str]:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"{path}: not valid JSON: {exc}") from exc
-    if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
+    if isinstance(data, dict) and data.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
         raise UsageError(
             f"{path}: report of schema_version {data.get('schema_version')!r}; this netready "
-            f"merges schema_version {SCHEMA_VERSION} (check it again with this version)"
+            f"merges schema_version {' and '.join(str(v) for v in READABLE_SCHEMA_VERSIONS)} "
+            "(check it again with this version)"
         )
     try:
         return Report.from_dict(data), hashlib.sha256(raw).hexdigest()

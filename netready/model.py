@@ -7,16 +7,19 @@ a Report carries both, so a saved report can be judged again offline.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from netready.sanitize import clean
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: results grouped per target, shared evidence stored once (netready/evidence.py)
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 Verdict = Literal["pass", "fail", "warn", "info", "error"]
 Level = Literal["required", "recommended", "info"]
@@ -158,7 +161,12 @@ class Finding:
 
 @dataclass
 class Report:
-    """Everything one run saw and concluded; the unit that is saved, re-judged and rendered."""
+    """Everything one run saw and concluded; the unit that is saved, re-judged and rendered.
+
+    In memory: flat lists of targets, observations and findings (what the judge and the renderers use). On
+    disk (schema 2): one entry per target in "results", shared evidence in "shared" (see docs/model.md and
+    netready/evidence.py). Schema 1 reports (flat lists, nothing shared) still load.
+    """
 
     tool_version: str
     started: str
@@ -171,51 +179,104 @@ class Report:
     summary: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
-    def to_dict(self) -> dict[str, Any]:
+    def head(self) -> dict[str, Any]:
+        """The fields written before the evidence."""
         return {
-            "schema_version": self.schema_version,
+            "schema_version": SCHEMA_VERSION,
             "tool_version": self.tool_version,
             "started": self.started,
             "finished": self.finished,
             "profile": self.profile,
             "settings": self.settings,
-            "targets": [t.to_dict() for t in self.targets],
-            "observations": [o.to_dict() for o in self.observations],
-            "findings": [f.to_dict() for f in self.findings],
-            "summary": self.summary,
         }
 
+    def grouped(self) -> list[tuple[Target, list[Observation], list[Finding]]]:
+        """Observations and findings per target, in target order (what the file stores per result). Those whose
+        target is not in the report stay with the last target, and keep their own target name."""
+        slots: dict[str, tuple[Target, list[Observation], list[Finding]]] = {}
+        out = []
+        for t in self.targets:
+            entry = (t, [], [])
+            out.append(entry)
+            slots.setdefault(t.ascii_name, entry)
+        if not out and (self.observations or self.findings):
+            out.append((Target(name="", ascii_name=""), [], []))
+        for o in self.observations:
+            (slots.get(o.target) or out[-1])[1].append(o)
+        for f in self.findings:
+            (slots.get(f.target) or out[-1])[2].append(f)
+        return out
+
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, sort_keys=False)
+        """The report as written to a file (schema 2). indent=None: one line."""
+        from netready.evidence import Interner, plain
+
+        interner = Interner()
+        writer = ReportWriter(indent is not None)
+        parts = []
+        for n, (target, observations, findings) in enumerate(self.grouped()):
+            record = result_record(target, observations, findings)
+            interner.begin(n, [record["observations"], record["findings"]])
+            parts.append((plain(record["target"]), [interner.encode(o) for o in record["observations"]],
+                          [interner.encode(f) for f in record["findings"]]))
+            writer.shared.update(interner.end())
+        out = io.StringIO()
+        writer.start(out, self.head())
+        writer.write_shared(out, writer.shared.items())
+        writer.begin_results(out)
+        for target_text, obs_texts, finding_texts in parts:
+            writer.write_result(out, target_text, obs_texts, finding_texts)
+        writer.end(out, self.summary)
+        return out.getvalue()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's JSON form (schema 2) as Python values, references to shared evidence included."""
+        return json.loads(self.to_json(indent=None))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
         """A report from its JSON form; anything that is not one raises ValueError saying what is wrong."""
         if not isinstance(data, dict):
             raise ValueError(f"not a netready report: top level is {type(data).__name__}, not an object")
+        version = data.get("schema_version")
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise ValueError(f"unsupported report schema_version {version!r} (this netready reads "
+                             f"{', '.join(str(v) for v in READABLE_SCHEMA_VERSIONS)})")
         try:
-            return cls._from_dict(data)
-        except (TypeError, AttributeError, KeyError) as exc:
-            raise ValueError(f"not a valid netready report (schema {SCHEMA_VERSION}): {type(exc).__name__}: {exc}") \
+            return cls._from_dict(data, version)
+        except (TypeError, AttributeError, KeyError, IndexError) as exc:
+            raise ValueError(f"not a valid netready report (schema {version}): {type(exc).__name__}: {exc}") \
                 from exc
 
     @classmethod
-    def _from_dict(cls, data: dict[str, Any]) -> Report:
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ValueError(f"unsupported report schema_version {version!r} (this netready reads {SCHEMA_VERSION})")
-        return cls(
-            schema_version=version,
+    def _from_dict(cls, data: dict[str, Any], version: int) -> Report:
+        report = cls(
+            schema_version=SCHEMA_VERSION,
             tool_version=clean(data["tool_version"]),
             started=clean(data["started"]),
             finished=clean(data["finished"]),
             profile=clean(data["profile"]),
             settings=clean(data.get("settings", {})),
-            targets=[Target.from_dict(t) for t in data.get("targets", [])],
-            observations=[Observation.from_dict(o) for o in data.get("observations", [])],
-            findings=[Finding.from_dict(f) for f in data.get("findings", [])],
             summary=clean(data.get("summary", {})),
         )
+        if version == 1:
+            report.targets = [Target.from_dict(t) for t in data.get("targets", [])]
+            report.observations = [Observation.from_dict(o) for o in data.get("observations", [])]
+            report.findings = [Finding.from_dict(f) for f in data.get("findings", [])]
+            return report
+        from netready.evidence import table_resolver
+
+        shared = data.get("shared") or {}
+        if not isinstance(shared, dict):
+            raise TypeError("'shared' is not an object")
+        resolver = table_resolver(shared)
+        for raw in data.get("results", []):
+            target, observations, findings = result_from_record(resolver.resolve(raw))
+            if target.ascii_name or target.name:
+                report.targets.append(target)
+            report.observations += observations
+            report.findings += findings
+        return report
 
     @classmethod
     def from_json(cls, text: str) -> Report:
@@ -255,3 +316,111 @@ def check_key_tags(data: Any, where: str) -> None:
                 raise ValueError(f"observation {where}: {key} must be an integer 0..65535, not {value!r}")
         else:
             check_key_tags(value, where)
+
+
+# --- one target's entry in a file (the report's "results", a journal line) ---------------------------------
+
+
+def result_record(target: Target, observations: list[Observation], findings: list[Finding]) -> dict[str, Any]:
+    """One target's evidence as stored: observations and findings without the target's name (unless theirs
+    differs), a finding's evidence as positions in this entry's observations (an id not among them stays an
+    id). Every other field is kept as is, so fields added to the model are stored without a change here."""
+    name = target.ascii_name
+    position: dict[str, int] = {}
+    for i, o in enumerate(observations):
+        position.setdefault(o.id, i)
+    obs = []
+    for o in observations:
+        d = {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
+        if d["target"] == name:
+            del d["target"]
+        obs.append(d)
+    found = []
+    for f in findings:
+        d = {fl.name: getattr(f, fl.name) for fl in dataclasses.fields(f)}
+        if d["target"] == name:
+            del d["target"]
+        d["evidence"] = [position.get(e, e) for e in f.evidence]
+        found.append(d)
+    return {"target": target.to_dict(), "observations": obs, "findings": found}
+
+
+def result_from_record(record: dict[str, Any]) -> tuple[Target, list[Observation], list[Finding]]:
+    """The inverse of result_record (references already resolved)."""
+    target = Target.from_dict(record["target"])
+    name = target.ascii_name
+    observations = [Observation.from_dict({**o, "target": o.get("target", name)}) for o in record["observations"]]
+    ids = [o.id for o in observations]
+    findings = []
+    for f in record["findings"]:
+        evidence = []
+        for e in f.get("evidence", []):
+            if type(e) is int:
+                if not 0 <= e < len(ids):
+                    raise IndexError(f"evidence {e} of {f.get('rule_id')} points past the observations of {name}")
+                evidence.append(ids[e])
+            else:
+                evidence.append(e)
+        findings.append(Finding.from_dict({**f, "target": f.get("target", name), "evidence": evidence}))
+    return target, observations, findings
+
+
+class ReportWriter:
+    """The layout of a report file: the head indented, one shared definition per line, one observation and
+    one finding per line within each target's entry, the summary with one line per target. Used for a
+    report in memory (Report.to_json) and for one streamed from a journal (netready.journal)."""
+
+    def __init__(self, pretty: bool = True) -> None:
+        self.pretty = pretty
+        self.shared: dict[int, str] = {}
+        self._first = True
+
+    def _nl(self, pad: int) -> str:
+        return "\n" + " " * pad if self.pretty else ""
+
+    def start(self, out: IO[str], head: dict[str, Any]) -> None:
+        out.write("{")
+        for i, (key, value) in enumerate(head.items()):
+            text = json.dumps(value, ensure_ascii=False, indent=2 if self.pretty else None)
+            out.write(("," if i else "") + self._nl(2) + f"{json.dumps(key)}: " + text.replace("\n", self._nl(2)))
+
+    def write_shared(self, out: IO[str], definitions: Iterable[tuple[int, str]]) -> None:
+        out.write("," + self._nl(2) + '"shared": {')
+        first = True
+        for ref, text in definitions:
+            out.write(("" if first else ",") + self._nl(4) + f'"{ref}": {text}')
+            first = False
+        out.write(("" if first else self._nl(2)) + "}")
+
+    def begin_results(self, out: IO[str]) -> None:
+        out.write("," + self._nl(2) + '"results": [')
+        self._first = True
+
+    def write_result(self, out: IO[str], target: str, observations: list[str], findings: list[str]) -> None:
+        out.write(("" if self._first else ",") + self._nl(4) + '{"target": ' + target)
+        self._first = False
+        for key, items in (("observations", observations), ("findings", findings)):
+            out.write(f', "{key}": [' + ",".join(self._nl(6) + item for item in items) + "]")
+        out.write("}")
+
+    def end_results(self, out: IO[str]) -> None:
+        out.write(("" if self._first else self._nl(2)) + "]")
+
+    def end(self, out: IO[str], summary: dict[str, Any]) -> None:
+        self.end_results(out)
+        out.write("," + self._nl(2) + '"summary": ' + summary_json(summary, self.pretty))
+        out.write("\n}" if self.pretty else "}")
+
+
+def summary_json(summary: dict[str, Any], pretty: bool = True) -> str:
+    """The summary object: its per-target entries one per line, the rest as is."""
+    nl = (lambda pad: "\n" + " " * pad) if pretty else (lambda pad: "")
+    parts = []
+    for key, value in summary.items():
+        if key == "targets" and isinstance(value, dict):
+            inner = ",".join(nl(6) + f"{json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}"
+                             for k, v in value.items())
+            parts.append(nl(4) + '"targets": {' + inner + (nl(4) if value else "") + "}")
+        else:
+            parts.append(nl(4) + f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    return "{" + ",".join(parts) + (nl(2) if parts else "") + "}"

@@ -106,10 +106,12 @@ def admit(target: Target, observations: list[Observation]) -> tuple[Target, list
 
 @dataclass
 class ScanOutcome:
-    """Results in input order, and whether the run was cut short (Ctrl-C)."""
+    """Results in input order (none when the caller kept them itself: keep="none"), the names that finished,
+    and whether the run was cut short (Ctrl-C)."""
 
     results: list[TargetResult]
     interrupted: bool = False
+    finished: int = 0  # names checked (or taken from `done`), whatever was kept
 
 
 # Below this many names one process is enough (starting a worker costs about a second of imports).
@@ -131,32 +133,34 @@ def scan_results(
     concurrency: int = 8,
     probe_names: Iterable[str] = DEFAULT_PROBES,
     on_result: Callable[[TargetResult], None] | None = None,
-    done: dict[str, TargetResult] | None = None,
+    done: dict[str, TargetResult] | set[str] | None = None,
     processes: int = 1,
-    keep_observations: bool = True,
+    keep: str = "all",
 ) -> ScanOutcome:
     """Check every name not already in `done`; on Ctrl-C, return what finished so far.
 
     processes > 1 spreads the names over that many worker processes (each with concurrency/processes
     threads); results come back to this process, in input order, exactly as with one process.
-    keep_observations=False: once on_result has had a result (e.g. journaled it), only its target and
-    findings are kept, so memory does not grow with the raw observations of a national batch.
+    keep="all": every result stays in memory and is returned. keep="none": a result is handed to on_result
+    (e.g. journaled) and dropped, so memory does not grow with the number of names (a national batch);
+    only the names that finished are remembered.
     """
+    if keep not in ("all", "none"):
+        raise ValueError(f"keep must be 'all' or 'none', not {keep!r}")
     probe_names = tuple(probe_names)
-    results: dict[str, TargetResult] = dict(done or {})
-    todo = [n for n in names if n not in results]
-    if not keep_observations:
-        user_callback = on_result
+    seen = _Finished(names, done, keep == "all")
+    todo = [n for n in names if n not in seen]
+    user_callback = on_result
 
-        def on_result(result: TargetResult) -> None:
-            if user_callback:
-                user_callback(result)
-            results[result.target.name] = TargetResult(result.target, [], result.findings)
+    def record(result: TargetResult) -> None:
+        if user_callback:
+            user_callback(result)
+        seen.add(result)
 
     if processes > 1 and len(todo) > 1:
-        interrupted = _scan_processes(todo, settings, profile, concurrency, probe_names, on_result, results,
+        interrupted = _scan_processes(todo, settings, profile, concurrency, probe_names, record, seen,
                                       min(processes, len(todo)))
-        return ScanOutcome([results[n] for n in names if n in results], interrupted)
+        return seen.outcome(interrupted)
     interrupted = False
     pool = cf.ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="target")
     shared = runcache.active()  # answers above the portals' zones are asked once per run, not per target
@@ -164,16 +168,36 @@ def scan_results(
     try:
         futures = {pool.submit(check_one, n, settings, profile, probe_names): n for n in todo}
         for fut in cf.as_completed(futures):
-            result = fut.result()
-            results[futures[fut]] = result
-            if on_result:
-                on_result(result)
+            record(fut.result())
+            del futures[fut]  # a finished result is not held here once it was handed on
     except KeyboardInterrupt:
         interrupted = True
     finally:
         pool.shutdown(wait=not interrupted, cancel_futures=True)
         shared.__exit__(None, None, None)
-    return ScanOutcome([results[n] for n in names if n in results], interrupted)
+    return seen.outcome(interrupted)
+
+
+class _Finished:
+    """What a scan remembers of finished names: every result (keep) or only that the name is done."""
+
+    def __init__(self, names: list[str], done: dict[str, TargetResult] | set[str] | None, keep: bool) -> None:
+        self.names = names
+        self.keep = keep
+        self.results: dict[str, TargetResult] = dict(done) if keep and isinstance(done, dict) else {}
+        self.done: set[str] = set(done or ())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.done
+
+    def add(self, result: TargetResult) -> None:
+        self.done.add(result.target.name)
+        if self.keep:
+            self.results[result.target.name] = result
+
+    def outcome(self, interrupted: bool) -> ScanOutcome:
+        kept = [self.results[n] for n in self.names if n in self.results] if self.keep else []
+        return ScanOutcome(kept, interrupted, sum(1 for n in set(self.names) if n in self.done))
 
 
 def _scan_processes(
@@ -182,8 +206,8 @@ def _scan_processes(
     profile: Profile,
     concurrency: int,
     probe_names: tuple[str, ...],
-    on_result: Callable[[TargetResult], None] | None,
-    results: dict[str, TargetResult],
+    on_result: Callable[[TargetResult], None],
+    seen: _Finished,
     processes: int,
 ) -> bool:
     """`processes` checking processes: this one and processes-1 spawned workers, all taking names from one
@@ -228,10 +252,7 @@ def _scan_processes(
             if msg is None:
                 finished += 1
                 continue
-            result = _share_lists(msg, interned)
-            results[result.target.name] = result
-            if on_result:
-                on_result(result)
+            on_result(_share_lists(msg, interned) if seen.keep else msg)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -243,10 +264,9 @@ def _scan_processes(
         tasks.cancel_join_thread()
         answers.cancel_join_thread()
     if not interrupted:  # names a crashed worker took with it: checked here, so no target is ever lost
-        missing = [n for n in todo if n not in results]
+        missing = [n for n in todo if n not in seen]
         if missing:
-            outcome = scan_results(missing, settings, profile, concurrency, probe_names, on_result)
-            results.update((r.target.name, r) for r in outcome.results)
+            outcome = scan_results(missing, settings, profile, concurrency, probe_names, on_result, keep="none")
             interrupted = outcome.interrupted
     return interrupted
 

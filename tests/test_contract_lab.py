@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from netready.contract import clause_catalogue, verify_contract, write_contract_report
+from netready.model import Report
 
 SCENARIOS = ("good", "nov6", "v6dead", "unsigned", "expiredsig", "legacy", "selfsigned", "v6diff")
 
@@ -70,7 +71,9 @@ def test_contract_evidence_on_lab(lab, lab_settings, tmp_path) -> None:
     assert cr.status_of("WEB-IPV6") == "not-met" and cr.status_of("WEB-TLS-CERT") == "met"
     ev = cr.evidence
     assert ev["trust"]["trust_anchor"]["text"].strip() and ev["trust"]["ca_file"]["subjects"]
-    assert ev["report"]["observations"] and all(o["started"] for o in ev["report"]["observations"])
+    observations = [o for r in ev["report"]["results"] for o in r["observations"]]
+    assert observations and all(o["started"] for o in observations if "$" not in o)
+    assert Report.from_dict(ev["report"]).observations  # the embedded report reads back (shared evidence resolved)
     raw = write_contract_report(cr, "json", tmp_path / "evidence.json").read_bytes()
     assert hashlib.sha256(raw).hexdigest() == cr.sha256
     pdf = write_contract_report(cr, "pdf", tmp_path / "evidence.pdf", "vi")

@@ -253,15 +253,15 @@ def test_merge_usage_errors_exit_3(vp, case):
         "count": ([a, str(vp["files"]["isp-b"]), "--vantage", "one"], "--vantage given 1 time(s) for 2 report(s)"),
         "missing": ([a, str(d / "nope.json")], "nope.json: cannot read"),
         "invalid": ([a, str(d / "broken.json")], "broken.json: not valid JSON"),
-        "schema": ([a, str(d / "v2.json")], "schema_version 2"),
+        "schema": ([a, str(d / "v9.json")], "schema_version 9"),
         "duplicate": ([a, a], "vantage point 'isp-a' appears twice"),
         "name": ([a, "--vantage", "isp/a"], "vantage point name 'isp/a'"),
         "merged-renamed": ([str(d / "ab.json"), "--vantage", "z"], "is a merged report"),
         "profile": ([a, "--profile", "no-such-profile"], "no-such-profile"),
     }[case]
     (d / "broken.json").write_text('{"schema_version": 1, "targets": [', encoding="utf-8")
-    v2 = json.loads(vp["files"]["isp-a"].read_text(encoding="utf-8")) | {"schema_version": 2}
-    (d / "v2.json").write_text(json.dumps(v2), encoding="utf-8")
+    v9 = json.loads(vp["files"]["isp-a"].read_text(encoding="utf-8")) | {"schema_version": 9}
+    (d / "v9.json").write_text(json.dumps(v9), encoding="utf-8")
     if case == "merged-renamed":
         assert _merge(a, str(vp["files"]["isp-b"]), "-f", "json", "-o", str(d / "ab.json")).returncode == 1
     r = _merge(*args[0])

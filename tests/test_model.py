@@ -70,20 +70,66 @@ def test_rejudge_is_pure_and_profile_driven():
     assert {f.rule_id for f in a.findings} >= {"VN-HTTPS", "VN-DNSSEC", "BP-HSTS"}
 
 
-def test_report_matches_the_published_json_schema():
+SCHEMA1_FIXTURE = Path(__file__).parent / "data" / "report-schema1.json"  # written by netready before schema 2
+
+
+def _schema():
     import jsonschema
 
     schema = json.loads((Path(__file__).parent.parent / "docs" / "report.schema.json").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def test_report_matches_the_published_json_schema():
+    import jsonschema
+
+    schema = _schema()
     jsonschema.validate(json.loads(_report().to_json()), schema)
+    jsonschema.validate(json.loads(SCHEMA1_FIXTURE.read_text(encoding="utf-8")), schema)  # schema 1 still described
     broken = json.loads(_report().to_json())
-    broken["findings"][0]["verdict"] = "passed"
+    broken["results"][0]["findings"][0]["verdict"] = "passed"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+    mixed = json.loads(_report().to_json()) | {"schema_version": 1}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(mixed, schema)
+
+
+def test_a_schema1_report_still_loads_rejudges_merges_and_renders(tmp_path):
+    """A report written before shared evidence (schema 1, flat lists) reads back with the same meaning: its
+    findings are what judging its observations gives, it merges with a schema 2 report, it renders."""
+    from netready.merge import merge_files
+    from netready.render import render
+
+    old = Report.load(SCHEMA1_FIXTURE)
+    raw = json.loads(SCHEMA1_FIXTURE.read_text(encoding="utf-8"))
+    assert [t.to_dict() for t in old.targets] == raw["targets"]
+    assert [o.to_dict() for o in old.observations] == raw["observations"]
+    assert [f.to_dict() for f in old.findings] == raw["findings"] and old.summary == raw["summary"]
+    again = rejudge(old, load_profile("lab"))
+    verdicts = [(f.target, f.rule_id, f.subject, f.verdict) for f in again.findings]
+    assert verdicts == [(f["target"], f["rule_id"], f["subject"], f["verdict"]) for f in raw["findings"]]
+    assert again.summary["totals"] == raw["summary"]["totals"]
+    new = Report.from_json(old.to_json())  # written again: schema 2, same meaning
+    assert json.loads(old.to_json())["schema_version"] == SCHEMA_VERSION == 2
+    assert [o.to_dict() for o in new.observations] == raw["observations"]
+    (tmp_path / "isp-a.json").write_text(SCHEMA1_FIXTURE.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "isp-b.json").write_text(old.to_json(), encoding="utf-8")
+    merged = merge_files([str(tmp_path / "isp-a.json"), str(tmp_path / "isp-b.json")], profile="lab")
+    assert merged.summary["totals"] == raw["summary"]["totals"]
+    for fmt in ("table", "csv", "html", "junit", "json"):
+        assert "dichvucong.agency0001.gov.vn" in render(old, fmt)
 
 
 @pytest.mark.parametrize(
-    "data", [[], {"schema_version": 1}, {**json.loads(_report().to_json()), "targets": [{"x": 1}]}]
+    "data", [[], {"schema_version": 1}, {"schema_version": 2},
+             {**json.loads(_report().to_json()), "results": [{"target": {"x": 1}, "observations": [],
+                                                                "findings": []}]},
+             {**json.loads(_report().to_json()), "results": [{"target": {"name": "a", "ascii_name": "a"},
+                                                                "observations": [], "findings": [
+                                                                    {"rule_id": "R", "verdict": "pass", "level": "info",
+                                                                     "message": {}, "evidence": [3]}]}]}]
 )
 def test_foreign_json_is_a_clear_value_error(data):
     with pytest.raises(ValueError, match="netready report"):

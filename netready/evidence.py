@@ -1,0 +1,276 @@
+"""Shared evidence: a value that many targets (or one target twice) carry is written once and referenced.
+
+A national batch repeats the same facts thousands of times: the DNSKEY and DS sets and signatures of the
+root, vn. and gov.vn., a hosting provider's certificate chain, the same accepted suites, the same messages.
+The journal and the report store such a value once, in a table of numbered definitions, and put a
+reference where it occurs:
+
+    {"$": 12}                 the value of definition 12
+    {"$literal": {...}}       a dict that happens to look like a reference (or like this escape), as is
+
+What is shared is decided from the JSON itself, never from what a probe is: any object or array whose
+compact JSON is at least MIN_BYTES long becomes a definition when it occurs twice in one target's record,
+or when it was already seen in another target's record (a bounded memory of recent values: a value seen
+again much later is simply written again). So probes stay simple and new fields are shared without any
+change here. Definitions may contain references to earlier definitions.
+
+Reading resolves every reference to one object per definition: equal evidence is also one object in
+memory. Resolved values are shared, so readers must treat observation data as read-only (evaluators and
+renderers do).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+REF = "$"
+LITERAL = "$literal"
+MIN_BYTES = 64  # smaller values cost about as much as a reference to them ({"$":1234} is 10 bytes)
+SEEN_MAX = 32768  # recently seen values remembered (digests only): the last few hundred targets
+SHARED_MAX = 16384  # definitions remembered for reuse; one forgotten and seen again is defined anew
+_DIGEST = 12  # bytes of BLAKE2b: a collision between two different values needs ~2^48 distinct values
+
+
+def _default(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default).encode
+_STRING = json.encoder.encode_basestring  # the C escaper json.dumps uses with ensure_ascii=False
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON as netready writes it (UTF-8 text, no spaces)."""
+    return _ENCODE(value)
+
+
+def _scalar(value: Any) -> str:
+    t = type(value)
+    if t is str:
+        return _STRING(value)
+    if value is None:
+        return "null"
+    if t is bool:
+        return "true" if value else "false"
+    if t is int:
+        return int.__repr__(value)
+    return _ENCODE(value)  # floats (NaN, infinities), int subclasses, anything else
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _needs_escape(d: dict) -> bool:
+    return len(d) == 1 and (REF in d or LITERAL in d)
+
+
+class Interner:
+    """Encodes records (one target's results) as compact JSON text with references to shared values.
+
+    Usage per record: `begin(owner, values)`, then `encode(value)` for each part, then `end()` returns the
+    definitions this record created, {id: JSON text}, children before parents. Ids grow from `next_id`
+    (a resumed journal continues after its largest id), so every id is defined exactly once per journal.
+    """
+
+    def __init__(self, next_id: int = 1, min_bytes: int = MIN_BYTES, seen_max: int = SEEN_MAX,
+                 shared_max: int = SHARED_MAX) -> None:
+        self.next_id = next_id
+        self.min_bytes = min_bytes
+        self.seen_max = seen_max
+        self.shared_max = shared_max
+        self._seen: OrderedDict[bytes, int] = OrderedDict()  # digest -> owner that first had it
+        self._shared: OrderedDict[bytes, int] = OrderedDict()  # digest -> definition id
+        self._owner = 0
+        self._memo: dict[int, tuple[str, bytes | None]] = {}
+        self._local: dict[bytes, int] = {}
+        self._defs: dict[int, str] = {}
+        self._keep: list[Any] = []  # the record's values: ids in _memo stay valid while it is encoded
+
+    def __len__(self) -> int:
+        return len(self._shared)
+
+    # --- one record ---------------------------------------------------------------------------------------
+
+    def begin(self, owner: int, values: Iterable[Any]) -> None:
+        """Start a record; `values` are all it will encode (measured first, for values it repeats itself)."""
+        self._owner = owner
+        self._memo = {}
+        self._local = {}
+        self._defs = {}
+        self._keep = list(values)
+        for value in self._keep:
+            if type(value) in _CONTAINERS:
+                self._measure(value)
+
+    def _measure(self, value: Any) -> str:
+        """The compact JSON of a container, built bottom-up (each node serialised once); digests of the large
+        ones counted, to find what this record repeats itself."""
+        if type(value) is dict:
+            if any(type(v) in _CONTAINERS for v in value.values()) and all(type(k) is str for k in value):
+                text = "{" + ",".join(f"{_STRING(k)}:{self._measure(v) if type(v) in _CONTAINERS else _scalar(v)}"
+                                      for k, v in value.items()) + "}"
+            else:
+                text = _ENCODE(value)  # only scalars below (or keys json must convert): one C call
+        elif any(type(v) in _CONTAINERS for v in value):
+            text = "[" + ",".join(self._measure(v) if type(v) in _CONTAINERS else _scalar(v) for v in value) + "]"
+        else:
+            text = _ENCODE(value)
+        digest = None
+        if len(text) >= self.min_bytes:
+            digest = hashlib.blake2b(text.encode(), digest_size=_DIGEST).digest()
+            self._local[digest] = self._local.get(digest, 0) + 1
+        self._memo[id(value)] = (text, digest)
+        return text
+
+    def encode(self, value: Any) -> str:
+        """The JSON text of value, shared parts replaced by references (definitions collected for end())."""
+        if type(value) not in _CONTAINERS:
+            return _scalar(value)
+        hit = self._memo.get(id(value))
+        if hit is None:  # not among the values given to begin()
+            self._measure(value)
+            hit = self._memo[id(value)]
+        text, digest = hit
+        if digest is None:
+            return text if '"$' not in text else self._rebuild(value, text)
+        ref = self._shared.get(digest)
+        if ref is not None:
+            self._shared.move_to_end(digest)
+            return f'{{"{REF}":{ref}}}'
+        first = self._seen.get(digest)
+        if self._local.get(digest, 0) >= 2 or (first is not None and first != self._owner):
+            body = self._rebuild(value, text)  # its own shared parts are defined first
+            ref = self.next_id
+            self.next_id += 1
+            self._defs[ref] = body
+            self._shared[digest] = ref
+            while len(self._shared) > self.shared_max:
+                self._shared.popitem(last=False)
+            self._seen.pop(digest, None)
+            return f'{{"{REF}":{ref}}}'
+        if first is None:
+            self._seen[digest] = self._owner
+            while len(self._seen) > self.seen_max:
+                self._seen.popitem(last=False)
+        else:
+            self._seen.move_to_end(digest)
+        return self._rebuild(value, text)
+
+    def _rebuild(self, value: Any, text: str) -> str:
+        """text with the references and escapes its parts need; text itself (the same object) if none."""
+        if type(value) is dict:
+            if not all(type(k) is str for k in value):
+                return text  # keys json had to convert: written as they are, nothing shared inside
+            parts = {k: self.encode(v) for k, v in value.items() if type(v) in _CONTAINERS}
+            escape = _needs_escape(value)
+            if not escape and all(t is self._memo[id(value[k])][0] for k, t in parts.items()):
+                return text
+            body = "{" + ",".join(f"{_STRING(k)}:{parts[k] if k in parts else _scalar(v)}"
+                                  for k, v in value.items()) + "}"
+            return f'{{"{LITERAL}":{body}}}' if escape else body
+        parts_list = [self.encode(v) if type(v) in _CONTAINERS else None for v in value]
+        if all(t is None or t is self._memo[id(v)][0] for t, v in zip(parts_list, value, strict=True)):
+            return text
+        return "[" + ",".join(t if t is not None else _scalar(v) for t, v in zip(parts_list, value, strict=True)) + "]"
+
+    def end(self) -> dict[int, str]:
+        defs = self._defs
+        self._memo, self._local, self._defs, self._keep = {}, {}, {}, []
+        return defs
+
+
+_PLAIN = Interner(min_bytes=1 << 62)  # shares nothing: only escapes what looks like a reference
+
+
+def plain(value: Any) -> str:
+    """Compact JSON of value with nothing shared, escaped so that it reads back as itself."""
+    text = dumps(value)
+    return text if '"$' not in text else _PLAIN.encode(value)
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+class UnknownReference(ValueError):
+    """A reference to a definition the file does not hold."""
+
+
+class Resolver:
+    """Turns references back into values: each definition decoded once, then the same object everywhere.
+
+    `source(id)` returns a definition's raw (parsed, unresolved) value or raises KeyError; it may read a
+    table in memory (a report) or seek in a journal. `cache`: decoded definitions kept (None: all of them).
+    """
+
+    def __init__(self, source: Callable[[int], Any], cache: int | None = None) -> None:
+        self._source = source
+        self._cache: OrderedDict[int, Any] = OrderedDict()
+        self._limit = cache
+        self._busy: set[int] = set()
+
+    def definition(self, ref: int) -> Any:
+        hit = self._cache.get(ref, _MISSING)
+        if hit is not _MISSING:
+            self._cache.move_to_end(ref)
+            return hit
+        if ref in self._busy:
+            raise UnknownReference(f"definition {ref} refers to itself")
+        try:
+            raw = self._source(ref)
+        except (KeyError, IndexError):
+            raise UnknownReference(f"reference to shared value {ref}, which is not defined") from None
+        self._busy.add(ref)
+        try:
+            value = self.resolve(raw)
+        finally:
+            self._busy.discard(ref)
+        self._cache[ref] = value
+        if self._limit is not None and len(self._cache) > self._limit:
+            self._cache.popitem(last=False)
+        return value
+
+    def resolve(self, value: Any) -> Any:
+        """value with every reference replaced (containers are rebuilt only where something changed)."""
+        if isinstance(value, dict):
+            if len(value) == 1:
+                if REF in value:
+                    ref = value[REF]
+                    if type(ref) is not int:
+                        raise UnknownReference(f"malformed reference {value!r}")
+                    return self.definition(ref)
+                if LITERAL in value and isinstance(value[LITERAL], dict):
+                    return self._resolve_dict(value[LITERAL])
+            return self._resolve_dict(value)
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, (dict, list)):
+                    new = self.resolve(item)
+                    if new is not item:
+                        value[i] = new
+            return value
+        return value
+
+    def _resolve_dict(self, d: dict) -> dict:
+        for k, item in d.items():
+            if isinstance(item, (dict, list)):
+                new = self.resolve(item)
+                if new is not item:
+                    d[k] = new
+        return d
+
+
+_MISSING = object()
+
+
+def table_resolver(table: dict[str, Any]) -> Resolver:
+    """A resolver over a report's "shared" table ({"12": value}), every definition decoded at most once."""
+    return Resolver(lambda ref: table[str(ref)])

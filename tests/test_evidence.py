@@ -1,0 +1,106 @@
+"""Shared evidence (netready/evidence.py): written once, referenced, read back as the same values."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from netready.evidence import Interner, Resolver, UnknownReference, table_resolver
+from netready.model import Finding, Observation, Report, Target
+
+CHAIN = {"subject": "CN=dichvucong.agency0001.gov.vn", "dns_names": [f"dichvucong.agency{i:04d}.gov.vn"
+                                                                      for i in range(1, 101)]}
+ROOT_KEYS = [{"key_tag": 31200, "flags": 257, "algorithm": 13, "key_bits": 256, "sep": True}]
+
+
+def _target_report(n: int) -> Report:
+    """n portals behind one certificate, below the same root keys: what a hosting provider's batch looks like."""
+    targets, observations, findings = [], [], []
+    for i in range(n):
+        name = f"dichvucong.agency{i:04d}.gov.vn"
+        targets.append(Target(name=name, ascii_name=name, ipv4=["198.51.100.190"], ipv6=["2001:db8:200::190"]))
+        for addr in ("198.51.100.190", "2001:db8:200::190"):
+            observations.append(Observation(id=f"tls:{name}:{addr}", probe="tls", target=name, subject=addr,
+                                            data={"address": addr, "certificate": {"chain": [CHAIN]}}))
+        observations.append(Observation(id=f"dnssec:{name}:chain", probe="dnssec", target=name, subject=name,
+                                        data={"zones": [{"zone": ".", "dnskeys": ROOT_KEYS}], "qname": name}))
+        findings.append(Finding("VN-TLS-CA", name, "pass", "required", {"vi": "hợp lệ", "en": "valid"},
+                                subject="198.51.100.190", evidence=[f"tls:{name}:198.51.100.190"]))
+    return Report(tool_version="0", started="2026-01-01T00:00:00Z", finished="2026-01-01T00:00:01Z",
+                  profile="lab", targets=targets, observations=observations, findings=findings,
+                  summary={"totals": {"targets": n}})
+
+
+def _flat(report: Report) -> tuple:
+    return ([t.to_dict() for t in report.targets], [o.to_dict() for o in report.observations],
+            [f.to_dict() for f in report.findings], report.summary)
+
+
+def test_a_value_many_targets_carry_is_written_once_and_read_back_as_one_object():
+    report = _target_report(50)
+    text = report.to_json()
+    assert text.count("dichvucong.agency0099.gov.vn") == 1  # the 100-name SAN list: once, not 100 times
+    # the root keys: inline in the first target (nothing to share yet), defined once when the second has them
+    assert text.count('"key_tag":31200') == 2
+    back = Report.from_json(text)
+    assert _flat(back) == _flat(report)
+    chains = {id(o.data["certificate"]["chain"]) for o in back.observations if o.probe == "tls"}
+    assert len(chains) == 1  # equal evidence is one object in memory too
+    data = json.loads(text)
+    assert data["schema_version"] == 2 and data["shared"]
+    assert data["results"][0]["findings"][0]["evidence"] == [0]  # the position of the observation
+    assert "target" not in data["results"][0]["observations"][0]
+
+
+def test_a_value_repeated_within_one_target_is_shared():
+    report = _target_report(1)  # the same chain on the IPv4 and the IPv6 address
+    text = report.to_json()
+    assert text.count("dichvucong.agency0050.gov.vn") == 1
+    assert _flat(Report.from_json(text)) == _flat(report)
+
+
+@pytest.mark.parametrize("odd", [
+    {"$": 1}, {"$": "x"}, {"$literal": {"$": 2}}, {"$literal": 5}, [{"$": 3}, {"$literal": []}],
+    {"$ref": 1, "$": 2},
+])
+def test_data_that_looks_like_a_reference_is_read_back_as_it_was(odd):
+    report = _target_report(3)
+    for o in report.observations:  # small and large, alone and repeated in every target
+        o.data["odd"] = odd
+        o.data["big"] = {"list": [odd] * 20}
+    back = Report.from_json(report.to_json())
+    assert _flat(back) == _flat(report)
+
+
+def test_a_reference_to_nothing_is_a_clear_error():
+    data = json.loads(_target_report(2).to_json())
+    data["results"][0]["observations"][0]["data"] = {"$": 99999}
+    with pytest.raises(ValueError, match="99999"):
+        Report.from_dict(data)
+    with pytest.raises(UnknownReference, match="itself"):
+        table_resolver({"1": {"$": 1}}).definition(1)
+
+
+def test_the_interner_remembers_a_bounded_number_of_values():
+    interner = Interner(seen_max=200, shared_max=50)
+    for owner in range(2000):  # every record has its own large values, and one it shares with the next
+        record = {"own": [f"{owner}-{k}" * 8 for k in range(10)], "pair": [f"pair {owner // 2}" * 10]}
+        interner.begin(owner, [record])
+        interner.encode(record)
+        interner.end()
+        assert len(interner._seen) <= 200 and len(interner) <= 50
+    assert interner.next_id > 900  # each pair value was shared by its second record
+
+
+def test_a_forgotten_value_is_defined_again_and_both_definitions_resolve():
+    interner = Interner(seen_max=4, shared_max=1)
+    texts, table = [], {}
+    for owner, value in enumerate([CHAIN, CHAIN, ROOT_KEYS * 9, ROOT_KEYS * 9, CHAIN, CHAIN]):
+        interner.begin(owner, [value])
+        texts.append(interner.encode(value))
+        table.update({str(k): json.loads(v) for k, v in interner.end().items()})
+    resolver = Resolver(lambda ref: json.loads(json.dumps(table[str(ref)])))
+    assert [resolver.resolve(json.loads(t)) for t in texts] == [CHAIN, CHAIN, ROOT_KEYS * 9, ROOT_KEYS * 9,
+                                                               CHAIN, CHAIN]
+    assert len(table) >= 3  # CHAIN was forgotten after ROOT_KEYS took the only slot, then defined again
