@@ -163,3 +163,48 @@ def test_naming() -> None:
     assert other.verdict == "info" and "not of the form" in other.en and "không có dạng" in other.vi
     outside = naming.naming(Target("x", "portal.example.vn"), [], PROFILE)[0]
     assert "not under .gov.vn" in outside.en
+
+
+def test_icmp_messages_read_as_scapy_dissects_them() -> None:
+    """The echo request and the answer fields are packed and read without scapy (issue #20: scapy cost
+    every checking process ~23 MB): what they give must be what scapy's own ICMPv6 layers give."""
+    from scapy.layers.inet6 import (
+        UDP,
+        ICMPv6DestUnreach,
+        ICMPv6EchoReply,
+        ICMPv6EchoRequest,
+        ICMPv6TimeExceeded,
+        IPerror6,
+        IPv6ExtHdrHopByHop,
+    )
+
+    ours, other = 0x1234, 0x4321
+    built = ICMPv6EchoRequest(id=ours, seq=5, data=b"netready", cksum=0)
+    assert ipv6.echo_request(ours, 5) == bytes(built)
+    quoted = bytes(IPerror6(src="2001:db8::1", dst="2001:db8::2") / ICMPv6EchoRequest(id=ours, seq=3))
+    cases = [  # (packet as a raw socket gives it, from, expected filing or None)
+        (bytes(ICMPv6EchoReply(id=ours, seq=0)), "2001:db8:200::190", {"type": "echo-reply", "seq": 0}),
+        (bytes(ICMPv6EchoReply(id=ours, seq=0)), "2001:db8:200::1", None),  # a reply from elsewhere
+        (bytes(ICMPv6EchoReply(id=other, seq=0)), "2001:db8:200::190", None),  # another check's
+        (bytes(ICMPv6TimeExceeded() / quoted), "2001:db8:ffff:1::2", {"type": "time-exceeded", "seq": 3}),
+        (bytes(ICMPv6DestUnreach(code=3) / quoted), "2001:db8:ffff:1::2",
+         {"type": "unreachable (code 3)", "seq": 3}),
+        (bytes(ICMPv6TimeExceeded() / IPerror6(dst="2001:db8::2") / UDP(sport=ours, dport=33434)), "::1", None),
+        (bytes(ICMPv6TimeExceeded() / IPerror6(dst="2001:db8::2") / IPv6ExtHdrHopByHop()
+               / ICMPv6EchoRequest(id=ours, seq=3)), "::1", None),  # we never send extension headers
+        (bytes(ICMPv6TimeExceeded() / quoted)[:52], "::1", None),  # cut short in the quoted request
+    ]
+    for packet, src, expected in cases:
+        replies: dict = {}
+        ipv6._match(packet, src, ours, "2001:db8:200::190", {0: 0.0, 3: 0.0}, replies)
+        got = next(({"type": v["type"], "seq": k} for k, v in replies.items()), None)
+        if expected is None:
+            assert got is None, (packet.hex(), got)
+        else:
+            assert got == expected, packet.hex()
+            seq, what = expected["seq"], expected["type"]
+            assert replies[seq]["from"] == src and replies[seq]["rtt_ms"] >= 0
+            # and scapy reads the same identifier and sequence from it
+            layer = ICMPv6EchoReply(packet) if what == "echo-reply" else (
+                ICMPv6TimeExceeded if what == "time-exceeded" else ICMPv6DestUnreach)(packet)[ICMPv6EchoRequest]
+            assert (layer.id, layer.seq) == (ours, seq)
