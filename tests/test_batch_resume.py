@@ -64,3 +64,43 @@ def test_interrupt_then_resume(tmp_path):
         found = final.findings_for(t.ascii_name)
         assert all(f.verdict == "error" for f in found if f.level == "required"), [f.to_dict() for f in found]
         assert not any(f.verdict == "pass" for f in found if f.rule_id != "VN-NAMING")
+
+
+def test_a_killed_worker_process_loses_no_name(tmp_path):
+    """A batch over two processes; the worker is killed (SIGKILL) while it holds names: the names it held
+    are checked again here, every name ends in the results once, and no process is left behind."""
+    import os
+    import threading
+
+    from netready.model import ProbeSettings
+    from netready.profiles import load_profile
+    from netready.scan import scan_results
+
+    hints = tmp_path / "hints"
+    hints.write_text(". 1 NS a.silent.\na.silent. 1 A 127.0.0.9\n", encoding="utf-8")
+    settings = ProbeSettings(root_hints=str(hints), timeout=0.5, budget=4.0, browser=False)
+    names = [f"dichvucong.agency{i:02d}.gov.vn" for i in range(40)]
+    seen: list[str] = []
+    first = threading.Event()
+
+    def on_result(r):
+        seen.append(r.target.name)
+        if len(seen) >= 8:  # the worker is up (about a second of imports) and holds names by now
+            first.set()
+
+    out: dict = {}
+    run = threading.Thread(target=lambda: out.setdefault("o", scan_results(
+        names, settings, load_profile("lab"), concurrency=8, processes=2, on_result=on_result)))
+    run.start()
+    assert first.wait(60)
+    workers = [p for t in os.listdir(f"/proc/{os.getpid()}/task")
+               for p in Path(f"/proc/{os.getpid()}/task/{t}/children").read_text().split()
+               if "_worker_main" in Path(f"/proc/{p}/cmdline").read_text()]
+    assert len(workers) == 1, workers
+    os.kill(int(workers[0]), signal.SIGKILL)
+    run.join(120)
+    assert not run.is_alive()
+    outcome = out["o"]
+    assert [r.target.name for r in outcome.results] == names and sorted(seen) == sorted(names)
+    assert all(r.target.error for r in outcome.results)  # each ends with its error, none lost or doubled
+    assert not Path(f"/proc/{workers[0]}").exists() or "Z" in Path(f"/proc/{workers[0]}/stat").read_text().split()[2]
