@@ -185,8 +185,11 @@ def run_check(
     try:
         if processes is None:
             processes = auto_processes(len(names) - n_done)
+        # Lean: each result becomes its journal line in the process that checked it (netready.journal.LineEncoder),
+        # so that work is spread over the cores; on_result then gets that line (it has .target).
         outcome = scan_results(names, settings, profile, concurrency, on_result=record, done=done,
-                               processes=processes, keep="none" if lean else "all")
+                               processes=processes, keep="none" if lean else "all",
+                               encode=journal.encoder() if lean and journal else None)
     finally:
         if journal:
             journal.close()

@@ -77,13 +77,15 @@ class Interner:
     """Encodes records (one target's results) as compact JSON text with references to shared values.
 
     Usage per record: `begin(owner, values)`, then `encode(value)` for each part, then `end()` returns the
-    definitions this record created, {id: JSON text}, children before parents. Ids grow from `next_id`
-    (a resumed journal continues after its largest id), so every id is defined exactly once per journal.
+    definitions this record created, {id: JSON text}, children before parents. Ids grow from `next_id` by
+    `id_step` (a resumed journal continues after its largest id; the checking processes of one batch each
+    take every n-th id), so every id is defined exactly once per journal.
     """
 
     def __init__(self, next_id: int = 1, min_bytes: int = MIN_BYTES, seen_max: int = SEEN_MAX,
-                 shared_max: int = SHARED_MAX) -> None:
+                 shared_max: int = SHARED_MAX, id_step: int = 1) -> None:
         self.next_id = next_id
+        self.id_step = id_step  # several interners writing one journal: each its own residue of the ids
         self.min_bytes = min_bytes
         self.seen_max = seen_max
         self.shared_max = shared_max
@@ -111,34 +113,30 @@ class Interner:
             if type(value) in _CONTAINERS:
                 self._measure(value)
 
-    def _measure(self, value: Any) -> str:
-        """The compact JSON of a container, built bottom-up (each node serialised once); digests of the large
-        ones counted, to find what this record repeats itself."""
-        if type(value) is dict:
-            if any(type(v) in _CONTAINERS for v in value.values()) and all(type(k) is str for k in value):
-                text = "{" + ",".join(f"{_STRING(k)}:{self._measure(v) if type(v) in _CONTAINERS else _scalar(v)}"
-                                      for k, v in value.items()) + "}"
-            else:
-                text = _ENCODE(value)  # only scalars below (or keys json must convert): one C call
-        elif any(type(v) in _CONTAINERS for v in value):
-            text = "[" + ",".join(self._measure(v) if type(v) in _CONTAINERS else _scalar(v) for v in value) + "]"
-        else:
-            text = _ENCODE(value)
+    def _measure(self, value: Any) -> tuple[str, bytes | None]:
+        """The compact JSON of a container (one C call) and, when it is large, its digest, counted to find what
+        this record repeats itself. Only the parts of a large value are measured in turn: a small value is
+        never looked into (most of a record), so the work stays close to serialising it once per level."""
+        text = _ENCODE(value)
         digest = None
         if len(text) >= self.min_bytes:
             digest = hashlib.blake2b(text.encode(), digest_size=_DIGEST).digest()
-            self._local[digest] = self._local.get(digest, 0) + 1
-        self._memo[id(value)] = (text, digest)
-        return text
+            seen = self._local.get(digest, 0)
+            self._local[digest] = seen + 1
+            if not seen:  # the parts of a repeated value were counted with its first occurrence
+                for child in value.values() if type(value) is dict else value:
+                    if type(child) in _CONTAINERS:
+                        self._measure(child)
+        hit = self._memo[id(value)] = (text, digest)
+        return hit
 
     def encode(self, value: Any) -> str:
         """The JSON text of value, shared parts replaced by references (definitions collected for end())."""
         if type(value) not in _CONTAINERS:
             return _scalar(value)
         hit = self._memo.get(id(value))
-        if hit is None:  # not among the values given to begin()
-            self._measure(value)
-            hit = self._memo[id(value)]
+        if hit is None:  # not among the values given to begin(), or inside a small one
+            hit = self._measure(value)
         text, digest = hit
         if digest is None:
             return text if '"$' not in text else self._rebuild(value, text)
@@ -150,7 +148,7 @@ class Interner:
         if self._local.get(digest, 0) >= 2 or (first is not None and first != self._owner):
             body = self._rebuild(value, text)  # its own shared parts are defined first
             ref = self.next_id
-            self.next_id += 1
+            self.next_id += self.id_step
             self._defs[ref] = body
             self._shared[digest] = ref
             while len(self._shared) > self.shared_max:
@@ -166,21 +164,27 @@ class Interner:
         return self._rebuild(value, text)
 
     def _rebuild(self, value: Any, text: str) -> str:
-        """text with the references and escapes its parts need; text itself (the same object) if none."""
+        """text with the references and escapes its parts need; text itself (the same object) if none. Scalars
+        are serialised one by one only on the way to a reference."""
         if type(value) is dict:
             if not all(type(k) is str for k in value):
                 return text  # keys json had to convert: written as they are, nothing shared inside
-            parts = {k: self.encode(v) for k, v in value.items() if type(v) in _CONTAINERS}
+            changed = False
+            parts: dict[str, str] = {}
+            for k, v in value.items():
+                if type(v) in _CONTAINERS:
+                    t = parts[k] = self.encode(v)
+                    changed = changed or t is not self._memo[id(v)][0]
             escape = _needs_escape(value)
-            if not escape and all(t is self._memo[id(value[k])][0] for k, t in parts.items()):
+            if not (changed or escape):
                 return text
             body = "{" + ",".join(f"{_STRING(k)}:{parts[k] if k in parts else _scalar(v)}"
                                   for k, v in value.items()) + "}"
             return f'{{"{LITERAL}":{body}}}' if escape else body
-        parts_list = [self.encode(v) if type(v) in _CONTAINERS else None for v in value]
-        if all(t is None or t is self._memo[id(v)][0] for t, v in zip(parts_list, value, strict=True)):
+        texts = [self.encode(v) if type(v) in _CONTAINERS else None for v in value]
+        if all(t is None or t is self._memo[id(v)][0] for t, v in zip(texts, value, strict=True)):
             return text
-        return "[" + ",".join(t if t is not None else _scalar(v) for t, v in zip(parts_list, value, strict=True)) + "]"
+        return "[" + ",".join(t if t is not None else _scalar(v) for t, v in zip(texts, value, strict=True)) + "]"
 
     def end(self) -> dict[int, str]:
         defs = self._defs

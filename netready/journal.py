@@ -168,19 +168,72 @@ def read_journal(path: Path) -> list[TargetResult]:
 # --- writing -------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class JournalLine:
+    """One target's journal line, encoded where it was checked (netready.scan hands these to on_result)."""
+
+    target: Target
+    text: str
+    status: str
+
+
+class LineEncoder:
+    """Encodes finished targets as journal lines. Each checking process of a batch gets its own
+    (for_slot): its own memory of shared values, and every `slots`-th definition id from `first_id`, so the
+    processes never hand out the same id. Picklable before use (a worker receives it)."""
+
+    def __init__(self, profile: str, first_id: int = 1, slot: int = 0, slots: int = 1) -> None:
+        self.profile, self.first_id, self.slot, self.slots = profile, first_id, slot, slots
+        self._interner: Interner | None = None
+        self._lock: Any = None
+        self._lines = 0
+
+    def for_slot(self, slot: int, slots: int) -> LineEncoder:
+        return LineEncoder(self.profile, self.first_id, slot, slots)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"profile": self.profile, "first_id": self.first_id, "slot": self.slot, "slots": self.slots}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def __call__(self, result: TargetResult) -> JournalLine:
+        import threading
+
+        from netready.judge import target_summary
+
+        if self._interner is None:
+            self._interner = Interner(next_id=self.first_id + self.slot, id_step=self.slots)
+            self._lock = threading.Lock()
+        record = result_record(result.target, result.observations, result.findings)
+        summary = target_summary(result.findings)
+        with self._lock:
+            self._lines += 1
+            interner = self._interner
+            interner.begin(self._lines, [record["observations"], record["findings"]])
+            # The entry's frame is never shared (readers find the target and the lists in every line); its
+            # observations and findings, and anything in them, may be.
+            body = (f'{{"target":{plain(record["target"])},"observations":['
+                    + ",".join(interner.encode(o) for o in record["observations"]) + '],"findings":['
+                    + ",".join(interner.encode(f) for f in record["findings"]) + "]}")
+            shared = ",".join(f'"{ref}":{text}' for ref, text in interner.end().items())
+        text = (f'{{"kind":"target","input":{dumps(result.target.name)},"profile":{dumps(self.profile)},'
+                f'"shared":{{{shared}}},"result":{body},"summary":{dumps(summary)}}}\n')
+        return JournalLine(result.target, text, summary["status"])
+
+
 class Journal:
     """Append-only writer; one line per finished target, flushed at once, fsynced at least every second.
     Values shared with earlier lines are referenced (netready/evidence.py); a resumed journal continues the
-    numbering of its definitions."""
+    numbering of its definitions (next_id)."""
 
     def __init__(self, path: Path, fresh: bool, profile: Any = None, index: JournalIndex | None = None) -> None:
         """index: the journal's index when the caller already read it (a resumed run)."""
         self.path = path
         self.profile = profile_fingerprint(profile) if profile is not None else ""
         self._synced = 0.0
-        self.lines = 0
-        next_id = 1 if fresh else (index or journal_index(path)).max_id + 1
-        self.interner = Interner(next_id=next_id)
+        self.next_id = 1 if fresh else (index or journal_index(path)).max_id + 1
+        self._encoder = LineEncoder(self.profile, self.next_id)
         mode = "w" if fresh else "a"
         self._fh: IO[str] = path.open(mode, encoding="utf-8")
         if fresh or path.stat().st_size == 0:
@@ -189,6 +242,11 @@ class Journal:
             self._flush()
         else:
             self._repair_tail()
+
+    def encoder(self) -> LineEncoder:
+        """An encoder for the checking processes of a batch (ids after those this journal holds); this
+        journal's own append() must then not be used in the same run."""
+        return LineEncoder(self.profile, self.next_id)
 
     def _repair_tail(self) -> None:
         # An interrupted write may have left a line without its newline: end it, so the next
@@ -206,24 +264,14 @@ class Journal:
             os.fsync(self._fh.fileno())
             self._synced = time.monotonic()
 
-    def append(self, result: TargetResult) -> None:
-        self._fh.write(self.line(result))
+    def append(self, result: TargetResult | JournalLine) -> None:
+        """A finished target: its result (encoded here) or its line encoded by a checking process."""
+        line = result if isinstance(result, JournalLine) else self._encoder(result)
+        self._fh.write(line.text)
         self._flush(sync=False)
 
     def line(self, result: TargetResult) -> str:
-        from netready.judge import target_summary
-
-        record = result_record(result.target, result.observations, result.findings)
-        self.lines += 1
-        self.interner.begin(self.lines, [record["observations"], record["findings"]])
-        # The entry's frame is never shared (readers find the target and the lists in every line); its
-        # observations and findings, and anything in them, may be.
-        body = (f'{{"target":{plain(record["target"])},"observations":['
-                + ",".join(self.interner.encode(o) for o in record["observations"]) + '],"findings":['
-                + ",".join(self.interner.encode(f) for f in record["findings"]) + "]}")
-        shared = ",".join(f'"{ref}":{text}' for ref, text in self.interner.end().items())
-        return (f'{{"kind":"target","input":{dumps(result.target.name)},"profile":{dumps(self.profile)},'
-                f'"shared":{{{shared}}},"result":{body},"summary":{dumps(target_summary(result.findings))}}}\n')
+        return self._encoder(result).text
 
     def close(self) -> None:
         if not self._fh.closed:

@@ -136,6 +136,7 @@ def scan_results(
     done: dict[str, TargetResult] | set[str] | None = None,
     processes: int = 1,
     keep: str = "all",
+    encode: Any = None,
 ) -> ScanOutcome:
     """Check every name not already in `done`; on Ctrl-C, return what finished so far.
 
@@ -144,9 +145,15 @@ def scan_results(
     keep="all": every result stays in memory and is returned. keep="none": a result is handed to on_result
     (e.g. journaled) and dropped, so memory does not grow with the number of names (a national batch);
     only the names that finished are remembered.
+    encode: turns each result into what on_result gets, in the process that checked it (so the work is
+    spread over every core, and a worker sends the encoded form instead of pickled objects); an object with
+    for_slot(slot, slots) -> callable(TargetResult) -> something with .target (netready.journal.LineEncoder).
+    Only with keep="none".
     """
     if keep not in ("all", "none"):
         raise ValueError(f"keep must be 'all' or 'none', not {keep!r}")
+    if encode is not None and keep != "none":
+        raise ValueError("encode needs keep='none': encoded results are not results")
     probe_names = tuple(probe_names)
     seen = _Finished(names, done, keep == "all")
     todo = [n for n in names if n not in seen]
@@ -159,8 +166,9 @@ def scan_results(
 
     if processes > 1 and len(todo) > 1:
         interrupted = _scan_processes(todo, settings, profile, concurrency, probe_names, record, seen,
-                                      min(processes, len(todo)))
+                                      min(processes, len(todo)), encode)
         return seen.outcome(interrupted)
+    encoder = _slot_encoder(encode, 0, 1)
     interrupted = False
     pool = cf.ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="target")
     shared = runcache.active()  # answers above the portals' zones are asked once per run, not per target
@@ -168,7 +176,7 @@ def scan_results(
     trimming = _trimming() if len(todo) >= MIN_NAMES_PER_PROCESS else contextlib.nullcontext()
     trimming.__enter__()
     try:
-        futures = {pool.submit(check_one, n, settings, profile, probe_names): n for n in todo}
+        futures = {pool.submit(_check, n, settings, profile, probe_names, encoder): n for n in todo}
         for fut in cf.as_completed(futures):
             record(fut.result())
             del futures[fut]  # a finished result is not held here once it was handed on
@@ -179,6 +187,17 @@ def scan_results(
         trimming.__exit__(None, None, None)
         shared.__exit__(None, None, None)
     return seen.outcome(interrupted)
+
+
+def _slot_encoder(encode: Any, slot: int, slots: int) -> Callable[[TargetResult], Any] | None:
+    return encode.for_slot(slot, slots) if encode is not None else None
+
+
+def _check(name: str, settings: ProbeSettings, profile: Profile, probe_names: tuple[str, ...],
+           encoder: Callable[[TargetResult], Any] | None) -> Any:
+    """check_one, then the result encoded where it was checked (when the caller wants it encoded)."""
+    result = check_one(name, settings, profile, probe_names)
+    return encoder(result) if encoder is not None else result
 
 
 class _Finished:
@@ -212,6 +231,7 @@ def _scan_processes(
     on_result: Callable[[TargetResult], None],
     seen: _Finished,
     processes: int,
+    encode: Any = None,
 ) -> bool:
     """`processes` checking processes: this one and processes-1 workers, all taking names from one list
     as they have room (a slow name never holds up a fixed share of the batch). This process checks too:
@@ -227,7 +247,9 @@ def _scan_processes(
     _limit_malloc_arenas()  # this process checks names too
     names = collections.deque(todo)
     per_worker = max(1, -(-concurrency // processes))
-    workers = [_Worker.start(settings, profile, per_worker, probe_names) for _ in range(processes - 1)]
+    workers = [_Worker.start(settings, profile, per_worker, probe_names, _slot_encoder(encode, k, processes))
+               for k in range(1, processes)]
+    here_encoder = _slot_encoder(encode, 0, processes)
     local: queue.Queue = queue.Queue()  # results checked in this process: no pickling round trip
     stop = threading.Event()
 
@@ -238,7 +260,8 @@ def _scan_processes(
             return None
 
     here = threading.Thread(target=_take_names, args=(next_name, local.put, settings, profile, per_worker,
-                                                      probe_names), name="netready-scan-main", daemon=True)
+                                                      probe_names, here_encoder), name="netready-scan-main",
+                            daemon=True)
     here.start()
     busy = {w.inbox: w for w in workers}
     here_done = False
@@ -292,9 +315,20 @@ def _scan_processes(
     if not interrupted:  # names a crashed worker took with it: checked here, so no target is ever lost
         missing = [n for n in todo if n not in seen]
         if missing:
-            outcome = scan_results(missing, settings, profile, concurrency, probe_names, on_result, keep="none")
+            outcome = scan_results(missing, settings, profile, concurrency, probe_names, on_result, keep="none",
+                                   encode=_Reuse(here_encoder) if here_encoder is not None else None)
             interrupted = outcome.interrupted
     return interrupted
+
+
+class _Reuse:
+    """An encoder already made for this process, handed out again (its numbering goes on)."""
+
+    def __init__(self, encoder: Callable[[TargetResult], Any]) -> None:
+        self.encoder = encoder
+
+    def for_slot(self, slot: int, slots: int) -> Callable[[TargetResult], Any]:
+        return self.encoder
 
 
 class _Worker:
@@ -306,7 +340,7 @@ class _Worker:
 
     @classmethod
     def start(cls, settings: ProbeSettings, profile: Profile, concurrency: int,
-              probe_names: tuple[str, ...]) -> _Worker:
+              probe_names: tuple[str, ...], encoder: Any = None) -> _Worker:
         import subprocess
         import sys
         from multiprocessing.connection import Connection
@@ -323,7 +357,7 @@ class _Worker:
             os.close(to_parent_w)
         outbox = Connection(to_child_w, readable=False)
         inbox = Connection(to_parent_r, writable=False)
-        outbox.send((settings, profile, concurrency, probe_names))
+        outbox.send((settings, profile, concurrency, probe_names, encoder))
         return cls(proc, outbox, inbox)
 
     def send(self, name: str | None) -> None:
@@ -344,9 +378,10 @@ class _Worker:
 
 
 def _take_names(next_name: Callable[[], str | None], put: Callable[[Any], None], settings: ProbeSettings,
-                profile: Profile, concurrency: int, probe_names: tuple[str, ...]) -> None:
-    """Check names from next_name() (None: no more) with `concurrency` threads, each result to `put`, then
-    put None."""
+                profile: Profile, concurrency: int, probe_names: tuple[str, ...],
+                encoder: Callable[[TargetResult], Any] | None = None) -> None:
+    """Check names from next_name() (None: no more) with `concurrency` threads, each result (encoded, when
+    an encoder is given) to `put`, then put None."""
     import threading
 
     slots = threading.BoundedSemaphore(concurrency)
@@ -357,9 +392,10 @@ def _take_names(next_name: Callable[[], str | None], put: Callable[[Any], None],
         except Exception as exc:  # a bug on one name must not lose the name: report it on that target
             target = Target(name=name, ascii_name=name, error=f"internal error: {type(exc).__name__}: {exc}")
             result = TargetResult(target, [], judge_target(target, [], profile))
+        try:
+            put(encoder(result) if encoder is not None else result)
         finally:
             slots.release()
-        put(result)
 
     with runcache.active(), _trimming(), cf.ThreadPoolExecutor(concurrency, thread_name_prefix="target") as pool:
         while True:
@@ -387,7 +423,7 @@ def _worker_main(inbox_fd: int, outbox_fd: int) -> None:
     _limit_malloc_arenas()
     inbox = Connection(inbox_fd, writable=False)
     outbox = Connection(outbox_fd, readable=False)
-    settings, profile, concurrency, probe_names = inbox.recv()
+    settings, profile, concurrency, probe_names, encoder = inbox.recv()
     lock = threading.Lock()
 
     def send(message: tuple[str, Any]) -> None:
@@ -405,7 +441,7 @@ def _worker_main(inbox_fd: int, outbox_fd: int) -> None:
         with contextlib.suppress(OSError):
             send(("done", None) if result is None else ("result", result))
 
-    _take_names(next_name, put, settings, profile, concurrency, probe_names)
+    _take_names(next_name, put, settings, profile, concurrency, probe_names, encoder)
 
 
 WORKER_MALLOC_ARENAS = 2

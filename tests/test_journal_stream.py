@@ -183,3 +183,26 @@ def test_a_lean_scan_keeps_no_result_once_it_was_handed_on(monkeypatch):
     assert [r.target.name for r in outcome.results] == names and all(ref() is not None for ref in alive)
     with pytest.raises(ValueError, match="keep"):
         scan_results(names, None, None, keep="some")  # type: ignore[arg-type]
+
+
+def test_lines_encoded_by_several_processes_share_one_journal(tmp_path):
+    """Each checking process encodes its own lines (LineEncoder.for_slot): ids never collide, each process
+    shares what it saw, and the streamed report reads back as the results."""
+    import pickle
+
+    profile = load_profile("lab")
+    jpath = tmp_path / "run.json.jsonl"
+    journal = Journal(jpath, fresh=True, profile=profile)
+    base = journal.encoder()
+    slots = [pickle.loads(pickle.dumps(base.for_slot(k, 3))) for k in range(3)]  # as a worker receives it
+    results = [_result(f"t{i}.gov.vn") for i in range(9)]
+    for i, r in enumerate(results):
+        line = slots[i % 3](r)
+        assert line.target.name == r.target.name and line.status in ("compliant", "not-compliant", "undetermined")
+        journal.append(line)
+    journal.close()
+    ids = [int(k) for line in jpath.read_text(encoding="utf-8").splitlines()[1:] for k in json.loads(line)["shared"]]
+    assert ids and len(ids) == len(set(ids)) and {i % 3 for i in ids} == {0, 1, 2}
+    out = tmp_path / "run.json"
+    write_journal_report(out, jpath, [r.target.name for r in results], _report(results).head(), profile)
+    assert _flat(Report.load(out)) == _flat(_report(results))
