@@ -6,13 +6,20 @@ The journal and the report store such a value once, in a table of numbered defin
 reference where it occurs:
 
     {"$": 12}                 the value of definition 12
+    {"$": 12, "$with": {...}} the object of definition 12 with these members' values replaced (same members,
+                              same order): a record that differs from a shared one in a few fields, such as
+                              an answer from another server address that differs only in its round-trip time
     {"$literal": {...}}       a dict that happens to look like a reference (or like this escape), as is
 
 What is shared is decided from the JSON itself, never from what a probe is: any object or array whose
 compact JSON is at least MIN_BYTES long becomes a definition when it occurs twice in one target's record,
 or when it was already seen in another target's record (a bounded memory of recent values: a value seen
-again much later is simply written again). So probes stay simple and new fields are shared without any
-change here. Definitions may contain references to earlier definitions.
+again much later is simply written again). An object of at least MIN_BYTES that is not shared as a whole
+is written as the changes from the last shared object with the same members in the same order, when at
+most half of its members differ (the first object of each shape becomes that base). The observations and
+findings themselves are never written as changes, so each entry stays readable on its own. So probes stay
+simple and new fields are shared without any change here. Definitions may contain references to earlier
+definitions.
 
 Reading resolves every reference to one object per definition: equal evidence is also one object in
 memory. Resolved values are shared, so readers must treat observation data as read-only (evaluators and
@@ -29,10 +36,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 REF = "$"
+WITH = "$with"
 LITERAL = "$literal"
 MIN_BYTES = 64  # smaller values cost about as much as a reference to them ({"$":1234} is 10 bytes)
 SEEN_MAX = 32768  # recently seen values remembered (digests only): the last few hundred targets
 SHARED_MAX = 16384  # definitions remembered for reuse; one forgotten and seen again is defined anew
+SHAPES_MAX = 512  # object shapes (member names in order) remembered, each with its latest shared object
 _DIGEST = 12  # bytes of BLAKE2b: a collision between two different values needs ~2^48 distinct values
 
 
@@ -44,7 +53,7 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default).encode
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default, check_circular=False).encode
 _STRING = json.encoder.encode_basestring  # the C escaper json.dumps uses with ensure_ascii=False
 
 
@@ -69,8 +78,11 @@ def _scalar(value: Any) -> str:
 _CONTAINERS = (dict, list, tuple)
 
 
+_RESERVED = ({REF}, {LITERAL}, {REF, WITH})
+
+
 def _needs_escape(d: dict) -> bool:
-    return len(d) == 1 and (REF in d or LITERAL in d)
+    return len(d) <= 2 and set(d) in _RESERVED
 
 
 class Interner:
@@ -91,6 +103,7 @@ class Interner:
         self.shared_max = shared_max
         self._seen: OrderedDict[bytes, int] = OrderedDict()  # digest -> owner that first had it
         self._shared: OrderedDict[bytes, int] = OrderedDict()  # digest -> definition id
+        self._shapes: OrderedDict[tuple[str, ...], tuple[int, dict[str, str]]] = OrderedDict()
         self._owner = 0
         self._memo: dict[int, tuple[str, bytes | None]] = {}
         self._local: dict[bytes, int] = {}
@@ -113,6 +126,10 @@ class Interner:
             if type(value) in _CONTAINERS:
                 self._measure(value)
 
+    def encode_entry(self, value: Any) -> str:
+        """An observation or a finding: shared whole when it repeats, never written as changes of another."""
+        return self.encode(value, whole=True)
+
     def _measure(self, value: Any) -> tuple[str, bytes | None]:
         """The compact JSON of a container (one C call) and, when it is large, its digest, counted to find what
         this record repeats itself. Only the parts of a large value are measured in turn: a small value is
@@ -130,8 +147,9 @@ class Interner:
         hit = self._memo[id(value)] = (text, digest)
         return hit
 
-    def encode(self, value: Any) -> str:
-        """The JSON text of value, shared parts replaced by references (definitions collected for end())."""
+    def encode(self, value: Any, whole: bool = False) -> str:
+        """The JSON text of value, shared parts replaced by references (definitions collected for end()).
+        whole: never write value itself as the changes from another object."""
         if type(value) not in _CONTAINERS:
             return _scalar(value)
         hit = self._memo.get(id(value))
@@ -146,22 +164,50 @@ class Interner:
             return f'{{"{REF}":{ref}}}'
         first = self._seen.get(digest)
         if self._local.get(digest, 0) >= 2 or (first is not None and first != self._owner):
-            body = self._rebuild(value, text)  # its own shared parts are defined first
-            ref = self.next_id
-            self.next_id += self.id_step
-            self._defs[ref] = body
-            self._shared[digest] = ref
-            while len(self._shared) > self.shared_max:
-                self._shared.popitem(last=False)
-            self._seen.pop(digest, None)
-            return f'{{"{REF}":{ref}}}'
+            return f'{{"{REF}":{self._define(value, text, digest)}}}'
         if first is None:
             self._seen[digest] = self._owner
             while len(self._seen) > self.seen_max:
                 self._seen.popitem(last=False)
         else:
             self._seen.move_to_end(digest)
+        if not whole and type(value) is dict and all(type(k) is str for k in value) and not _needs_escape(value):
+            return self._changes(value, text, digest)
         return self._rebuild(value, text)
+
+    def _define(self, value: Any, text: str, digest: bytes) -> int:
+        body = self._rebuild(value, text)  # its own shared parts are defined first
+        ref = self.next_id
+        self.next_id += self.id_step
+        self._defs[ref] = body
+        self._shared[digest] = ref
+        while len(self._shared) > self.shared_max:
+            self._shared.popitem(last=False)
+        self._seen.pop(digest, None)
+        return ref
+
+    def _member_texts(self, value: dict) -> dict[str, str]:
+        return {k: (self._memo.get(id(v)) or self._measure(v))[0] if type(v) in _CONTAINERS else _scalar(v)
+                for k, v in value.items()}
+
+    def _changes(self, value: dict, text: str, digest: bytes) -> str:
+        """value as the changes from the shared object of its shape (members in order), or as a new shared
+        object that later ones of its shape change (the first of a shape, or one too different)."""
+        shape = tuple(value)
+        base = self._shapes.get(shape)
+        members = self._member_texts(value)
+        if base is not None:
+            self._shapes.move_to_end(shape)
+            ref, base_members = base
+            changed = [k for k, t in members.items() if base_members[k] != t]
+            if 2 * len(changed) <= len(members):
+                return (f'{{"{REF}":{ref},"{WITH}":{{'
+                        + ",".join(f"{_STRING(k)}:{self.encode(value[k])}" for k in changed) + "}}")
+        ref = self._define(value, text, digest)
+        self._shapes[shape] = (ref, members)
+        while len(self._shapes) > SHAPES_MAX:
+            self._shapes.popitem(last=False)
+        return f'{{"{REF}":{ref}}}'
 
     def _rebuild(self, value: Any, text: str) -> str:
         """text with the references and escapes its parts need; text itself (the same object) if none. Scalars
@@ -253,6 +299,11 @@ class Resolver:
                     return self.definition(ref)
                 if LITERAL in value and isinstance(value[LITERAL], dict):
                     return self._resolve_dict(value[LITERAL])
+            elif len(value) == 2 and REF in value and WITH in value:
+                base, changes = self.definition(value[REF]) if type(value[REF]) is int else None, value[WITH]
+                if not isinstance(base, dict) or not isinstance(changes, dict) or not set(changes) <= set(base):
+                    raise UnknownReference(f"malformed changed reference {value!r}")
+                return {k: (self.resolve(changes[k]) if k in changes else v) for k, v in base.items()}
             return self._resolve_dict(value)
         if isinstance(value, list):
             for i, item in enumerate(value):

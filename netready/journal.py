@@ -214,8 +214,8 @@ class LineEncoder:
             # The entry's frame is never shared (readers find the target and the lists in every line); its
             # observations and findings, and anything in them, may be.
             body = (f'{{"target":{plain(record["target"])},"observations":['
-                    + ",".join(interner.encode(o) for o in record["observations"]) + '],"findings":['
-                    + ",".join(interner.encode(f) for f in record["findings"]) + "]}")
+                    + ",".join(interner.encode_entry(o) for o in record["observations"]) + '],"findings":['
+                    + ",".join(interner.encode_entry(f) for f in record["findings"]) + "]}")
             shared = ",".join(f'"{ref}":{text}' for ref, text in interner.end().items())
         text = (f'{{"kind":"target","input":{dumps(result.target.name)},"profile":{dumps(self.profile)},'
                 f'"shared":{{{shared}}},"result":{body},"summary":{dumps(summary)}}}\n')

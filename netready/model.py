@@ -217,8 +217,8 @@ class Report:
         for n, (target, observations, findings) in enumerate(self.grouped()):
             record = result_record(target, observations, findings)
             interner.begin(n, [record["observations"], record["findings"]])
-            parts.append((plain(record["target"]), [interner.encode(o) for o in record["observations"]],
-                          [interner.encode(f) for f in record["findings"]]))
+            parts.append((plain(record["target"]), [interner.encode_entry(o) for o in record["observations"]],
+                          [interner.encode_entry(f) for f in record["findings"]]))
             writer.shared.update(interner.end())
         out = io.StringIO()
         writer.start(out, self.head())
