@@ -62,6 +62,10 @@ LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of messages (vi 
 NoBrowserOpt = Annotated[bool, typer.Option("--no-browser", help="IPv6-only check (VN-IPV6-ONLY): parse the HTML "
                                             "instead of loading the pages in headless Chromium (faster; requests "
                                             "made by scripts are not seen).")]
+BrowserOpt = Annotated[bool | None, typer.Option(
+    "--browser/--no-browser", help="IPv6-only check (VN-IPV6-ONLY): load the pages in headless Chromium, or parse "
+    "their HTML (faster; requests made by scripts are not seen). Default: the browser for up to 100 names, the "
+    "HTML above (a national sweep); the report says which.")]
 FollowOpt = Annotated[list[str] | None, typer.Option("--follow", help="IPv6-only check: also load this page of "
                                                      "the portal (path or URL, e.g. /dang-nhap; repeatable).")]
 HistoryOpt = Annotated[list[str] | None, typer.Option("--history", help="IPv6-only check: earlier JSON reports "
@@ -99,7 +103,7 @@ def check(
     concurrency: Annotated[int, typer.Option(min=1, max=512, help="Targets checked at once.")] = 16,
     timeout: Annotated[float, typer.Option(help="Seconds per network operation.")] = 2.0,
     budget: Annotated[float, typer.Option(help="Seconds per target, all probes included.")] = 30.0,
-    no_browser: NoBrowserOpt = False,
+    browser: BrowserOpt = None,
     follow: FollowOpt = None,
     history: HistoryOpt = None,
 ) -> None:
@@ -114,7 +118,7 @@ def check(
         targets = read_names(names or [], input_file)
         prof = load_profile("lab" if lab and profile == "circular32" else profile)
         settings = build_settings(resolver, root_hints, trust_anchor, ca_file, timeout, budget, use_lab=lab)
-        with_ipv6only_options(settings, not no_browser, follow, history)
+        with_ipv6only_options(settings, browser, follow, history, names=len(targets))
         if resume and not output:
             raise UsageError("--resume needs --output FILE (the run to resume)")
     except (UsageError, ProfileError) as exc:

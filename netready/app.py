@@ -225,10 +225,23 @@ AREA_RULES: dict[str, tuple[str, ...]] = {
 AREA_PROBES: dict[str, tuple[str, ...]] = {"ipv6": ("ipv6", "ipv6only")}
 
 
-def with_ipv6only_options(settings: ProbeSettings, browser: bool = True, follow: list[str] | None = None,
-                          history: list[str] | None = None) -> ProbeSettings:
-    """The IPv6-only page check's options (--no-browser, --follow, --history) on settings; a history source
-    that cannot be read is a usage error now, not a note in every finding."""
+# A batch larger than this checks the pages of the IPv6-only check (VN-IPV6-ONLY) without the browser unless
+# --browser is given: headless Chromium loads a few pages a second on 2 cores and needs ~150 MB (PSS) per
+# checking process, so a national sweep with it could neither keep its pace nor its memory bound
+# (docs/scale.md: measured). The choice is stated in every VN-IPV6-ONLY finding and in the report's settings.
+BROWSER_BATCH_MAX = 100
+BROWSER_OFF = {
+    "no-browser": "the browser check is turned off (--no-browser)",
+    "batch": ("a batch of {n} names: pages parsed without the browser, netready's default above "
+              f"{BROWSER_BATCH_MAX} names (--browser loads every page in Chromium)"),
+}
+
+
+def with_ipv6only_options(settings: ProbeSettings, browser: bool | None = True, follow: list[str] | None = None,
+                          history: list[str] | None = None, names: int = 1) -> ProbeSettings:
+    """The IPv6-only page check's options (--browser/--no-browser, --follow, --history) on settings; a history
+    source that cannot be read is a usage error now, not a note in every finding. browser=None: decide from
+    the number of names (BROWSER_BATCH_MAX), and say why when the browser is not used."""
     from netready.ipv6only_history import HistoryError, load_history
 
     if history:
@@ -239,6 +252,11 @@ def with_ipv6only_options(settings: ProbeSettings, browser: bool = True, follow:
     for page in follow or []:
         if not page.strip() or any(c.isspace() for c in page.strip()):
             raise UsageError(f"--follow {page!r}: a path (/dang-nhap) or an https:// URL of the portal")
+    if browser is None:
+        browser = names <= BROWSER_BATCH_MAX
+        settings.browser_off = None if browser else BROWSER_OFF["batch"].format(n=names)
+    else:
+        settings.browser_off = None if browser else BROWSER_OFF["no-browser"]
     settings.browser = browser
     settings.follow = [p.strip() for p in follow or []]
     settings.history = list(history or [])

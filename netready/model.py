@@ -47,6 +47,9 @@ class ProbeSettings:
     # only), the portal's other pages to load too (paths or URLs, e.g. the login page), and earlier reports
     # (or another history source) that say since when a host has been IPv4-only.
     browser: bool = True
+    # Why the pages are not loaded in the browser when browser is False (--no-browser, or the batch rule of
+    # netready.app.with_ipv6only_options): stated in every VN-IPV6-ONLY finding and in the report's settings.
+    browser_off: str | None = None
     follow: list[str] = field(default_factory=list)
     history: list[str] = field(default_factory=list)
 

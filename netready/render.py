@@ -76,6 +76,25 @@ def render(report: Report, fmt: str = "table", lang: str = "en", colour: bool = 
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
+PAGE_CHECK = {
+    "en": {"label": "IPv6-only page check (VN-IPV6-ONLY)", "browser": "pages loaded in headless Chromium",
+           "static": "HTML parsed, no browser (requests made by scripts are not seen): {why}"},
+    "vi": {"label": "Kiểm tra trang chỉ IPv6 (VN-IPV6-ONLY)", "browser": "tải trang bằng Chromium không giao diện",
+           "static": "chỉ phân tích HTML, không dùng trình duyệt (không thấy yêu cầu do script tạo ra): {why}"},
+}
+
+
+def page_check_mode(report: Report, lang: str = "en") -> str | None:
+    """How the report's IPv6-only page check ran (browser or HTML only, and why), from its settings; None
+    when the report does not say (older reports, merged reports whose vantage points differ)."""
+    browser = report.settings.get("browser")
+    if browser is None:
+        return None
+    text = PAGE_CHECK[lang]
+    why = report.settings.get("browser_off") or "--no-browser"
+    return text["browser"] if browser else text["static"].format(why=why)
+
+
 def summary_line(report: Report, target: str, lang: str) -> str:
     labels = LABELS[lang]
     s = report.summary["targets"][target]
@@ -113,6 +132,9 @@ def render_table(report: Report, lang: str = "en", colour: bool = False) -> str:
         out.append("")
     if len(report.targets) > 1:
         out.append(render_overview(report, lang, colour))
+    mode = page_check_mode(report, lang)
+    if mode and not report.settings.get("browser") and any(t.ascii_name for t in report.targets):
+        out.append(f"{PAGE_CHECK[lang]['label']}: {mode}")
     totals = report.summary.get("totals", {})
     if totals:
         out.append(
@@ -256,5 +278,6 @@ def render_html(report: Report, lang: str = "en") -> str:
         pictures=_chain_pictures(report),
         certificates=_certificates(report),
         raw_json=raw,
+        page_check=(PAGE_CHECK[lang]["label"], page_check_mode(report, lang)),
         raw_sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
     ))

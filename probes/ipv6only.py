@@ -62,7 +62,7 @@ def _load_pages(urls: list[str], settings: ProbeSettings, proxy: IPv6OnlyProxy, 
     """The pages in the shared browser, or parsed statically (with the reason) when it cannot be used."""
     reason = None
     if not settings.browser:
-        reason = "the browser check is turned off (--no-browser)"
+        reason = settings.browser_off or "the browser check is turned off (--no-browser)"
     elif find_chromium() is None:
         reason = "no Chromium installed (Debian packages chromium-headless-shell or chromium)"
     browser = None

@@ -257,3 +257,19 @@ def test_control_characters_from_a_page_never_reach_a_report_or_terminal(hostile
     links = next(o for o in obs if ":page:" in o.id).data["links"]
     assert any("%1B" in lk["href"] or "%1B" in lk["text"] for lk in links), links
     assert all("\x1b" not in lk["text"] for lk in links)
+
+
+def test_a_sweep_without_the_browser_says_why_in_its_findings(hostile) -> None:
+    """A national batch checks pages without Chromium by default (netready.app.BROWSER_BATCH_MAX): never
+    silently, every VN-IPV6-ONLY finding says the pages were parsed and why."""
+    from netready.app import BROWSER_OFF
+
+    pages, hints = hostile
+    settings = settings_for(hints, browser=False)
+    settings.browser_off = BROWSER_OFF["batch"].format(n=20000)
+    obs = ipv6only.check_pages(NAME, [pages.url("/ctrl")], settings)
+    hosts = next(o for o in obs if o.id.endswith(":hosts"))
+    assert hosts.data["mode"] == "static" and hosts.data["static_reason"] == settings.browser_off
+    outcomes = ipv6_only(Target(NAME, NAME, ["127.0.0.1"], [HOST6]), obs, PROFILE)
+    assert outcomes and all("a batch of 20000 names" in o.en and "a batch of 20000 names" in o.vi
+                            and "không dùng trình duyệt" in o.vi for o in outcomes)
