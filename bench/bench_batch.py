@@ -8,7 +8,7 @@ lab's broken portals -- name servers that time out, refuse or answer garbage, we
 stay silent --, ten names that do not exist, two invalid names, spread over the list), then for each size
 runs the real command a national sweep runs, as a child process:
 
-    netready check --lab -i names.txt -f json -o sweep.json --concurrency 64 --timeout 1 --budget 20 [--no-browser]
+    netready check --lab -i names.txt -f json -o sweep.json --concurrency 64 --timeout 1 --budget 20 [--browser]
 
 and prints, per size and browser mode:
 - names per minute (wall time of the whole command: start-up, checks, report written);
@@ -205,7 +205,7 @@ def run_sweep(label: str, code: Path | None, names: list[str], broken: set[str],
     out = d / "sweep.json"
     cmd = [sys.executable, "-c", "import cli; cli.main()", "check", "--lab", "-i", str(d / "names.txt"),
            "-f", "json", "-o", str(out), "--concurrency", str(args.concurrency), "--timeout", str(args.timeout),
-           "--budget", str(args.budget)] + ([] if browser else ["--no-browser"])
+           "--budget", str(args.budget)] + _browser_flags(code, browser)
     environ = dict(os.environ)
     if code is not None:  # another tree's code first on the path (the spawned workers inherit it)
         environ["PYTHONPATH"] = str(code)
@@ -249,12 +249,21 @@ def run_sweep(label: str, code: Path | None, names: list[str], broken: set[str],
     return run
 
 
+def _browser_flags(code: Path | None, browser: bool) -> list[str]:
+    """--browser for a browser run (without it a batch parses the HTML: the sweep default measured as is);
+    code from before the batch default (only --no-browser) gets the flag it knows."""
+    if "--browser/--no-browser" in ((code or REPO) / "cli.py").read_text(encoding="utf-8"):
+        return ["--browser"] if browser else []
+    return [] if browser else ["--no-browser"]
+
+
 def _check_report(path: Path, names: list[str], broken: set[str]) -> list[str]:
     """Statuses, wrong verdicts, probe times and observation errors of the written report."""
     from netready.model import Report
 
     report = Report.load(path)
-    lines = []
+    lines = [f"IPv6-only page check: browser={report.settings.get('browser')} "
+             f"({report.settings.get('browser_off') or 'pages loaded in Chromium'})"]
     got = [t.name for t in report.targets]
     if got != names:
         lines.append(f"!! TARGETS LOST OR REORDERED: {len(got)} of {len(names)}")
@@ -306,7 +315,7 @@ def show(run: Run) -> None:
     m = run.memory
     nr, br = m.peak_sum("netready") / 1024, m.peak_sum("browser") / 1024
     peaks = " + ".join(f"{v / 1024:.0f}" for v in m.peaks("netready"))
-    print(f"\n== {run.label}: {run.size} names, {'browser' if run.browser else '--no-browser'} "
+    print(f"\n== {run.label}: {run.size} names, {'--browser' if run.browser else 'default (no browser)'} "
           f"(load average {run.load[0]:.1f} before, {run.load[1]:.1f} after; exit {run.exit_code})")
     print(f"names/min: {run.per_minute:,.0f} ({run.seconds:.1f} s)   CPU per name: {run.cpu / run.size * 1000:.1f} ms "
           f"(netready{' + Chromium' if run.browser else ''}; {run.cpu / run.seconds:.2f} cores)   lab servers: "
