@@ -21,6 +21,7 @@ DRIVER = r"""
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 from netready import lab
+from netready.model import Report
 
 name, netready, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 os.environ["NETREADY_LAB_NAME"] = name
@@ -48,17 +49,17 @@ try:
     _, err1 = proc.communicate(timeout=120)
     if not out.exists():
         sys.exit(f"no report after Ctrl-C (exit {proc.returncode}):\n{err1[-3000:]}")
-    partial = json.loads(out.read_text())
+    partial = Report.load(out)  # schema 2: read through the model, shared evidence resolved
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600)
-    final = json.loads(out.read_text())
-    ids = [o["id"] for o in final["observations"]]
+    final = Report.load(out)
+    ids = [o.id for o in final.observations]
     print(json.dumps({
-        "names": names, "rc1": proc.returncode, "err1": err1[-2000:], "partial": len(partial["targets"]),
+        "names": names, "rc1": proc.returncode, "err1": err1[-2000:], "partial": len(partial.targets),
         "rc2": resumed.returncode, "err2": resumed.stderr[-2000:],
-        "targets": [t["name"] for t in final["targets"]], "summary": final["summary"]["targets"],
+        "targets": [t.name for t in final.targets], "summary": final.summary["targets"],
         "dup_ids": len(ids) - len(set(ids)), "kinds": kinds,
-        "errors": {t: sorted({o["error"] for o in final["observations"] if o["target"] == t and o["error"]})
-                   for t in [t["ascii_name"] for t in final["targets"]]},
+        "errors": {t: sorted({o.error for o in final.observations if o.target == t and o.error})
+                   for t in [t.ascii_name for t in final.targets]},
         "journal": [json.loads(l)["input"] for l in journal.read_text().splitlines()
                     if l.strip() and json.loads(l).get("kind") == "target"],
     }))
