@@ -278,7 +278,7 @@ def test_hostile(handler, word, settings):
         obs = _scan(port, settings)
         elapsed = time.monotonic() - t0
     assert obs.error and word in (obs.error + " ".join(obs.data.get("errors", [])) + str(obs.data["versions"]))
-    assert elapsed < 3 and obs.data["counts"]["raw_hellos"] <= 8
+    assert elapsed < 3 and obs.data["counts"]["raw_hellos"] <= 10  # a reset is tried twice
     v = _judge(obs)
     assert v["VN-HTTPS"] == "fail" and v["VN-TLS-CA"] == "error"
 
