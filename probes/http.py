@@ -408,21 +408,23 @@ def fetch_shared(address: str, port: int, host: str, tls: bool, ca_file: str | N
 
 
 def split_location(location: str, base: str) -> dict[str, Any]:
-    """A Location header resolved against the request URL, in parts; never raises. A bad port
-    ("https://h:99999/", "https://h:x/") or a broken IPv6 literal ("https://[::1/") gives
-    {"error": "..."} naming the problem: a finding, not an exception."""
+    """A Location header resolved against the request URL (relative ones too), then read by parse_location
+    (the one Location parser), with its path and query; never raises. A bad port or a broken IPv6 literal
+    gives {"error": "..."} naming the problem: a finding, not an exception."""
     from urllib.parse import urljoin, urlsplit
 
     try:
         url = urljoin(base, location.strip())
-        parts = urlsplit(url)
-        port = parts.port  # raises ValueError on a port that is not a number or out of range
-        host = (parts.hostname or "").rstrip(".").lower()
     except ValueError as exc:
-        return {"error": f"unusable Location {location[:200]!r}: {exc}", "url": location[:200]}
-    path = parts.path or "/"
-    return {"error": None, "url": url, "scheme": parts.scheme.lower(), "host": host, "port": port, "path": path,
-            "query": parts.query, "path_query": path + (f"?{parts.query}" if parts.query else "")}
+        return {"error": f"bad Location {location[:80]!r}: {exc}", "url": location[:200]}
+    out: dict[str, Any] = {**parse_location(url), "url": url}
+    if out["error"]:
+        return out
+    parts = urlsplit(url)
+    out["path"] = parts.path or "/"
+    out["query"] = parts.query
+    out["path_query"] = out["path"] + (f"?{parts.query}" if parts.query else "")
+    return out
 
 
 def tcp_connect(address: str, port: int, timeout: float) -> dict[str, Any]:

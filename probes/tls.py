@@ -32,7 +32,7 @@ from netready.model import Observation, ProbeSettings, Target, utc_now
 from probes import tls_suites as S
 
 # Groups offered when enumerating, most wanted first (the order only matters for client-preference servers).
-OFFER_GROUPS = [0x11EC, 29, 23, 24, 25, 30, 256, 257, 258, 259, 260, 22, 21, 19, 26, 27, 28]
+OFFER_GROUPS = [0x11EC, 0x11EB, 29, 23, 24, 25, 30, 256, 257, 258, 259, 260, 22, 21, 19, 26, 27, 28]
 EC_GROUPS = [g for g in OFFER_GROUPS if not S.GROUPS[g].startswith("ffdhe") and "MLKEM" not in S.GROUPS[g]]
 # Connections to one address at a time (raw hellos, handshakes and HTTP): low enough for rate limits.
 MAX_WORKERS_PER_ADDRESS = 4
