@@ -278,8 +278,10 @@ def _http(address: str, port: int, host: str, settings: ProbeSettings, deadline:
 
     https = fetch_shared(address, port, host, True, settings.ca_file, left())
     requests = 2 if https.get("tls_verified") is False else 1
-    if (https.get("error") or "").startswith("timeout") and https.get("stage") != "connect":
-        https = fetch_shared(address, port, host, True, settings.ca_file, left())  # one silence is not an answer
+    err = https.get("error") or ""
+    if (err.startswith("timeout") and https.get("stage") != "connect") or "reset by peer" in err:
+        # one silence or one reset is not an answer
+        https = fetch_shared(address, port, host, True, settings.ca_file, left())
         https["retried"] = True
         requests += 1
     plain = fetch_shared(address, 80, host, False, None, left(1.0)) if port == 443 else None
@@ -537,8 +539,9 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
         dhe_future = pool.submit(_dhe_for, scan, versions)
         pq_future = pool.submit(_pq, scan) if versions["TLSv1.3"].get("accepted") else None
         http = http_future.result() if http_future else None
-        if http is not None:
-            _http_with_accepted_suites(http, versions, address, port, sni or host, settings, deadline)
+        if http is not None:  # in the pool: never more than MAX_WORKERS_PER_ADDRESS connections at once
+            pool.submit(_http_with_accepted_suites, http, versions, address, port, sni or host, settings,
+                        deadline).result()
         data["groups"] = group_future.result()
         data["dhe_bits"] = dhe_future.result()
         data["pq"] = pq_future.result() if pq_future else {"applicable": False, "why": "TLS 1.3 not accepted"}

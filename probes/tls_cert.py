@@ -55,6 +55,11 @@ AUTH = {  # (suites for TLS <= 1.2, signature algorithms for TLS 1.3) that make 
 }
 
 
+# Classical groups only: the wheel's OpenSSL would otherwise send a ~1.2 kB X25519MLKEM768 key share, and a
+# server that chokes on large hellos would look like one without TLS (BP-TLS-PQ probes that on its own).
+GROUPS = b"X25519:P-256:P-384:P-521:X448:ffdhe2048:ffdhe3072:ffdhe4096:ffdhe6144:ffdhe8192"
+
+
 @functools.lru_cache(maxsize=16)
 def _context(ca_file: str | None, auth: str | None = None, ciphers: str | None = None):  # -> SSL.Context
     """One context per CA bundle and offer per process (loading a bundle costs milliseconds)."""
@@ -64,10 +69,12 @@ def _context(ca_file: str | None, auth: str | None = None, ciphers: str | None =
     ctx.set_min_proto_version(SSL.TLS1_VERSION)
     suites, sigalgs = AUTH.get(auth or "", (OFFER, None))
     ctx.set_cipher_list((ciphers or suites).encode())
-    if sigalgs:
-        from cryptography.hazmat.bindings.openssl.binding import Binding
+    from cryptography.hazmat.bindings.openssl.binding import Binding
 
-        Binding().lib.SSL_CTX_set1_sigalgs_list(ctx._context, sigalgs.encode())
+    lib = Binding().lib
+    lib.SSL_CTX_set1_curves_list(ctx._context, GROUPS)
+    if sigalgs:
+        lib.SSL_CTX_set1_sigalgs_list(ctx._context, sigalgs.encode())
     ctx.set_verify(SSL.VERIFY_PEER, _verify_cb)
     ctx.set_verify_depth(MAX_CHAIN + 5)
     ctx.set_default_verify_paths()

@@ -710,16 +710,19 @@ def bp_tls_pq(target: Target, observations: list[Observation], profile: Any) -> 
                       f"Máy chủ trả lời gói chào TLS 1.3 nhỏ nhưng không trả lời gói có khóa X25519MLKEM768 "
                       f"({big.get('answer')}): trình duyệt gửi khóa này (Chrome, Firefox) có thể không kết nối được",
                       "choked")
-        got = []
+        got, got_vi = [], []
         for name in ("X25519MLKEM768", "SecP256r1MLKEM768"):
             r = pq.get(name) or {}
-            if r.get("selected"):
-                got.append(f"{name} selected")
-            elif r.get("hrr"):
-                got.append(f"{name} asked for by HelloRetryRequest")
+            how = [w for w, on in (("selected", r.get("selected")), ("asked for by HelloRetryRequest", r.get("hrr")))
+                   if on]
+            how_vi = [w for w, on in (("được chọn", r.get("selected")), ("được yêu cầu qua HelloRetryRequest",
+                                                                        r.get("hrr"))) if on]
+            if how:
+                got.append(f"{name} {' and '.join(how)}")
+                got_vi.append(f"{name} {' và '.join(how_vi)}")
         if got:
             return _o("pass", "Post-quantum hybrid key exchange: " + "; ".join(got),
-                      "Trao đổi khóa lai hậu lượng tử: " + "; ".join(got))
+                      "Trao đổi khóa lai hậu lượng tử: " + "; ".join(got_vi))
         answer = (pq.get("X25519MLKEM768") or {}).get("answer")
         return _o("info", f"No post-quantum hybrid group: the server picks a classical one ({answer})",
                   f"Không có nhóm lai hậu lượng tử: máy chủ chọn nhóm cổ điển ({answer})", "none")
