@@ -706,32 +706,38 @@ def scan_host(
         try:
             ascii_host = to_ascii(host)
         except NameError_ as exc:
-            return [_name_error(host, host, f"bad host name: {exc}")]
+            return [_name_error(host, host, f"bad host name: {exc}", "bad_name")]
         name = name or ascii_host
         sni = sni or ascii_host
         host = ascii_host
         if not addresses:
             try:
-                v4, v6, _ = resolve_addresses(ascii_host, settings)
+                v4, v6, resolved = resolve_addresses(ascii_host, settings)
             except Exception as exc:  # noqa: BLE001 - resolution failures are observations
                 return [_name_error(name, host, f"could not resolve {host}: {exc}")]
             addresses = [*v4, *v6]
+            if not addresses and resolved.error:
+                return [_name_error(name, host, f"could not resolve {host}: {resolved.error}")]
             if not addresses:
-                return [_name_error(name, host, f"{host} has no A or AAAA record: nothing to probe")]
+                return [_name_error(name, host, f"{host} has no A or AAAA record: nothing to probe", "no_address")]
     try:
         from probes.tls_hello import prepare
 
         prepare()  # pay the scapy import once, before the threads start
     except Exception as exc:  # no scapy or a broken hello cache: an error per address, not a crash
-        return [_name_error(name or host, host, f"TLS hello templates unavailable: {type(exc).__name__}: {exc}")]
+        return [_name_error(name or host, host, f"TLS hello templates unavailable: {type(exc).__name__}: {exc}",
+                            "internal")]
     if len(addresses) == 1:
         return [scan_address(host, addresses[0], port, sni, settings, name)]
     with ThreadPoolExecutor(min(8, len(addresses))) as pool:
         return list(pool.map(lambda a: scan_address(host, a, port, sni, settings, name), addresses))
 
 
-def _name_error(name: str, host: str, error: str) -> Observation:
-    return Observation(id=f"tls:{name}", probe="tls", target=name, subject=name, asked={"host": host}, error=error)
+def _name_error(name: str, host: str, error: str, problem: str = "unresolved") -> Observation:
+    """A name-level observation: no address to probe (problem unresolved | no_address) or no probe at all
+    (internal: the hello templates could not be built)."""
+    return Observation(id=f"tls:{name}", probe="tls", target=name, subject=name, asked={"host": host},
+                       data={"name_problem": problem}, error=error)
 
 
 def run(target: Target, settings: ProbeSettings) -> list[Observation]:
@@ -741,7 +747,8 @@ def run(target: Target, settings: ProbeSettings) -> list[Observation]:
     if not target.addresses:
         return [
             _name_error(
-                target.ascii_name, target.ascii_name, f"{target.ascii_name} has no A or AAAA record: nothing to probe"
+                target.ascii_name, target.ascii_name, f"{target.ascii_name} has no A or AAAA record: nothing to probe",
+                "no_address",
             )
         ]
     return scan_host(target.ascii_name, 443, list(target.addresses), target.ascii_name, settings, target.ascii_name)

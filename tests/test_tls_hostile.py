@@ -298,7 +298,7 @@ def test_unresolvable_name():
     # no resolvers and a root-hints file with no server: resolution must fail fast, as an observation
     obs = tls.scan_host("no-such-name.invalid", settings=ProbeSettings(resolvers=["127.0.0.1"], timeout=0.3))
     assert len(obs) == 1 and obs[0].error and obs[0].id == "tls:no-such-name.invalid"
-    assert obs[0].data == {}
+    assert obs[0].data == {"name_problem": "unresolved"}
 
 
 def test_run_without_addresses():

@@ -625,3 +625,28 @@ def test_failing_findings_carry_a_fix_hint_shown_in_table_html_and_json(settings
         text = render(report, fmt, lang)
         assert https.fix[lang if fmt != "json" else "en"][:40] in text.replace("&#34;", '"'), fmt
         assert "netready remediate tls" in text or fmt == "json", fmt
+
+
+@pytest.mark.parametrize(("answers", "status", "https"), [
+    ({"A": {"rcode": "NXDOMAIN"}, "AAAA": {"rcode": "NXDOMAIN"}}, "not-compliant", "fail"),  # a proven NXDOMAIN
+    ({"A": {"rcode": "NOERROR"}, "AAAA": {"rcode": "NOERROR"}}, "not-compliant", "fail"),  # no address at all
+    ({"A": {"error": "refused: nothing listens on port 53 of 198.51.100.122"},
+      "AAAA": {"error": "refused: nothing listens on port 53 of 198.51.100.122"}}, "not-compliant", "fail"),
+    ({"A": {"error": "timeout after 1 s"}, "AAAA": {"error": "timeout after 1 s"}}, "undetermined", "error"),
+])
+def test_name_without_address_fails_https_when_proven_and_is_an_error_only_when_ambiguous(answers, status, https):
+    from netready.judge import judge_target, target_summary
+
+    error = "; ".join(f"{t}: {a['error']}" for t, a in answers.items() if a.get("error")) or None
+    resolved = Observation(id=f"dns:{HOST}:addresses", probe="dns", target=HOST, subject=HOST, error=error,
+                           data={t: {"records": [], "rcode": a.get("rcode"), "error": a.get("error")}
+                                 for t, a in answers.items()})
+    target = Target(HOST, HOST, error=f"name does not resolve: {error}" if error else "name has no A or AAAA record")
+    observations = [resolved, *tls.run(target, ProbeSettings())]
+    findings = [f for f in judge_target(target, observations, PROFILE)
+                if f.rule_id.startswith(("VN-HTTPS", "VN-TLS", "BP-TLS", "BP-HSTS", "BP-OCSP"))]
+    https_found = [f for f in findings if f.rule_id == "VN-HTTPS"]
+    assert [f.verdict for f in https_found] == [https], https_found
+    rest = [f for f in findings if f.rule_id != "VN-HTTPS"]
+    assert rest and all((f.verdict, f.caused_by) == ("info", "VN-HTTPS") for f in rest), rest
+    assert target_summary(findings)["status"] == status

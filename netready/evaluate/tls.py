@@ -32,17 +32,27 @@ SC081_LIFETIME_DAYS: tuple[tuple[str, int], ...] = (
 
 
 def _per_address(observations: list[Observation], profile: Any, judge: RuleFn,
-                 need_tls: bool = True) -> list[Outcome]:
-    """Run judge on every per-address observation; name-level failures give one error outcome.
+                 need_tls: bool = True, name_judge: Callable[[Observation], Outcome] | None = None) -> list[Outcome]:
+    """Run judge on every per-address observation.
 
-    need_tls: on an address without TLS the rule is a consequence of VN-HTTPS (info, caused_by)."""
+    need_tls: on an address without TLS the rule is a consequence of VN-HTTPS (info, caused_by). A name
+    that gives no address to probe is VN-HTTPS' business (name_judge); every other rule is its consequence.
+    A probe that could not run at all (an internal error) is an error."""
     out: list[Outcome] = []
     for obs in by_probe(observations, "tls"):
         ev = (obs.id,)
         d = obs.data or {}
-        if "address" not in d:  # name could not be resolved / target unusable
-            out.append(Outcome("error", f"TLS not probed: {obs.error}", f"Chưa kiểm tra được TLS: {obs.error}",
-                               None, ev))
+        if "address" not in d:  # the name gave no address to probe, or the probe could not run
+            if not _no_address(obs):
+                out.append(Outcome("error", f"TLS not probed: {obs.error}", f"Chưa kiểm tra được TLS: {obs.error}",
+                                   None, ev))
+            elif name_judge is not None:
+                o = name_judge(obs)
+                out.append(Outcome(o.verdict, o.en, o.vi, None, ev, None, o.hint))
+            else:
+                out.append(Outcome("info", f"Not judged: no address to probe ({obs.error}); see VN-HTTPS",
+                                   f"Không đánh giá: không có địa chỉ để kiểm tra ({obs.error}); xem VN-HTTPS",
+                                   None, ev, caused_by="VN-HTTPS"))
             continue
         if need_tls and not _tls_up(d):
             why = obs.error or "no TLS handshake succeeded"
@@ -53,6 +63,45 @@ def _per_address(observations: list[Observation], profile: Any, judge: RuleFn,
         o = judge(obs, d, profile)
         out.append(Outcome(o.verdict, o.en, o.vi, obs.subject, ev, o.caused_by, o.hint))
     return out
+
+
+def _no_address(obs: Observation) -> bool:
+    """The TLS probe had no address to go to: the name did not resolve, or resolves to nothing."""
+    if (obs.data or {}).get("name_problem") in ("unresolved", "no_address"):
+        return True
+    err = obs.error or ""  # reports written before name_problem existed
+    return err.startswith("target unusable") or "has no A or AAAA record" in err or "could not resolve" in err
+
+
+# Resolution errors that are ambiguity (the question may succeed later), not an answer.
+_AMBIGUOUS_DNS = ("timeout", "timed out", "servfail", "no response", "budget", "no server to ask", "truncated")
+
+
+def _name_without_address(observations: list[Observation]) -> Callable[[Observation], Outcome]:
+    """VN-HTTPS for a name with no address: a proven NXDOMAIN or NODATA, or name servers that refuse or answer
+    garbage, are definitive (nobody can reach the portal): fail. A timeout or SERVFAIL is ambiguity: error."""
+    dns_obs = next((o for o in by_probe(observations, "dns") if o.id.endswith(":addresses")), None)
+
+    def judge(obs: Observation) -> Outcome:
+        data = (dns_obs.data if dns_obs else None) or {}
+        answers = [data.get(t) or {} for t in ("A", "AAAA")]
+        errors = [a["error"] for a in answers if a.get("error")] or ([dns_obs.error] if dns_obs and dns_obs.error
+                                                                    else [])
+        if not dns_obs:
+            errors = [obs.error or "no address"]
+        if not errors and answers and all(a.get("rcode") in ("NXDOMAIN", "NOERROR") for a in answers):
+            rcodes = ", ".join(f"{t}: {a.get('rcode')}" for t, a in zip(("A", "AAAA"), answers, strict=True))
+            return _o("fail", f"No HTTPS: the name has no address ({rcodes})",
+                      f"Không có HTTPS: tên miền không có địa chỉ ({rcodes})", "no_address")
+        text = "; ".join(errors)
+        if any(word in e.lower() for e in errors for word in _AMBIGUOUS_DNS):
+            return _o("error", f"HTTPS not checked: the name could not be resolved ({text})",
+                      f"Chưa kiểm tra được HTTPS: không phân giải được tên miền ({text})")
+        return _o("fail", f"No HTTPS: the name's servers give no usable answer, nobody can resolve it ({text})",
+                  f"Không có HTTPS: máy chủ tên miền không trả lời được, không ai phân giải được tên ({text})",
+                  "no_address")
+
+    return judge
 
 
 def _tls_up(d: dict[str, Any]) -> bool:
@@ -149,7 +198,7 @@ def vn_https(target: Target, observations: list[Observation], profile: Any) -> l
         return _o("warn", f"TLS works ({version}) but no HTTP answer over it: {err}",
                   f"TLS hoạt động ({version}) nhưng không có phản hồi HTTP: {err}", "no_http")
 
-    return _per_address(observations, profile, judge, need_tls=False)
+    return _per_address(observations, profile, judge, need_tls=False, name_judge=_name_without_address(observations))
 
 
 # --- VN-HTTPS-FORCED -----------------------------------------------------------------------------------
