@@ -776,6 +776,15 @@ _L = {
         "mozilla": "Mozilla intermediate",
         "ok": "compliant",
         "dev": "deviations",
+        "pq": "Post-quantum",
+        "selected": "selected",
+        "hrr": "asked for by HelloRetryRequest",
+        "none": "classical groups only",
+        "choked": "breaks on the large hello",
+        "nosni": "Without SNI",
+        "same": "same certificate",
+        "other": "another certificate",
+        "noanswer": "no answer",
     },
     "vi": {
         "versions": "Giao thức",
@@ -796,6 +805,15 @@ _L = {
         "mozilla": "Mozilla intermediate",
         "ok": "tuân thủ",
         "dev": "sai khác",
+        "pq": "Hậu lượng tử",
+        "selected": "được chọn",
+        "hrr": "được yêu cầu qua HelloRetryRequest",
+        "none": "chỉ nhóm cổ điển",
+        "choked": "lỗi với gói chào lớn",
+        "nosni": "Không có SNI",
+        "same": "cùng chứng thư",
+        "other": "chứng thư khác",
+        "noanswer": "không trả lời",
     },
 }
 
@@ -808,13 +826,15 @@ def render_tls_text(observations: list[Observation], lang: str = "en") -> str:
 
     t = _L.get(lang, _L["en"])
     lines: list[str] = []
-    for obs in observations:
+    for obs in (o for o in observations if o.probe == "tls"):
         d = obs.data or {}
         lines.append(f"== {obs.target} {obs.subject}" + (f" port {d['port']}" if d.get("port", 443) != 443 else ""))
         if obs.error:
             lines.append(f"   ERROR: {obs.error}")
         for v, r in (d.get("versions") or {}).items():
             state = t["yes"] if r.get("accepted") else t["no"] if r.get("accepted") is False else t["unknown"]
+            if r.get("no_answer"):
+                state += f" ({t['noanswer']})"
             pref = f"  ({t['pref']}: {r['preference']})" if r.get("preference") else ""
             lines.append(f"   {v:8} {state}{pref}")
             for s in r.get("suites", []):
@@ -827,15 +847,16 @@ def render_tls_text(observations: list[Observation], lang: str = "en") -> str:
                 f"   {t['groups']}: {', '.join(g['accepted'])}"
                 + (f"  DHE {d['dhe_bits']} bits" if d.get("dhe_bits") else "")
             )
-        c = d.get("certificate")
-        if c:
+        for c in [d.get("certificate"), *(d.get("certificates") or [])]:
+            if not c:
+                continue
             leaf = c["chain"][0]
             left = ""
             try:
                 na = datetime.fromisoformat(leaf["not_after"].replace("Z", "+00:00"))
                 st = datetime.fromisoformat(obs.started.replace("Z", "+00:00"))
                 left = f", {(na - st).days} {t['days']}"
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, AttributeError):
                 pass
             names = ", ".join(leaf["dns_names"][:4] or leaf["common_names"])
             lines.append(
@@ -845,6 +866,16 @@ def render_tls_text(observations: list[Observation], lang: str = "en") -> str:
                 f"       {t['valid'] if c['valid'] else t['invalid'] + ': ' + ', '.join(c['reasons'])}; "
                 f"chain {c['chain_length']}; {t['stapled'] if c['ocsp_stapled'] else t['nostaple']}"
             )
+        n = d.get("no_sni") or {}
+        if n.get("handshake"):
+            seen = t["same"] if n.get("same_certificate") else f"{t['other']} {n.get('subject')}"
+            lines.append(f"   {t['nosni']}: {seen}")
+        pq = d.get("pq") or {}
+        if pq.get("X25519MLKEM768") is not None:
+            got = [f"{g} {t['selected'] if pq[g].get('selected') else t['hrr']}" for g in ("X25519MLKEM768",
+                   "SecP256r1MLKEM768") if (pq.get(g) or {}).get("selected") or (pq.get(g) or {}).get("hrr")]
+            choked = f"; {t['choked']}" if pq.get("choked") else ""
+            lines.append(f"   {t['pq']}: {', '.join(got) or t['none']}{choked}")
         h = d.get("http") or {}
         if h:
             hs, hp = h.get("https") or {}, h.get("http") or {}

@@ -21,6 +21,7 @@ import functools
 import ipaddress
 import re
 import ssl
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,9 @@ def trust_store(ca_file: str | None) -> tuple[Any, int]:
             continue
         for block in _PEM.findall(data):
             try:
-                certs.append(x509.load_pem_x509_certificate(block))
+                with warnings.catch_warnings():  # a few system roots have non-positive serials: still roots
+                    warnings.simplefilter("ignore")
+                    certs.append(x509.load_pem_x509_certificate(block))
             except ValueError:
                 continue
     return Store(certs), len(certs)
