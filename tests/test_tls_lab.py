@@ -105,3 +105,28 @@ def test_real_nginx_portals_have_no_tls_weakness(scanned):
             want = clean | ({"robot": "no_oracle", "kex_signature_hash": "sha1"} if p.scenario == "legacy" else {})
             wrong = [e for e in vulns["checks"] if got[e["name"]] != want[e["name"]]]
             assert not wrong, (p.scenario, o.subject, wrong)
+
+
+def test_issue14_portals_show_what_they_are_built_to_show(scanned):
+    """The lab portals of issue #14, fact by fact (their verdicts are in the scenario table above)."""
+    by = {p.scenario: obs for p, _, obs in scanned.values()}
+    for o in by["cbconly"]:  # a CBC-SHA static-RSA only server still serves its page
+        suites = o.data["versions"]["TLSv1.2"]["suites"]
+        assert sorted(suites) == ["TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_AES_256_CBC_SHA"]
+        assert o.data["http"]["https"]["status"] == 200
+    for o in by["dualcert"]:  # both certificates seen, the RSA one only by an RSA-only handshake
+        certs = [o.data["certificate"], *o.data["certificates"]]
+        assert [c["chain"][0]["key_type"] for c in certs] == ["EC", "RSA"]
+        assert certs[0]["valid"] and certs[1]["reasons"] == ["expired"]
+    for o in by["idnwild"]:  # the wildcard covers the A-label, by cryptography's verifier
+        assert o.data["certificate"]["trust"]["name"] == {"ok": True, "error": None, "by": "cryptography"}
+    for o in by["pq"]:  # a real ML-KEM share, selected
+        assert o.data["pq"]["X25519MLKEM768"]["selected"] and "X25519MLKEM768" in o.data["groups"]["accepted"]
+    for o in by["ocsp"]:
+        staple = o.data["certificate"]["ocsp"]
+        assert staple["cert_status"] == "good" and staple["serial_matches"] and staple["signature_valid"]
+    for o in by["muststaple"]:
+        assert o.data["certificate"]["must_staple"] and not o.data["certificate"]["ocsp_stapled"]
+    for o in by["v6dead"]:  # no TLS on the AAAA: said once, by VN-HTTPS; the rest are its consequences
+        if ":" in o.subject:
+            assert o.data["no_tls"]["kind"] == "unreachable"

@@ -650,3 +650,17 @@ def test_name_without_address_fails_https_when_proven_and_is_an_error_only_when_
     rest = [f for f in findings if f.rule_id != "VN-HTTPS"]
     assert rest and all((f.verdict, f.caused_by) == ("info", "VN-HTTPS") for f in rest), rest
     assert target_summary(findings)["status"] == status
+
+
+def test_https_get_falls_back_to_exactly_the_suites_the_raw_scan_found(good_chain, settings):
+    def picky(hello, n):  # a server that refuses a browser-like hello offering many suites (ALPN, > 20 suites)
+        return ALERT_HANDSHAKE_FAILURE if 16 in hello.extensions and len(hello.suites) > 20 else "proxy"
+
+    backend = ssl_backend([good_chain], protocols=(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2))
+    with gated(picky, backend) as (gate, _):
+        first, second = scan(gate.port, settings), scan(gate.port, settings)
+    for obs in (first, second):
+        https = obs.data["http"]["https"]
+        assert https["status"] == 200 and https["offered"].startswith("suites the raw scan found accepted"), https
+        assert verdicts(obs)["VN-HTTPS"] == "pass"
+    assert first.data["http"]["https"]["offered"] == second.data["http"]["https"]["offered"]  # deterministic
