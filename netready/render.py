@@ -165,7 +165,11 @@ def render_csv(report: Report) -> str:
     writer.writerow(["name", "ascii_name", "status", "score", "ipv4", "ipv6", *rules])
     for target in report.targets:
         worst: dict[str, str] = {}
-        for f in report.findings_for(target.ascii_name):
+        found = report.findings_for(target.ascii_name)
+        judged = {f.rule_id for f in found if not f.caused_by}
+        for f in found:
+            if f.caused_by and f.rule_id in judged:
+                continue  # a consequence on one address does not hide the verdict on the others
             cur = worst.get(f.rule_id)
             if cur is None or order.index(f.verdict) < order.index(cur):
                 worst[f.rule_id] = f.verdict
