@@ -149,6 +149,15 @@ def main() -> int:
           + ", ".join(f"{k} {v:.1f}" for k, v in sorted(server_s.items())) + "); whole machine busy "
           f"{(machine1[0] - machine0[0]):.1f} of {(machine1[1] - machine0[1]):.1f} core-seconds")
     print(f"statuses: {statuses}")
+    # Issue #14: "undetermined" only where the checks truly could not run (silent name servers, non-names).
+    kinds = {p["name"]: p["scenario"] for p in env["portals"]}
+    by_kind: dict[str, Counter[str]] = {}
+    for r in results:
+        name = r.target.name
+        kind = ("good" if kinds.get(name, "").startswith("agency") else kinds.get(name)
+                or ("nosuch" if ".nosuch" in name else "invalid"))
+        by_kind.setdefault(kind, Counter())[target_summary(r.findings)["status"]] += 1
+    print("statuses by kind: " + "; ".join(f"{k} {dict(v)}" for k, v in sorted(by_kind.items())))
     for probe, values in sorted(per_probe.items()):
         print(f"  probe {probe:7s}: n={len(values):5d} median {statistics.median(values):7.1f} ms"
               f"  p95 {percentile(values, 0.95):7.1f} ms")
