@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from netready.lab import pqweb
+
 NOW = dt.datetime.now(dt.UTC)
 PAGE = b"<html><body><h1>Cong dich vu cong</h1><p>test portal</p></body></html>\n"
 
@@ -128,24 +130,10 @@ def openssl_sm2_cert(d: Path) -> Path:
 
 
 def http_answer(status: str = "200 OK", headers: list[tuple[str, str]] = (), body: bytes = PAGE) -> bytes:
-    head = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers), f"Content-Length: {len(body)}",
-            "Connection: close", "", ""]
-    return "\r\n".join(head).encode() + body
+    return pqweb.http_answer(status, list(headers), body)
 
 
-def _read_request(read) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data and len(data) < 65536:
-        chunk = read(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def request_path(head: bytes) -> str:
-    parts = head.split(b"\r\n", 1)[0].split()
-    return parts[1].decode() if len(parts) > 1 else "/"
+_read_request, request_path = pqweb.read_head, pqweb.request_path
 
 
 Responder = Callable[[str], bytes]  # request path -> whole HTTP answer

@@ -139,6 +139,20 @@ def _label(cert: dict[str, Any], many: bool) -> tuple[str, str]:
     return f"{kind} certificate: ", f"chứng thư {kind}: "
 
 
+def _each_certificate(d: dict[str, Any], one: Callable[[dict[str, Any]], tuple[str, str, str, str | None]],
+                      none: Outcome) -> Outcome:
+    """A rule judged on every certificate the address showed, labelled by key type when there are several."""
+    certs = _certificates(d)
+    if not certs:
+        return none
+    parts = []
+    for cert in certs:
+        v, en, vi, hint = one(cert)
+        pre_en, pre_vi = _label(cert, len(certs) > 1)
+        parts.append((v, pre_en + en, pre_vi + vi, hint))
+    return _combine(parts)
+
+
 def _combine(parts: list[tuple[str, str, str, str | None]]) -> Outcome:
     """One outcome from several certificates' (verdict, en, vi, hint): the worst verdict, every message."""
     order = ["fail", "error", "warn", "info", "pass"]
@@ -329,16 +343,11 @@ def _no_sni_note(d: dict[str, Any]) -> tuple[str, str]:
 @evaluator("VN-TLS-CA")
 def vn_tls_ca(target: Target, observations: list[Observation], profile: Any) -> list[Outcome]:
     def judge(obs: Observation, d: dict[str, Any], _p: Any) -> Outcome:
-        certs = _certificates(d)
-        if not certs:
-            return _o("error", "No certificate seen (full handshake failed)",
-                      "Không nhận được chứng thư số (bắt tay TLS đầy đủ thất bại)")
-        parts = []
-        for cert in certs:
-            v, en, vi, hint = _ca_one(obs, cert)
-            pre_en, pre_vi = _label(cert, len(certs) > 1)
-            parts.append((v, pre_en + en, pre_vi + vi, hint))
-        out = _combine(parts)
+        none = _o("error", "No certificate seen (full handshake failed)",
+                  "Không nhận được chứng thư số (bắt tay TLS đầy đủ thất bại)")
+        out = _each_certificate(d, lambda cert: _ca_one(obs, cert), none)
+        if out is none:
+            return none
         note_en, note_vi = _no_sni_note(d)
         return _o(out.verdict, out.en + note_en, out.vi + note_vi, out.hint)
 
@@ -373,15 +382,8 @@ def vn_tls_key2048(target: Target, observations: list[Observation], profile: Any
         return "fail", f"{kt} key of {bits} bits, below {need}", f"Khóa {kt} chỉ {bits} bit, dưới mức {need}", None
 
     def judge(obs: Observation, d: dict[str, Any], _p: Any) -> Outcome:
-        certs = _certificates(d)
-        if not certs:
-            return _o("error", "No certificate seen", "Không nhận được chứng thư số")
-        parts = []
-        for cert in certs:
-            v, en, vi, hint = one(cert["chain"][0])
-            pre_en, pre_vi = _label(cert, len(certs) > 1)
-            parts.append((v, pre_en + en, pre_vi + vi, hint))
-        return _combine(parts)
+        return _each_certificate(d, lambda cert: one(cert["chain"][0]),
+                                 _o("error", "No certificate seen", "Không nhận được chứng thư số"))
 
     return _per_address(observations, profile, judge)
 
@@ -616,15 +618,8 @@ def _cert_one(obs: Observation, cert: dict[str, Any], profile: Any) -> tuple[str
 @evaluator("BP-TLS-CERT")
 def bp_tls_cert(target: Target, observations: list[Observation], profile: Any) -> list[Outcome]:
     def judge(obs: Observation, d: dict[str, Any], _p: Any) -> Outcome:
-        certs = _certificates(d)
-        if not certs:
-            return _o("error", "No certificate seen", "Không nhận được chứng thư số")
-        parts = []
-        for cert in certs:
-            v, en, vi, hint = _cert_one(obs, cert, profile)
-            pre_en, pre_vi = _label(cert, len(certs) > 1)
-            parts.append((v, pre_en + en, pre_vi + vi, hint))
-        return _combine(parts)
+        return _each_certificate(d, lambda cert: _cert_one(obs, cert, profile),
+                                 _o("error", "No certificate seen", "Không nhận được chứng thư số"))
 
     return _per_address(observations, profile, judge)
 
@@ -722,16 +717,9 @@ def _ocsp_one(obs: Observation, cert: dict[str, Any]) -> tuple[str, str, str, st
 @evaluator("BP-OCSP")
 def bp_ocsp(target: Target, observations: list[Observation], profile: Any) -> list[Outcome]:
     def judge(obs: Observation, d: dict[str, Any], _p: Any) -> Outcome:
-        certs = _certificates(d)
-        if not certs:  # info, not error: this rule only ever informs
-            return _o("info", "OCSP stapling unknown: no full TLS handshake on this address",
-                      "Không rõ OCSP stapling: không bắt tay TLS đầy đủ được với địa chỉ này")
-        parts = []
-        for cert in certs:
-            v, en, vi, hint = _ocsp_one(obs, cert)
-            pre_en, pre_vi = _label(cert, len(certs) > 1)
-            parts.append((v, pre_en + en, pre_vi + vi, hint))
-        return _combine(parts)
+        return _each_certificate(d, lambda cert: _ocsp_one(obs, cert),  # info, not error, without a certificate
+                                 _o("info", "OCSP stapling unknown: no full TLS handshake on this address",
+                                    "Không rõ OCSP stapling: không bắt tay TLS đầy đủ được với địa chỉ này"))
 
     return _per_address(observations, profile, judge)
 

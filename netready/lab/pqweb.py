@@ -38,7 +38,7 @@ def context(chain: str, key: str):  # -> OpenSSL.SSL.Context
     return ctx
 
 
-def _read_head(read) -> bytes:
+def read_head(read) -> bytes:
     data = b""
     while b"\r\n\r\n" not in data and len(data) < 16384:
         chunk = read(4096)
@@ -48,13 +48,13 @@ def _read_head(read) -> bytes:
     return data
 
 
-def _path(head: bytes) -> str:
+def request_path(head: bytes) -> str:
     parts = head.split(b"\r\n", 1)[0].split()
     path = parts[1].decode("latin-1") if len(parts) >= 2 else "/"
     return path if path.startswith("/") else "/"
 
 
-def _answer(status: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+def http_answer(status: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
     lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers),
              f"Content-Length: {len(body)}", "Connection: close", "", ""]
     return "\r\n".join(lines).encode("latin-1") + body
@@ -77,8 +77,8 @@ def serve_tls(conn: socket.socket, ctx, page: bytes) -> None:
     tls.set_accept_state()
     try:
         tls.do_handshake()
-        _read_head(tls.recv)
-        tls.sendall(_answer("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+        read_head(tls.recv)
+        tls.sendall(http_answer("200 OK", [("Content-Type", "text/html; charset=utf-8"),
                                        ("Strict-Transport-Security", HSTS)], page))
         tls.shutdown()
     except (SSL.Error, OSError):
@@ -90,8 +90,8 @@ def serve_tls(conn: socket.socket, ctx, page: bytes) -> None:
 def serve_plain(conn: socket.socket, name: str) -> None:
     conn.settimeout(TIMEOUT)
     try:
-        head = _read_head(conn.recv)
-        conn.sendall(_answer("301 Moved Permanently", [("Location", f"https://{name}{_path(head)}")], b""))
+        head = read_head(conn.recv)
+        conn.sendall(http_answer("301 Moved Permanently", [("Location", f"https://{name}{request_path(head)}")], b""))
     except OSError:
         pass
     finally:
