@@ -87,6 +87,8 @@ def _answer_text(ans) -> str:
         return f"alert {ans.alert}"
     if ans.kind == "hello" and ans.version is not None:
         return f"ServerHello {S.VERSION_NAMES.get(ans.version, hex(ans.version))}"
+    if ans.kind == "hrr":
+        return "HelloRetryRequest TLSv1.3"
     if ans.kind == "timeout":
         return f"no answer (timeout{', tried twice' if ans.attempts > 1 else ''})"
     return ans.kind + (f" ({ans.detail})" if ans.detail else "")
@@ -94,8 +96,10 @@ def _answer_text(ans) -> str:
 
 def _enumerate(scan: _Scan, vname: str) -> dict[str, Any]:
     """Accepted suites for one version: offer a chunk, remove the chosen suite, offer again (testssl-style),
-    chunk after chunk (no hello carries 128 suites or more)."""
+    chunk after chunk (no hello carries 128 suites or more). TLS 1.3 hellos carry no key share: the server's
+    HelloRetryRequest names the suite it chose, and costs it no signature (a ServerHello flight does)."""
     version = S.VERSIONS[vname]
+    share = version != 0x0304
     chunks = [tuple(S.TLS13_SUITES)] if version == 0x0304 else list(S.suite_chunks())
     groups = OFFER_GROUPS if version == 0x0304 else [*EC_GROUPS, *[g for g in OFFER_GROUPS if g not in EC_GROUPS]]
     out: dict[str, Any] = {"accepted": None, "answer": None, "suites": [], "preference": None, "complete": False}
@@ -106,7 +110,7 @@ def _enumerate(scan: _Scan, vname: str) -> dict[str, Any]:
             offer = list(chunk)
             ans = None
             while offer:
-                ans = scan.hello(version, offer, groups)
+                ans = scan.hello(version, offer, groups, key_share=share)
                 if out["answer"] is None or (ans.accepted and not accepted):
                     out["answer"] = _answer_text(ans)
                 if ans.accepted and ans.version == version:
@@ -151,7 +155,7 @@ def _enumerate(scan: _Scan, vname: str) -> dict[str, Any]:
             out["accepted"] = False
         if len(accepted) >= 2 and out["complete"]:
             pref = accepted[::-1][: S.MAX_SUITES_PER_HELLO]
-            ans = scan.hello(version, pref, groups)
+            ans = scan.hello(version, pref, groups, key_share=share)
             if ans.accepted and ans.cipher == pref[0]:
                 out["preference"] = "client"
             elif ans.accepted and ans.cipher == accepted[0]:
@@ -217,11 +221,12 @@ def _dhe_bits(scan: _Scan, version: int, dhe: list[int]) -> int | None:
 PQ_GROUPS = {"X25519MLKEM768": 0x11EC, "SecP256r1MLKEM768": 0x11EB}
 
 
-def _pq(scan: _Scan) -> dict[str, Any]:
-    """Whether the server selects a post-quantum hybrid group: with a real X25519MLKEM768 (+ X25519) share as
-    Chrome and Firefox send it, with only an X25519 share (a server that prefers the hybrid asks for it by
-    HelloRetryRequest), and with a SecP256r1MLKEM768 share. A server that answers the small TLS 1.3 hellos
-    but not the large one chokes on it (the "tldr.fail" breakage)."""
+def _pq(scan: _Scan, groups_future) -> dict[str, Any]:
+    """Whether the server selects a post-quantum hybrid group. One TLS 1.3 hello with a real X25519MLKEM768
+    share and an X25519 share, as Chrome and Firefox send it (~1.5 kB: several TCP segments on a real path);
+    the group enumeration (HelloRetryRequests to hellos without shares) says whether the server asks for a
+    hybrid when offered one; a SecP256r1MLKEM768 share is sent when the server named that group there. A
+    server that answers the small TLS 1.3 hellos but not the large one chokes on it ("tldr.fail")."""
     from probes.tls_hello import SECP256R1, X25519
 
     suites = list(S.TLS13_SUITES)
@@ -231,25 +236,24 @@ def _pq(scan: _Scan) -> dict[str, Any]:
         big = scan.hello(0x0304, suites, [x, X25519, SECP256R1, 24], share_groups=[x, X25519])
         out["large_hello"] = {"share_groups": ["X25519MLKEM768", "x25519"], "answer": _answer_text(big),
                               "accepted": big.accepted, "attempts": big.attempts}
-        small = scan.hello(0x0304, suites, [x, X25519, SECP256R1, 24], share_groups=[X25519])
-        hybrid_p = scan.hello(0x0304, suites, [p, SECP256R1, X25519], share_groups=[p])
+        named = set((groups_future.result() or {}).get("accepted") or [])
+        hybrid_p = (scan.hello(0x0304, suites, [p, SECP256R1, X25519], share_groups=[p])
+                    if "SecP256r1MLKEM768" in named else None)
     except _OutOfBudget as exc:
         out["error"] = f"stopped: {exc}"
         return out
     out["X25519MLKEM768"] = {
-        "selected": big.accepted and big.group == x,
-        "hrr": small.kind == "hrr" and small.group == x,
+        "selected": big.accepted and big.kind == "hello" and big.group == x,
+        "hrr": "X25519MLKEM768" in named,
         "answer": _answer_text(big) + (f", group {S.GROUPS.get(big.group, big.group)}" if big.group else ""),
-        "answer_x25519_share": _answer_text(small)
-        + (f", group {S.GROUPS.get(small.group, small.group)}" if small.group else ""),
     }
     out["SecP256r1MLKEM768"] = {
-        "selected": hybrid_p.accepted and hybrid_p.kind == "hello" and hybrid_p.group == p,
-        "hrr": hybrid_p.kind == "hrr" and hybrid_p.group == p,
-        "answer": _answer_text(hybrid_p)
-        + (f", group {S.GROUPS.get(hybrid_p.group, hybrid_p.group)}" if hybrid_p.group else ""),
+        "selected": bool(hybrid_p and hybrid_p.kind == "hello" and hybrid_p.group == p),
+        "hrr": "SecP256r1MLKEM768" in named,
+        "answer": (_answer_text(hybrid_p) + (f", group {S.GROUPS.get(hybrid_p.group, hybrid_p.group)}"
+                                             if hybrid_p.group else "")) if hybrid_p else "not named by the server",
     }
-    out["choked"] = not big.accepted and big.kind != "protocol_error" and small.accepted
+    out["choked"] = not big.accepted and big.kind != "protocol_error"
     return out
 
 
@@ -537,7 +541,7 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
         # key exchange groups, DHE size, post-quantum hybrids: side by side
         group_future = pool.submit(_groups_for, scan, versions)
         dhe_future = pool.submit(_dhe_for, scan, versions)
-        pq_future = pool.submit(_pq, scan) if versions["TLSv1.3"].get("accepted") else None
+        pq_future = pool.submit(_pq, scan, group_future) if versions["TLSv1.3"].get("accepted") else None
         http = http_future.result() if http_future else None
         if http is not None:  # in the pool: never more than MAX_WORKERS_PER_ADDRESS connections at once
             pool.submit(_http_with_accepted_suites, http, versions, address, port, sni or host, settings,
