@@ -664,3 +664,17 @@ def test_https_get_falls_back_to_exactly_the_suites_the_raw_scan_found(good_chai
         assert https["status"] == 200 and https["offered"].startswith("suites the raw scan found accepted"), https
         assert verdicts(obs)["VN-HTTPS"] == "pass"
     assert first.data["http"]["https"]["offered"] == second.data["http"]["https"]["offered"]  # deterministic
+
+
+def test_ipv6_web_counts_the_tls_probes_answer_with_the_accepted_suites():
+    from netready.evaluate.ipv6 import ipv6_web
+
+    addr = "2001:db8::7"
+    aaaa = Observation(id=f"ipv6:{HOST}:aaaa", probe="ipv6", target=HOST, subject=HOST,
+                       data={"records": [{"address": addr, "class": "documentation"}]})
+    web = Observation(id=f"ipv6:{HOST}:web:{addr}", probe="ipv6", target=HOST, subject=addr, data={
+        "family": 6, "https": {"status": None, "stage": "tls", "error": "TLS handshake failed: handshake failure"}})
+    tls_obs = _web_obs(https={"status": 200, "elapsed_ms": 5.0, "offered": "suites the raw scan found accepted"})
+    tls_obs.subject = addr
+    out = ipv6_web(Target(HOST, HOST, [], [addr]), [aaaa, web, tls_obs], load_profile("lab"))
+    assert [o.verdict for o in out] == ["pass"], out[0].en

@@ -37,7 +37,22 @@ def _one(observations: list[Observation], suffix: str) -> Observation | None:
 
 
 def _webs(observations: list[Observation], family: int) -> list[Observation]:
-    return [o for o in by_probe(observations, "ipv6") if ":web:" in o.id and o.data.get("family") == family]
+    """The web observations of one family; where this probe's HTTPS GET failed in the handshake but the TLS
+    probe's GET of the same address got an answer (it retries with exactly the suites the server accepts),
+    that answer stands in, marked "from_tls_probe"."""
+    tls_https = {o.subject: ((o.data or {}).get("http") or {}).get("https") or {}
+                 for o in by_probe(observations, "tls")}
+    out = []
+    for o in by_probe(observations, "ipv6"):
+        if ":web:" not in o.id or o.data.get("family") != family:
+            continue
+        https = o.data.get("https") or {}
+        other = tls_https.get(o.subject) or {}
+        if https.get("status") is None and https.get("stage") == "tls" and other.get("status") is not None:
+            o = Observation(o.id, o.probe, o.target, o.subject, o.asked,
+                            {**o.data, "https": {**other, "from_tls_probe": True}}, o.started, o.duration_ms, None)
+        out.append(o)
+    return out
 
 
 def acceptable(cls: str, profile: Profile) -> bool:
