@@ -395,6 +395,14 @@ def fetch(
     return asdict(result)
 
 
+def retry_worthy(result: dict[str, Any]) -> bool:
+    """A GET that timed out after its TCP connect, or was reset: one silence or one reset is not an answer,
+    worth one more (unshared) try. A connect that timed out, a refusal or an HTTP answer are answers."""
+    err = result.get("error") or ""
+    return result.get("status") is None and ((err.startswith("timeout") and result.get("stage") != "connect")
+                                             or "reset by peer" in err)
+
+
 def fetch_shared(address: str, port: int, host: str, tls: bool, ca_file: str | None, timeout: float) -> dict[str, Any]:
     """fetch(), but in a batch run the TLS and IPv6 probes of one target both GET / from each of its
     addresses (HSTS and redirect; v4/v6 parity): the request goes out once and the probe that did not

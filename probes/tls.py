@@ -282,10 +282,10 @@ def _http(address: str, port: int, host: str, settings: ProbeSettings, deadline:
 
     https = fetch_shared(address, port, host, True, settings.ca_file, left())
     requests = 2 if https.get("tls_verified") is False else 1
-    err = https.get("error") or ""
-    if (err.startswith("timeout") and https.get("stage") != "connect") or "reset by peer" in err:
-        # one silence or one reset is not an answer
-        https = fetch_shared(address, port, host, True, settings.ca_file, left())
+    from probes.http import fetch, retry_worthy
+
+    if retry_worthy(https):  # one silence or one reset is not an answer; not shared: the shared one failed
+        https = fetch(address, port, host, True, settings.ca_file, left())
         https["retried"] = True
         requests += 1
     plain = fetch_shared(address, 80, host, False, None, left(1.0)) if port == 443 else None
