@@ -678,3 +678,36 @@ def test_ipv6_web_counts_the_tls_probes_answer_with_the_accepted_suites():
     tls_obs.subject = addr
     out = ipv6_web(Target(HOST, HOST, [], [addr]), [aaaa, web, tls_obs], load_profile("lab"))
     assert [o.verdict for o in out] == ["pass"], out[0].en
+
+
+def test_reports_written_before_caused_by_and_fix_still_load_and_rejudge():
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from netready.judge import rejudge
+    from netready.model import Report
+
+    old = {"schema_version": 1, "tool_version": "0.1.0", "started": "2026-01-01T00:00:00.000Z",
+           "finished": "2026-01-01T00:00:01.000Z", "profile": "circular32", "settings": {},
+           "targets": [{"name": HOST, "ascii_name": HOST, "ipv4": ["198.51.100.7"], "ipv6": [], "error": None}],
+           "observations": [{"id": "tls:x:198.51.100.7", "probe": "tls", "target": HOST, "subject": "198.51.100.7",
+                             "asked": {}, "data": {"address": "198.51.100.7", "port": 443,
+                                                   "handshake": {"error": "connection refused", "kind": "refused"},
+                                                   "reachable": False, "versions": {}},
+                             "started": "2026-01-01T00:00:00.000Z", "duration_ms": 1.0,
+                             "error": "port 443: connection refused"}],
+           "findings": [{"rule_id": "VN-HTTPS", "target": HOST, "verdict": "fail", "level": "required",
+                         "message": {"en": "x", "vi": "x"}, "subject": "198.51.100.7", "evidence": []}],
+           "summary": {"targets": {}, "totals": {"targets": 1, "compliant": 0, "not_compliant": 1,
+                                                  "undetermined": 0}}}
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(old, schema)
+    report = Report.from_dict(old)
+    assert report.findings[0].caused_by is None and report.findings[0].fix is None
+    again = rejudge(report, PROFILE)
+    jsonschema.validate(json.loads(again.to_json()), schema)
+    ca = next(f for f in again.findings if f.rule_id == "VN-TLS-CA")
+    assert (ca.verdict, ca.caused_by) == ("info", "VN-HTTPS")
+    assert next(f for f in again.findings if f.rule_id == "VN-HTTPS").fix["action"] == "tls"
