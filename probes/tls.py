@@ -737,6 +737,19 @@ def scan_host(
         return list(pool.map(lambda a: scan_address(host, a, port, sni, settings, name), addresses))
 
 
+def _our_dns_servers(settings: ProbeSettings) -> list[str]:
+    """Where this run's DNS questions start (the resolvers, or the root servers of the hints): a refusal
+    from one of them says something about this vantage point, not about the portal."""
+    if settings.resolvers:
+        return list(settings.resolvers)
+    try:
+        from probes.dns import load_root_hints
+
+        return load_root_hints(settings.root_hints) if settings.root_hints else []
+    except (OSError, ValueError):
+        return []
+
+
 def _name_error(name: str, host: str, error: str, problem: str = "unresolved") -> Observation:
     """A name-level observation: no address to probe (problem unresolved | no_address) or no probe at all
     (internal: the hello templates could not be built)."""
@@ -747,7 +760,9 @@ def _name_error(name: str, host: str, error: str, problem: str = "unresolved") -
 def run(target: Target, settings: ProbeSettings) -> list[Observation]:
     """The scanner's entry point: port 443 on every published address, SNI = the portal's ASCII name."""
     if target.error:
-        return [_name_error(target.ascii_name or target.name, target.ascii_name, f"target unusable: {target.error}")]
+        obs = _name_error(target.ascii_name or target.name, target.ascii_name, f"target unusable: {target.error}")
+        obs.data["our_servers"] = _our_dns_servers(settings)
+        return [obs]
     if not target.addresses:
         return [
             _name_error(

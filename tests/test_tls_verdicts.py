@@ -627,22 +627,29 @@ def test_failing_findings_carry_a_fix_hint_shown_in_table_html_and_json(settings
         assert "netready remediate tls" in text or fmt == "json", fmt
 
 
-@pytest.mark.parametrize(("answers", "status", "https"), [
-    ({"A": {"rcode": "NXDOMAIN"}, "AAAA": {"rcode": "NXDOMAIN"}}, "not-compliant", "fail"),  # a proven NXDOMAIN
-    ({"A": {"rcode": "NOERROR"}, "AAAA": {"rcode": "NOERROR"}}, "not-compliant", "fail"),  # no address at all
-    ({"A": {"error": "refused: nothing listens on port 53 of 198.51.100.122"},
-      "AAAA": {"error": "refused: nothing listens on port 53 of 198.51.100.122"}}, "not-compliant", "fail"),
-    ({"A": {"error": "timeout after 1 s"}, "AAAA": {"error": "timeout after 1 s"}}, "undetermined", "error"),
+@pytest.mark.parametrize(("answers", "ours", "status", "https"), [
+    ({"A": {"rcode": "NXDOMAIN"}, "AAAA": {"rcode": "NXDOMAIN"}}, [], "not-compliant", "fail"),  # proven NXDOMAIN
+    ({"A": {"rcode": "NOERROR"}, "AAAA": {"rcode": "NOERROR"}}, [], "not-compliant", "fail"),  # no address at all
+    ({"A": {"error": "refused: nothing listens on port 53 of 198.51.100.122", "servers": ["198.51.100.122"]},
+      "AAAA": {"error": "refused: nothing listens on port 53 of 198.51.100.122", "servers": ["198.51.100.122"]}},
+     ["198.51.100.65"], "not-compliant", "fail"),  # the portal's own name server refuses
+    ({"A": {"error": "refused: nothing listens on port 53 of 127.0.0.9", "servers": ["127.0.0.9"]},
+      "AAAA": {"error": "refused: nothing listens on port 53 of 127.0.0.9", "servers": ["127.0.0.9"]}},
+     ["127.0.0.9"], "undetermined", "error"),  # our own root server refuses: nothing known about the portal
+    ({"A": {"error": "timeout after 1 s"}, "AAAA": {"error": "timeout after 1 s"}}, [], "undetermined", "error"),
 ])
-def test_name_without_address_fails_https_when_proven_and_is_an_error_only_when_ambiguous(answers, status, https):
+def test_name_without_address_fails_https_when_proven_and_is_an_error_only_when_ambiguous(answers, ours, status,
+                                                                                           https, tmp_path):
     from netready.judge import judge_target, target_summary
 
+    hints = tmp_path / "hints"
+    hints.write_text("".join(f". 1 NS r{i}.\nr{i}. 1 A {a}\n" for i, a in enumerate(ours)) or ". 1 NS r.\n")
     error = "; ".join(f"{t}: {a['error']}" for t, a in answers.items() if a.get("error")) or None
     resolved = Observation(id=f"dns:{HOST}:addresses", probe="dns", target=HOST, subject=HOST, error=error,
-                           data={t: {"records": [], "rcode": a.get("rcode"), "error": a.get("error")}
-                                 for t, a in answers.items()})
+                           data={t: {"records": [], "rcode": a.get("rcode"), "error": a.get("error"),
+                                     "servers": a.get("servers", [])} for t, a in answers.items()})
     target = Target(HOST, HOST, error=f"name does not resolve: {error}" if error else "name has no A or AAAA record")
-    observations = [resolved, *tls.run(target, ProbeSettings())]
+    observations = [resolved, *tls.run(target, ProbeSettings(root_hints=str(hints)))]
     findings = [f for f in judge_target(target, observations, PROFILE)
                 if f.rule_id.startswith(("VN-HTTPS", "VN-TLS", "BP-TLS", "BP-HSTS", "BP-OCSP"))]
     https_found = [f for f in findings if f.rule_id == "VN-HTTPS"]

@@ -79,7 +79,8 @@ _AMBIGUOUS_DNS = ("timeout", "timed out", "servfail", "no response", "budget", "
 
 def _name_without_address(observations: list[Observation]) -> Callable[[Observation], Outcome]:
     """VN-HTTPS for a name with no address: a proven NXDOMAIN or NODATA, or name servers that refuse or answer
-    garbage, are definitive (nobody can reach the portal): fail. A timeout or SERVFAIL is ambiguity: error."""
+    garbage, are definitive (nobody can reach the portal): fail. A timeout or SERVFAIL is ambiguity: error,
+    and so is a refusal by this run's own resolvers or root servers (it says nothing about the portal)."""
     dns_obs = next((o for o in by_probe(observations, "dns") if o.id.endswith(":addresses")), None)
 
     def judge(obs: Observation) -> Outcome:
@@ -94,7 +95,10 @@ def _name_without_address(observations: list[Observation]) -> Callable[[Observat
             return _o("fail", f"No HTTPS: the name has no address ({rcodes})",
                       f"Không có HTTPS: tên miền không có địa chỉ ({rcodes})", "no_address")
         text = "; ".join(errors)
-        if any(word in e.lower() for e in errors for word in _AMBIGUOUS_DNS):
+        ours = set((obs.data or {}).get("our_servers") or [])
+        failing = {srv for a in answers for srv in a.get("servers") or []}
+        if any(word in e.lower() for e in errors for word in _AMBIGUOUS_DNS) or (failing & ours) or not failing:
+            # silence, or our own resolvers / root servers do not answer: nothing is known about the portal
             return _o("error", f"HTTPS not checked: the name could not be resolved ({text})",
                       f"Chưa kiểm tra được HTTPS: không phân giải được tên miền ({text})")
         return _o("fail", f"No HTTPS: the name's servers give no usable answer, nobody can resolve it ({text})",
