@@ -124,7 +124,9 @@ def make_leaf(
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True
+            # RSA leaves may also be used for static-RSA key exchange (cbconly): keyEncipherment, which browsers
+            # check (Chrome: ERR_SSL_KEY_USAGE_INCOMPATIBLE without it); an EC leaf signs only
+            x509.KeyUsage(True, True, key_type != "ec", False, False, False, False, False, False), critical=True
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
