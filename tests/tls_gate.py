@@ -265,6 +265,8 @@ def read_hello(conn: socket.socket) -> Hello | None:
         if not chunk:
             return None
         buf += chunk
+    if buf[0] != 0x16:  # an SSLv2-format hello (the weakness checks send one) or garbage: no TLS record
+        return Hello(buf, len(buf), int.from_bytes(buf[3:5], "big") if buf[0] & 0x80 else 0, [], [], [])
     rlen = int.from_bytes(buf[3:5], "big")
     while len(buf) < 5 + rlen:
         chunk = conn.recv(65536)
