@@ -161,6 +161,23 @@ def test_sha1_intermediate_on_the_path_fails(pki, settings, tmp_path):
     assert "OpenSSL" in out["VN-TLS-CA"].en
 
 
+def test_weak_ca_key_counts_only_on_the_verified_path(pki, settings):
+    weak_key = rsa.generate_private_key(65537, 1024)
+    unused = cert("Old 1024-bit Cross", weak_key, pki.root, pki.root_key, ca=True)  # sent, on no path
+    leaf, key = pki.leaf([HOST])
+    with serving(ssl_backend([pki.files("weak-cross", [leaf, pki.inter, unused], key)])) as srv:
+        obs = scan(srv.port, settings)
+    assert judge(obs)["BP-TLS-CERT"].verdict == "pass", judge(obs)["BP-TLS-CERT"].en
+
+    weak_inter = cert("Weak Intermediate", weak_key, pki.root, pki.root_key, ca=True)
+    key = rsa.generate_private_key(65537, 2048)
+    leaf = cert(HOST, key, weak_inter, weak_key, names=[HOST])
+    with serving(ssl_backend([pki.files("weak-int", [leaf, weak_inter], key)])) as srv:
+        obs = scan(srv.port, settings)
+    out = judge(obs)["BP-TLS-CERT"]
+    assert out.verdict == "fail" and "RSA key of 1024 bits" in out.en, out.en
+
+
 # --- 4. one silence is not a refusal of everything ----------------------------------------------------------
 
 
