@@ -644,6 +644,19 @@ def test_failing_findings_carry_a_fix_hint_shown_in_table_html_and_json(settings
         assert "netready remediate tls" in text or fmt == "json", fmt
 
 
+def test_every_rule_of_the_catalogue_has_a_fix_hint_in_both_languages():
+    from netready.remediate import PLAYBOOKS
+    from netready.rules import catalogue
+
+    for rule in catalogue().values():
+        assert "default" in rule.fix, rule.id
+        for hint, text in rule.fix.items():
+            assert text.get("en", "").strip() and text.get("vi", "").strip(), (rule.id, hint)
+        assert rule.action is None or rule.action in PLAYBOOKS, (rule.id, rule.action)
+        fix = rule.fix_for("no such reason")  # an unknown reason falls back to the rule's default line
+        assert fix and fix["en"] == rule.fix["default"]["en"] and fix["action"] == rule.action
+
+
 @pytest.mark.parametrize(("answers", "ours", "status", "https"), [
     ({"A": {"rcode": "NXDOMAIN"}, "AAAA": {"rcode": "NXDOMAIN"}}, [], "not-compliant", "fail"),  # proven NXDOMAIN
     ({"A": {"rcode": "NOERROR"}, "AAAA": {"rcode": "NOERROR"}}, [], "not-compliant", "fail"),  # no address at all
