@@ -5,7 +5,6 @@ drops, resets, alerts or answers strangely, or on observations shaped like the p
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import ssl
 import subprocess
 import time
@@ -19,6 +18,7 @@ from tls_gate import (
     ALERT_HANDSHAKE_FAILURE,
     PKI,
     cert,
+    closed_port,
     gated,
     http_answer,
     openssl_sign_sha1,
@@ -449,11 +449,7 @@ def test_server_error_on_one_family_only_is_a_parity_failure_named_by_status():
 
 
 def test_refused_443_fails_https_and_the_other_rules_are_its_consequences(settings):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    out = judge(scan(port, settings))
+    out = judge(scan(closed_port(), settings))
     assert out["VN-HTTPS"].verdict == "fail" and "refused" in out["VN-HTTPS"].en
     for rule in ("VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS13", "BP-TLS-CERT", "BP-HSTS", "BP-TLS-PQ"):
         assert (out[rule].verdict, out[rule].caused_by) == ("info", "VN-HTTPS"), (rule, out[rule])
@@ -626,10 +622,7 @@ def test_failing_findings_carry_a_fix_hint_shown_in_table_html_and_json(settings
     from netready.render import render
     from netready.scan import TargetResult, build_report
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = closed_port()
     obs = scan(port, settings)
     target = Target(HOST, HOST, ["127.0.0.1"])
     findings = judge_target(target, [obs], PROFILE)

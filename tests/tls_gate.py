@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from tls_fakes import _pipe as copy_until_eof  # one direction, then half-close
 
 from netready.lab import pqweb
 
@@ -359,30 +360,24 @@ class Gate:
 
 
 def _pipe(a: socket.socket, b: socket.socket, client_done: Callable[[], None] | None = None) -> None:
-    def copy(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            try:
-                dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-
     for s in (a, b):
         s.settimeout(5)
-    t = threading.Thread(target=copy, args=(b, a), daemon=True)
+    t = threading.Thread(target=copy_until_eof, args=(b, a), daemon=True)
     t.start()
-    copy(a, b)
+    copy_until_eof(a, b)
     if client_done:
         client_done()
     t.join(6)
     b.close()
+
+
+def closed_port(address: str = "127.0.0.1") -> int:
+    """A loopback port nothing listens on (bound, then released): connecting gets a reset."""
+    s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    s.bind((address, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 @contextmanager
