@@ -650,6 +650,16 @@ def test_every_rule_of_the_catalogue_has_a_fix_hint_in_both_languages():
         assert fix and fix["en"] == rule.fix["default"]["en"] and fix["action"] == rule.action
 
 
+def _garbage_only() -> str:
+    """The resolver's words for a server that sent only datagrams that are not answers until the timeout."""
+    from probes.dns import _failure
+    from probes.dns_transport import StrayTimeout
+
+    junk = StrayTimeout(["BadResponse: the answer does not repeat the question (garbage, or an answer to "
+                         "another question)"] * 2)
+    return _failure(junk, "198.51.100.123", 1.0)
+
+
 @pytest.mark.parametrize(("answers", "ours", "status", "https"), [
     ({"A": {"rcode": "NXDOMAIN"}, "AAAA": {"rcode": "NXDOMAIN"}}, [], "not-compliant", "fail"),  # proven NXDOMAIN
     ({"A": {"rcode": "NOERROR"}, "AAAA": {"rcode": "NOERROR"}}, [], "not-compliant", "fail"),  # no address at all
@@ -659,6 +669,9 @@ def test_every_rule_of_the_catalogue_has_a_fix_hint_in_both_languages():
     ({"A": {"error": "refused: nothing listens on port 53 of 127.0.0.9", "servers": ["127.0.0.9"]},
       "AAAA": {"error": "refused: nothing listens on port 53 of 127.0.0.9", "servers": ["127.0.0.9"]}},
      ["127.0.0.9"], "undetermined", "error"),  # our own root server refuses: nothing known about the portal
+    ({"A": {"error": _garbage_only(), "servers": ["198.51.100.123"]},
+      "AAAA": {"error": _garbage_only(), "servers": ["198.51.100.123"]}},
+     ["198.51.100.65"], "not-compliant", "fail"),  # the portal's name server answers only garbage (over UDP)
     ({"A": {"error": "timeout after 1 s"}, "AAAA": {"error": "timeout after 1 s"}}, [], "undetermined", "error"),
 ])
 def test_name_without_address_fails_https_when_proven_and_is_an_error_only_when_ambiguous(answers, ours, status,

@@ -17,6 +17,7 @@ from typing import Any
 
 from netready.evaluate import Outcome, by_probe, evaluator
 from netready.model import Observation, Target
+from probes.dns_transport import STRAYS_DISCARDED
 from probes.tls_suites import BAD_FLAGS, FFDHE, GROUP_BITS, LEGACY_VERSIONS, classify
 from probes.tls_vulns import find as find_vuln
 
@@ -77,6 +78,12 @@ def _no_address(obs: Observation) -> bool:
 _AMBIGUOUS_DNS = ("timeout", "timed out", "servfail", "no response", "budget", "no server to ask", "truncated")
 
 
+def _ambiguous_dns(error: str) -> bool:
+    """A silence or SERVFAIL; not a timeout during which the server sent only garbage (it did answer, uselessly)."""
+    low = error.lower()
+    return STRAYS_DISCARDED not in low and any(word in low for word in _AMBIGUOUS_DNS)
+
+
 def _name_without_address(observations: list[Observation]) -> Callable[[Observation], Outcome]:
     """VN-HTTPS for a name with no address: a proven NXDOMAIN or NODATA, or name servers that refuse or answer
     garbage, are definitive (nobody can reach the portal): fail. A timeout or SERVFAIL is ambiguity: error,
@@ -97,7 +104,7 @@ def _name_without_address(observations: list[Observation]) -> Callable[[Observat
         text = "; ".join(errors)
         ours = set((obs.data or {}).get("our_servers") or [])
         failing = {srv for a in answers for srv in a.get("servers") or []}
-        if any(word in e.lower() for e in errors for word in _AMBIGUOUS_DNS) or (failing & ours) or not failing:
+        if any(_ambiguous_dns(e) for e in errors) or (failing & ours) or not failing:
             # silence, or our own resolvers / root servers do not answer: nothing is known about the portal
             return _o("error", f"HTTPS not checked: the name could not be resolved ({text})",
                       f"Chưa kiểm tra được HTTPS: không phân giải được tên miền ({text})")
