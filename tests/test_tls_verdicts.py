@@ -660,6 +660,12 @@ def _garbage_only() -> str:
     return _failure(junk, "198.51.100.123", 1.0)
 
 
+def _failed(whys: dict[str, str]) -> dict:
+    """A resolution that failed at these servers, as probes.dns words it (server -> why)."""
+    return {"error": "; ".join(f"{srv}: {why}" for srv, why in whys.items()), "servers": list(whys)[-1:],
+            "failures": whys}
+
+
 @pytest.mark.parametrize(("answers", "ours", "status", "https"), [
     ({"A": {"rcode": "NXDOMAIN"}, "AAAA": {"rcode": "NXDOMAIN"}}, [], "not-compliant", "fail"),  # proven NXDOMAIN
     ({"A": {"rcode": "NOERROR"}, "AAAA": {"rcode": "NOERROR"}}, [], "not-compliant", "fail"),  # no address at all
@@ -672,6 +678,14 @@ def _garbage_only() -> str:
     ({"A": {"error": _garbage_only(), "servers": ["198.51.100.123"]},
       "AAAA": {"error": _garbage_only(), "servers": ["198.51.100.123"]}},
      ["198.51.100.65"], "not-compliant", "fail"),  # the portal's name server answers only garbage (over UDP)
+    # its name server refused A, and AAAA got no answer (Linux rate-limits the ICMP port unreachable): refused
+    ({"A": _failed({"198.51.100.122": "refused: nothing listens on port 53 of 198.51.100.122"}),
+      "AAAA": _failed({"198.51.100.122": "timeout after 1 s"})}, ["198.51.100.65"], "not-compliant", "fail"),
+    # two name servers, one refuses and one is silent: the silent one might still answer
+    ({"A": _failed({"198.51.100.122": "refused: nothing listens on port 53 of 198.51.100.122",
+                    "198.51.100.121": "timeout after 1 s"}),
+      "AAAA": _failed({"198.51.100.122": "refused: nothing listens on port 53 of 198.51.100.122",
+                       "198.51.100.121": "timeout after 1 s"})}, ["198.51.100.65"], "undetermined", "error"),
     ({"A": {"error": "timeout after 1 s"}, "AAAA": {"error": "timeout after 1 s"}}, [], "undetermined", "error"),
 ])
 def test_name_without_address_fails_https_when_proven_and_is_an_error_only_when_ambiguous(answers, ours, status,
@@ -683,7 +697,8 @@ def test_name_without_address_fails_https_when_proven_and_is_an_error_only_when_
     error = "; ".join(f"{t}: {a['error']}" for t, a in answers.items() if a.get("error")) or None
     resolved = Observation(id=f"dns:{HOST}:addresses", probe="dns", target=HOST, subject=HOST, error=error,
                            data={t: {"records": [], "rcode": a.get("rcode"), "error": a.get("error"),
-                                     "servers": a.get("servers", [])} for t, a in answers.items()})
+                                     "servers": a.get("servers", []), "failures": a.get("failures", {})}
+                                 for t, a in answers.items()})
     target = Target(HOST, HOST, error=f"name does not resolve: {error}" if error else "name has no A or AAAA record")
     observations = [resolved, *tls.run(target, ProbeSettings(root_hints=str(hints)))]
     findings = [f for f in judge_target(target, observations, PROFILE)

@@ -103,8 +103,20 @@ def _name_without_address(observations: list[Observation]) -> Callable[[Observat
                       f"Không có HTTPS: tên miền không có địa chỉ ({rcodes})", "no_address")
         text = "; ".join(errors)
         ours = set((obs.data or {}).get("our_servers") or [])
-        failing = {srv for a in answers for srv in a.get("servers") or []}
-        if any(_ambiguous_dns(e) for e in errors) or (failing & ours) or not failing:
+        # Each server the last questions went to, and why it failed them (A and AAAA). A server that refused
+        # or answered garbage once has answered: its silence to another question (Linux rate-limits the ICMP
+        # port unreachable that is its refusal) does not take that back. Reports without `failures`: the text.
+        whys: dict[str, list[str]] = {}
+        for a in answers:
+            for srv, why in (a.get("failures") or {}).items():
+                whys.setdefault(srv, []).append(why)
+        if whys:
+            failing = set(whys)
+            ambiguous = any(all(_ambiguous_dns(w) for w in ws) for ws in whys.values())
+        else:
+            failing = {srv for a in answers for srv in a.get("servers") or []}
+            ambiguous = any(_ambiguous_dns(e) for e in errors)
+        if ambiguous or (failing & ours) or not failing:
             # silence, or our own resolvers / root servers do not answer: nothing is known about the portal
             return _o("error", f"HTTPS not checked: the name could not be resolved ({text})",
                       f"Chưa kiểm tra được HTTPS: không phân giải được tên miền ({text})")
