@@ -216,7 +216,8 @@ AREA_RULES: dict[str, tuple[str, ...]] = {
     "dnssec": ("VN-DNSSEC", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS", "BP-DNS-CONSISTENT", "BP-CAA",
                "BP-DNS-DELEGATION", "BP-DNSSEC-CDS"),
     "tls": ("VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS-LEGACY-OFF",
-            "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-OCSP", "BP-TLS-VULNS"),
+            "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-OCSP", "BP-TLS-VULNS",
+            "BP-TLS-PQ"),
     "ipv6": ("VN-IPV6-WEB", "VN-IPV6-DNS", "BP-IPV6-PARITY", "VN-NAMING", "VN-IPV6-ONLY"),
 }
 

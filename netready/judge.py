@@ -58,9 +58,19 @@ def judge_target(target: Target, observations: list[Observation], profile: Profi
                     message={"vi": out.vi, "en": out.en},
                     subject=out.subject,
                     evidence=list(out.evidence),
+                    caused_by=out.caused_by,
+                    fix=fix_for(rule_id, out.verdict, out.hint),
                 )
             )
     return findings
+
+
+def fix_for(rule_id: str, verdict: str, hint: str | None = None) -> dict[str, Any] | None:
+    """The catalogue's fix hint for a fail or warn of this rule (None for any other verdict)."""
+    rule = catalogue().get(rule_id)
+    if rule is None or verdict not in ("fail", "warn"):
+        return None
+    return rule.fix_for(hint)
 
 
 def judge(targets: list[Target], observations: list[Observation], profile: Profile) -> list[Finding]:

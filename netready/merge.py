@@ -347,16 +347,24 @@ def merge_reports(vantages: list[Vantage], profile: Profile,
         seen = {e.vantage for e in entries}
         no_verdict = [n for n in judged_at[target] if n not in seen]
         not_checked = [n for n in all_names if n not in checked_at[target]]
-        counted = [e.finding.verdict for e in entries if e.counted]
+        counted_entries = [e for e in entries if e.counted]
+        # A consequence (caused_by: no TLS on this address from there) says nothing about the rule itself:
+        # where another vantage point could judge the rule, its verdict stands.
+        judged = [e for e in counted_entries if not e.finding.caused_by] or counted_entries
+        counted = [e.finding.verdict for e in judged]
+        verdict = worst(counted) if counted else "error"
+        chosen = next((e.finding for e in judged if e.finding.verdict == verdict), None)
         findings.append(
             Finding(
                 rule_id=rule_id,
                 target=target,
-                verdict=worst(counted) if counted else "error",  # type: ignore[arg-type]
+                verdict=verdict,  # type: ignore[arg-type]
                 level=profile.level(rule_id),  # type: ignore[arg-type]
                 message={lang: _message(entries, no_verdict, not_checked, lang) for lang in ("vi", "en")},
                 subject=subject,
                 evidence=[e for entry in entries for e in entry.finding.evidence],
+                caused_by=chosen.caused_by if chosen else None,
+                fix=chosen.fix if chosen else None,
             )
         )
     merged_targets = list(targets.values())

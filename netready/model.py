@@ -146,16 +146,32 @@ class Finding:
     message: dict[str, str]  # {"vi": ..., "en": ...}
     subject: str | None = None  # an address, zone or server; None for the whole target
     evidence: list[str] = field(default_factory=list)  # observation ids
+    # The rule whose finding on the same subject is the root cause of this one (e.g. "VN-HTTPS": the
+    # address has no TLS, so there is no certificate to judge). Such a finding has verdict "info": it is
+    # reported but neither scored nor counted for the status, which comes from the root cause itself.
+    caused_by: str | None = None
+    # How to fix a fail or warn, from the rule catalogue: {"en", "vi", "action"}; action is the
+    # `netready remediate` action whose playbook fixes it, or null.
+    fix: dict[str, Any] | None = None
 
     def text(self, lang: str = "en") -> str:
         return self.message.get(lang) or self.message.get("en") or ""
 
+    def fix_text(self, lang: str = "en") -> str:
+        if not self.fix:
+            return ""
+        return self.fix.get(lang) or self.fix.get("en") or ""
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        for optional in ("caused_by", "fix"):  # absent when empty: most findings have neither (report size)
+            if data[optional] is None:
+                del data[optional]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
-        finding = cls(**clean(data))
+        finding = cls(**clean(data))  # reports written before caused_by/fix existed load with both None
         if finding.verdict not in VERDICTS or finding.level not in LEVELS:
             raise ValueError(f"finding {finding.rule_id!r}: unknown verdict {finding.verdict!r} or level "
                              f"{finding.level!r} (verdicts: {', '.join(VERDICTS)}; levels: {', '.join(LEVELS)})")
@@ -344,6 +360,9 @@ def result_record(target: Target, observations: list[Observation], findings: lis
         if d["target"] == name:
             del d["target"]
         d["evidence"] = [position.get(e, e) for e in f.evidence]
+        for optional in ("caused_by", "fix"):  # as Finding.to_dict: absent when empty
+            if d[optional] is None:
+                del d[optional]
         found.append(d)
     return {"target": target.to_dict(), "observations": obs, "findings": found}
 

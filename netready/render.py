@@ -26,13 +26,13 @@ LABELS = {
         "target": "target", "rule": "rule", "level": "level", "verdict": "verdict", "subject": "on",
         "reason": "reason", "compliant": "COMPLIANT", "not-compliant": "NOT COMPLIANT",
         "undetermined": "UNDETERMINED (a required check could not run)", "score": "score",
-        "addresses": "addresses", "none": "none",
+        "addresses": "addresses", "none": "none", "fix": "How to fix", "remediate": "netready remediate",
     },
     "vi": {
         "target": "tên miền", "rule": "quy tắc", "level": "mức", "verdict": "kết quả", "subject": "trên",
         "reason": "lý do", "compliant": "ĐẠT", "not-compliant": "KHÔNG ĐẠT",
         "undetermined": "CHƯA XÁC ĐỊNH (có kiểm tra bắt buộc không chạy được)", "score": "điểm",
-        "addresses": "địa chỉ", "none": "không có",
+        "addresses": "địa chỉ", "none": "không có", "fix": "Cách khắc phục", "remediate": "netready remediate",
     },
 }
 VERDICT_WORDS = {
@@ -60,6 +60,15 @@ def _paint(text: str, verdict: str, colour: bool) -> str:
 
 def _short(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def fix_line(f: Any, lang: str = "en") -> str:
+    """One line on how to fix a finding (from the rule catalogue), with the playbook action if one fixes it."""
+    if not getattr(f, "fix", None):
+        return ""
+    action = f.fix.get("action")
+    tail = f" ({LABELS[lang]['remediate']} {action})" if action else ""
+    return f.fix_text(lang) + tail
 
 
 def render(report: Report, fmt: str = "table", lang: str = "en", colour: bool = False) -> str:
@@ -128,6 +137,11 @@ def render_table(report: Report, lang: str = "en", colour: bool = False) -> str:
         rows.sort(key=lambda r: list(rules).index(r[0]) if r[0] in rules else 999)
         out.append(tabulate(rows, headers=[labels["rule"], labels["level"], labels["verdict"], labels["subject"],
                                            labels["reason"]], tablefmt="simple"))
+        fixes = sorted({(f.rule_id, fix_line(f, lang)) for f in report.findings_for(name) if f.fix},
+                       key=lambda x: list(rules).index(x[0]) if x[0] in rules else 999)
+        if fixes:
+            out.append(f"{labels['fix']}:")
+            out.extend(f"  {rule}: {line}" for rule, line in fixes)
         out.append(summary_line(report, name, lang))
         out.append("")
     if len(report.targets) > 1:
@@ -173,7 +187,11 @@ def render_csv(report: Report) -> str:
     writer.writerow(["name", "ascii_name", "status", "score", "ipv4", "ipv6", *rules])
     for target in report.targets:
         worst: dict[str, str] = {}
-        for f in report.findings_for(target.ascii_name):
+        found = report.findings_for(target.ascii_name)
+        judged = {f.rule_id for f in found if not f.caused_by}
+        for f in found:
+            if f.caused_by and f.rule_id in judged:
+                continue  # a consequence on one address does not hide the verdict on the others
             cur = worst.get(f.rule_id)
             if cur is None or order.index(f.verdict) < order.index(cur):
                 worst[f.rule_id] = f.verdict
@@ -277,6 +295,7 @@ def render_html(report: Report, lang: str = "en") -> str:
         categories=CATEGORIES,
         pictures=_chain_pictures(report),
         certificates=_certificates(report),
+        fix_line=fix_line,
         raw_json=raw,
         page_check=(PAGE_CHECK[lang]["label"], page_check_mode(report, lang)),
         raw_sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),

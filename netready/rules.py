@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -25,10 +26,21 @@ class Rule:
     title: dict[str, str]
     passes_when: dict[str, str]
     remediation: str
+    # One line on how to fix a fail or warn, per reason: {"default": {"en", "vi"}, "<hint>": {...}}.
+    # An evaluator names the reason (Outcome.hint); the judge copies the text into the finding.
+    fix: dict[str, dict[str, str]] = field(default_factory=dict)
+    action: str | None = None  # the `netready remediate` action whose playbook fixes this rule
 
     def text(self, field: str, lang: str) -> str:
         texts: dict[str, str] = getattr(self, field)
         return texts.get(lang) or texts["en"]
+
+    def fix_for(self, hint: str | None = None) -> dict[str, Any] | None:
+        """The fix hint of one reason (or the rule's default): {"en", "vi", "action"}, or None."""
+        text = self.fix.get(hint or "default") or self.fix.get("default")
+        if not text and not self.action:
+            return None
+        return {"en": (text or {}).get("en", ""), "vi": (text or {}).get("vi", ""), "action": self.action}
 
 
 @cache

@@ -12,7 +12,7 @@ import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,7 @@ class Answer:
     # is not believed), and, when there is no usable answer, what kind of failure it is (FAILURES).
     zone: dns.name.Name | None = None
     failure: str | None = None
+    failures: dict[str, str] = field(default_factory=dict)  # server -> why it gave no usable answer
 
 
 # Kinds of resolution failure, for judges that must tell a definitive failure from one that may pass:
@@ -205,6 +206,7 @@ class Resolution:
     error: str | None = None
     servers: list[str] = field(default_factory=list)  # servers that gave the final answer
     failure: str | None = None  # the kind of failure behind `error` (FAILURES)
+    failures: dict[str, str] = field(default_factory=dict)  # on error: each server asked last, and why it failed
 
 
 class Resolver:
@@ -257,12 +259,14 @@ class Resolver:
         last = Answer(servers[0] if servers else "-", None, error="no server to ask", failure="no-server-address")
         failures: list[str] = []
         timeouts = 0
+        per_server: dict[str, str] = {}
         for server in servers:
             left = self.deadline - time.monotonic()
             if left <= 0:
                 last = Answer(server, None, error=f"time budget of {self.settings.budget:g} s for this target used up",
                               failure="budget")
                 failures.append(last.error)
+                per_server[server] = last.error
                 break
             self.queries += 1
             ans = ask(server, qname, rdtype, min(self.timeout, left), dnssec=self.dnssec, recursion=recursion)
@@ -279,11 +283,11 @@ class Resolver:
                 last = ans
                 timeouts += bool(ans.error and "timeout" in ans.error)
             failures.append(f"{server}: {last.error}")
-        if last.failure is None:
-            last.failure = "timeout" if timeouts == len(failures) else "unanswered"
+            per_server[server] = last.error or "no answer"
+        failure = last.failure or ("timeout" if timeouts == len(failures) else "unanswered")
         if len(failures) > 1:
-            last = Answer(last.server, last.response, last.tcp, "; ".join(failures), failure=last.failure)
-        return last
+            last = Answer(last.server, last.response, last.tcp, "; ".join(failures))
+        return replace(last, failure=failure, failures=per_server)  # a copy: `ask` answers may be shared
 
     def query(self, qname: str, rdtype: str, _depth: int = 0) -> tuple[Answer, list[str]]:
         """The final response for qname/rdtype and the list of servers consulted last."""
@@ -396,6 +400,7 @@ class Resolver:
             if ans.response is None or ans.error:
                 result.error = ans.error or "no response"
                 result.failure = ans.failure
+                result.failures = dict(ans.failures)
                 return result
             resp = ans.response
             result.rcode = dns.rcode.to_text(resp.rcode())
@@ -498,7 +503,8 @@ def resolve_addresses(ascii_name: str, settings: ProbeSettings) -> tuple[list[st
         results = {t: resolver.resolve(ascii_name, t) for t in ("A", "AAAA")}
         ipv4, ipv6 = results["A"].records, results["AAAA"].records
         obs.data = {
-            t: {"records": r.records, "cnames": r.cnames, "rcode": r.rcode, "error": r.error, "servers": r.servers}
+            t: {"records": r.records, "cnames": r.cnames, "rcode": r.rcode, "error": r.error, "servers": r.servers,
+                "failures": r.failures}
             for t, r in results.items()
         }
         errors = [f"{t}: {r.error}" for t, r in results.items() if r.error]

@@ -114,6 +114,11 @@ def _family(server: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in server else socket.AF_INET
 
 
+# How StrayTimeout.note says the server sent datagrams, none of them an answer (the judge reads it: a server
+# that answers only garbage is a definitive failure, not a silence).
+STRAYS_DISCARDED = "that did not answer the question discarded"
+
+
 class StrayTimeout(dns.exception.Timeout):
     """No answer in time, but datagrams that were not the answer came and were discarded."""
 
@@ -123,7 +128,7 @@ class StrayTimeout(dns.exception.Timeout):
 
     def note(self) -> str:
         kinds = sorted(set(self.discarded))
-        return f"{len(self.discarded)} datagram(s) that did not answer the question discarded ({'; '.join(kinds)})"
+        return f"{len(self.discarded)} datagram(s) {STRAYS_DISCARDED} ({'; '.join(kinds)})"
 
 
 def udp(query: bytes, server: str, timeout: float) -> bytes:

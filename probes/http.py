@@ -30,6 +30,9 @@ class _Deadline(Exception):
     """The whole-call deadline passed."""
 
 
+DeadlineError = _Deadline  # public name for other probes using connect()
+
+
 @dataclass
 class FetchResult:
     """What one GET saw. Field names are the JSON shape documented in docs/probes/http.md."""
@@ -57,10 +60,21 @@ class FetchResult:
     tls_error: str | None = None  # why verification failed (the fetch went on unverified)
 
 
+# What the GET offers: every suite this OpenSSL has but PSK/SRP/anonymous/NULL (under 128 suites), TLS 1.0+
+# at security level 0, so a server with only CBC-SHA or static-RSA suites still answers. Cipher quality and
+# key sizes are judged by the TLS rules, not by whether a page can be fetched.
+OFFER = "ALL:!PSK:!SRP:!aNULL:!eNULL:@SECLEVEL=0"
+
+
 @functools.lru_cache(maxsize=16)
-def _context(ca_file: str | None, verify: bool) -> ssl.SSLContext:
+def _context(ca_file: str | None, verify: bool, ciphers: str | None = None) -> ssl.SSLContext:
     """Contexts are costly to build (CA parsing); build each kind once per process."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    try:
+        ctx.set_ciphers(ciphers or OFFER)
+    except ssl.SSLError:
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
     if verify:
         ctx.check_hostname = True
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -70,11 +84,6 @@ def _context(ca_file: str | None, verify: bool) -> ssl.SSLContext:
     else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-        try:  # reach legacy servers too: fetching is not judging
-            ctx.set_ciphers("ALL:@SECLEVEL=0")
-        except ssl.SSLError:
-            pass
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 
@@ -127,6 +136,13 @@ def _connect(address: str, port: int, deadline: float) -> socket.socket:
     return sock
 
 
+def connect(address: str, port: int, deadline: float) -> socket.socket:
+    """A connected TCP socket to a literal address, bounded by `deadline` (time.monotonic()); raises
+    DeadlineError, ConnectionRefusedError, or OSError (EHOSTUNREACH... naming the router) at once on an
+    ICMP unreachable. Used by the raw TLS hellos and the OpenSSL handshake too."""
+    return _connect(address, port, deadline)
+
+
 def _icmp_error(sock: socket.socket) -> None:
     """Raise the first ICMP error queued on the socket, naming the router that sent it."""
     try:
@@ -164,10 +180,11 @@ def _handshake(raw: socket.socket, host: str, ctx: ssl.SSLContext, deadline: flo
     return tls
 
 
-def _unverified(old: socket.socket, address: str, port: int, host: str, deadline: float) -> ssl.SSLSocket:
+def _unverified(old: socket.socket, address: str, port: int, host: str, deadline: float,
+                ciphers: str | None = None) -> ssl.SSLSocket:
     """A fresh connection and a handshake that accepts any certificate and any version."""
     old.close()
-    return _handshake(_connect(address, port, deadline), host, _context(None, False), deadline)
+    return _handshake(_connect(address, port, deadline), host, _context(None, False, ciphers), deadline)
 
 
 def _is_literal(host: str) -> bool:
@@ -316,12 +333,14 @@ def fetch(
     ca_file: str | None,
     timeout: float,
     path: str = "/",
+    ciphers: str | None = None,
 ) -> dict[str, Any]:
     """One GET to a literal address with Host/SNI = host; never raises, never outlives `timeout`.
 
     TLS certificate problems do not stop the fetch: the first handshake verifies (chain to the
     system store plus ca_file, host name, dates); when that fails the reason goes to tls_error and a
-    second, unverified handshake fetches the page anyway. No redirect is followed.
+    second, unverified handshake fetches the page anyway. No redirect is followed. `ciphers` (an
+    OpenSSL cipher string) replaces the default offer (OFFER).
     """
     t0 = time.monotonic()
     deadline = t0 + timeout
@@ -335,12 +354,12 @@ def fetch(
         if tls:
             result.stage = "tls"
             try:
-                sock = _handshake(sock, host, _context(ca_file, True), deadline)
+                sock = _handshake(sock, host, _context(ca_file, True, ciphers), deadline)
                 result.tls_verified = True
             except ssl.SSLCertVerificationError as exc:
                 result.tls_verified = False
                 result.tls_error = exc.verify_message or str(exc)
-                sock = _unverified(sock, address, port, host, deadline)
+                sock = _unverified(sock, address, port, host, deadline, ciphers)
             except ssl.SSLError as exc:
                 reason = str(exc.reason or exc)
                 if "ALERT" in reason.upper():
@@ -349,7 +368,7 @@ def fetch(
                 weak = any(w in reason.upper() for w in ("TOO_SMALL", "TOO_WEAK"))
                 result.tls_verified = False if weak else None
                 result.tls_error = f"verified handshake failed: {reason}"
-                sock = _unverified(sock, address, port, host, deadline)
+                sock = _unverified(sock, address, port, host, deadline, ciphers)
             assert isinstance(sock, ssl.SSLSocket)
             result.tls_version = sock.version()
         _exchange(sock, result, deadline)
@@ -376,6 +395,14 @@ def fetch(
     return asdict(result)
 
 
+def retry_worthy(result: dict[str, Any]) -> bool:
+    """A GET that timed out after its TCP connect, or was reset: one silence or one reset is not an answer,
+    worth one more (unshared) try. A connect that timed out, a refusal or an HTTP answer are answers."""
+    err = result.get("error") or ""
+    return result.get("status") is None and ((err.startswith("timeout") and result.get("stage") != "connect")
+                                             or "reset by peer" in err)
+
+
 def fetch_shared(address: str, port: int, host: str, tls: bool, ca_file: str | None, timeout: float) -> dict[str, Any]:
     """fetch(), but in a batch run the TLS and IPv6 probes of one target both GET / from each of its
     addresses (HSTS and redirect; v4/v6 parity): the request goes out once and the probe that did not
@@ -386,6 +413,26 @@ def fetch_shared(address: str, port: int, host: str, tls: bool, ca_file: str | N
                                            lambda: fetch(address, port, host, tls, ca_file, timeout),
                                            timeout * 4, timeout * 2 + 1)
     return {**result, "shared": True} if shared else dict(result)
+
+
+def split_location(location: str, base: str) -> dict[str, Any]:
+    """A Location header resolved against the request URL (relative ones too), then read by parse_location
+    (the one Location parser), with its path and query; never raises. A bad port or a broken IPv6 literal
+    gives {"error": "..."} naming the problem: a finding, not an exception."""
+    from urllib.parse import urljoin, urlsplit
+
+    try:
+        url = urljoin(base, location.strip())
+    except ValueError as exc:
+        return {"error": f"bad Location {location[:80]!r}: {exc}", "url": location[:200]}
+    out: dict[str, Any] = {**parse_location(url), "url": url}
+    if out["error"]:
+        return out
+    parts = urlsplit(url)
+    out["path"] = parts.path or "/"
+    out["query"] = parts.query
+    out["path_query"] = out["path"] + (f"?{parts.query}" if parts.query else "")
+    return out
 
 
 def tcp_connect(address: str, port: int, timeout: float) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from netready.model import Observation, ObservationTimer, ProbeSettings, Target
 from probes import dns as pdns
 from probes import runcache
 from probes.dnssec_walk import query_once, soa_key
-from probes.http import fetch_shared
+from probes.http import fetch, fetch_shared, retry_worthy
 
 PROBE = "ipv6"
 MAX_WORKERS = 16
@@ -93,6 +93,8 @@ def _web(name: str, address: str, family: int, settings: ProbeSettings) -> Obser
         # Reachability of ports 80 and 443 comes from the GETs' own connects; the TLS probe GETs the same
         # pages from the same addresses, so in a batch run each request goes out once (fetch_shared).
         https = fetch_shared(address, 443, name, True, settings.ca_file, settings.timeout)
+        if retry_worthy(https):  # one silence or one reset after the connect is not an answer: once more
+            https = {**fetch(address, 443, name, True, settings.ca_file, settings.timeout), "retried": True}
         plain = fetch_shared(address, 80, name, False, None, settings.timeout)
         t80, t443 = _port_from_fetch(plain), _port_from_fetch(https)
         obs.data = {

@@ -11,17 +11,21 @@ spliced bytes with scapy's dissector.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import socket
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # SHA-256("HelloRetryRequest"): the ServerHello.random that marks a HelloRetryRequest (RFC 8446 4.1.3).
 HRR_RANDOM = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
 
 EXT_SNI, EXT_GROUPS, EXT_POINTS, EXT_SIGALGS, EXT_VERSIONS, EXT_KEY_SHARE, EXT_RENEG = 0, 10, 11, 13, 43, 51, 0xFF01
+EXT_PADDING, EXT_EMS = 21, 23  # RFC 7685 padding, RFC 7627 extended_master_secret
+# Key-share groups a hello can carry a real share for (RFC 8446 4.2.8, draft-ietf-tls-ecdhe-mlkem).
+X25519, SECP256R1, SECP384R1, X25519MLKEM768, SECP256R1MLKEM768 = 29, 23, 24, 0x11EC, 0x11EB
 
 SIG_ALGS = [
     0x0403,
@@ -161,15 +165,50 @@ def _vec(data: bytes, width: int) -> bytes:
     return len(data).to_bytes(width, "big") + data
 
 
-def client_hello(version: int, ciphers: list[int], sni: str | None, groups: list[int], key_share: bool = True) -> bytes:
+@functools.lru_cache(maxsize=8)
+def _share(group: int) -> bytes:
+    """A real public key share for one group (made once per process; the probe never completes a key
+    exchange, but a server validates what it is given: FIPS 203 checks an ML-KEM key's encoding)."""
+    if group == X25519:
+        return _template("tls13").x25519_share
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    def point(curve) -> bytes:
+        return ec.generate_private_key(curve).public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+
+    if group == SECP256R1:
+        return point(ec.SECP256R1())
+    if group == SECP384R1:
+        return point(ec.SECP384R1())
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+
+    ek = mlkem.MLKEM768PrivateKey.generate().public_key().public_bytes_raw()  # 1184 bytes
+    if group == X25519MLKEM768:  # ML-KEM first, then X25519 (draft-ietf-tls-ecdhe-mlkem 4.1)
+        return ek + _template("tls13").x25519_share
+    if group == SECP256R1MLKEM768:  # the ECDH share first
+        return point(ec.SECP256R1()) + ek
+    raise ValueError(f"no key share for group 0x{group:04X}")
+
+
+def client_hello(version: int, ciphers: list[int], sni: str | None, groups: list[int], key_share: bool = True,
+                 share_groups: list[int] | None = None) -> bytes:
     """One ClientHello record offering `version` (SSLv3..TLS 1.3), these suites and named groups.
 
     TLS 1.3: supported_versions = [1.3]; a real X25519 key share when x25519 is offered and key_share is
     True, else an empty share list (the server must then answer HelloRetryRequest naming its group).
+    share_groups names the groups to send real shares for instead (X25519MLKEM768 and SecP256r1MLKEM768
+    shares are about 1.2 kB: such a hello spans several TCP segments on a real path).
+    Every hello but SSLv3's carries extended_master_secret (RFC 7627; FIPS-mode servers require it),
+    and one whose length falls in 256-511 bytes is padded to 512 (RFC 7685: some load balancers hang
+    on such hellos).
     """
     kind = "ssl3" if version == 0x0300 else "tls13" if version == 0x0304 else "tls12"
     tpl = _template(kind)
     legacy = tpl.legacy_version if kind != "tls12" else version
+    if share_groups is None:
+        share_groups = [X25519] if key_share and X25519 in groups else []
     exts = []
     for etype, body in tpl.extensions:
         if etype == EXT_SNI:
@@ -184,20 +223,22 @@ def client_hello(version: int, ciphers: list[int], sni: str | None, groups: list
         elif etype == EXT_SIGALGS and version < 0x0303:
             continue  # not defined before TLS 1.2; some old servers choke on it
         elif etype == EXT_KEY_SHARE:
-            share = b""
-            if key_share and 29 in groups:
-                share = (29).to_bytes(2, "big") + _vec(tpl.x25519_share, 2)
-            body = _vec(share, 2)
+            body = _vec(b"".join(g.to_bytes(2, "big") + _vec(_share(g), 2) for g in share_groups), 2)
         exts.append(etype.to_bytes(2, "big") + _vec(body, 2))
+    if kind != "ssl3":
+        exts.append(EXT_EMS.to_bytes(2, "big") + b"\x00\x00")
     session_id = os.urandom(32) if kind == "tls13" else b""  # 1.3 middlebox compatibility mode
-    body = (
+    head = (
         legacy.to_bytes(2, "big")
         + os.urandom(32)
         + _vec(session_id, 1)
         + _vec(struct.pack(f"!{len(ciphers)}H", *ciphers), 2)
         + b"\x01\x00"
-        + (_vec(b"".join(exts), 2) if exts else b"")
     )
+    length = 4 + len(head) + (2 + sum(len(e) for e in exts) if exts else 0)
+    if exts and 0xFF < length < 0x200:  # what OpenSSL's SSL_OP_TLSEXT_PADDING does
+        exts.append(EXT_PADDING.to_bytes(2, "big") + _vec(bytes(max(0, 0x200 - length - 4)), 2))
+    body = head + (_vec(b"".join(exts), 2) if exts else b"")
     handshake = b"\x01" + _vec(body, 3)
     return b"\x16" + tpl.record_version.to_bytes(2, "big") + _vec(handshake, 2)
 
@@ -206,7 +247,9 @@ def client_hello(version: int, ciphers: list[int], sni: str | None, groups: list
 class Answer:
     """The server's first answer to a raw hello, reduced to what decides a question."""
 
-    kind: str  # hello | hrr | alert | closed | reset | timeout | refused | not_tls | truncated | error
+    # hello | hrr | alert | closed | reset | timeout | refused | unreachable | not_tls | truncated | error,
+    # or protocol_error (set by check_answer: the server chose what was not offered)
+    kind: str
     version: int | None = None  # negotiated (supported_versions when present, else ServerHello.version)
     cipher: int | None = None
     group: int | None = None  # TLS 1.3 key_share group, or TLS <= 1.2 ServerKeyExchange named curve
@@ -214,10 +257,30 @@ class Answer:
     alert: str | None = None
     detail: str | None = None
     ms: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # warning-level alerts before the answer (RFC 6066 3)
+    attempts: int = 1  # exchanges it took (a timeout or a reset is tried twice)
 
     @property
     def accepted(self) -> bool:
         return self.kind in ("hello", "hrr")
+
+
+def check_answer(ans: Answer, version: int, ciphers: list[int], groups: list[int]) -> Answer:
+    """A ServerHello that picks a suite, a group or a higher version that was not offered is a protocol
+    error, not acceptance (RFC 8446 4.1.3, RFC 5246 7.4.1.3): a client aborts such a handshake."""
+    if not ans.accepted:
+        return ans
+    wrong = []
+    if ans.cipher is not None and ans.cipher not in ciphers:
+        wrong.append(f"suite 0x{ans.cipher:04X}")
+    if ans.version is not None and ans.version > version:
+        wrong.append(f"version 0x{ans.version:04X}")
+    if ans.group is not None and (ans.version or 0) >= 0x0304 and ans.group not in groups:
+        wrong.append(f"group 0x{ans.group:04X}")
+    if wrong:
+        ans.detail = "server chose " + " and ".join(wrong) + " that the hello did not offer"
+        ans.kind = "protocol_error"
+    return ans
 
 
 class _Reader:
@@ -227,6 +290,7 @@ class _Reader:
         self.sock, self.deadline = sock, deadline
         self.buf = b""
         self.hs = b""
+        self.warnings: list[str] = []
 
     def _need(self, n: int) -> bool:
         while len(self.buf) < n:
@@ -259,7 +323,12 @@ class _Reader:
             if ctype == 21:
                 if len(frag) < 2:
                     return Answer("truncated", detail="short alert")
-                return Answer("alert", alert=ALERTS.get(frag[1], f"alert {frag[1]}"))
+                for i in range(0, len(frag) - 1, 2):
+                    level, name = frag[i], ALERTS.get(frag[i + 1], f"alert {frag[i + 1]}")
+                    if level != 1 or frag[i + 1] == 0:  # fatal, or close_notify: the server said no
+                        return Answer("alert", alert=name, warnings=self.warnings)
+                    self.warnings.append(name)  # a warning (unrecognized_name...) is not a refusal: read on
+                continue
             if ctype != 22:
                 return Answer("not_tls", detail=f"record type {ctype} before ServerHello")
             self.hs += frag
@@ -294,47 +363,63 @@ def _parse_server_hello(body: bytes) -> Answer:
 
 
 def _parse_key_exchange(body: bytes, ans: Answer) -> None:
-    """ECDHE: curve_type 3 + named curve; DHE: the modulus p comes first (RFC 5246 7.4.3)."""
-    if len(body) >= 3 and body[0] == 3:
-        ans.group = int.from_bytes(body[1:3], "big")
-    elif len(body) >= 2:
+    """ECDHE: curve_type 3 + named curve (RFC 8422 5.4); DHE: the modulus p comes first (RFC 5246 7.4.3).
+    Which one it is comes from the negotiated suite, never from the first byte: a 6144-bit prime is
+    768 bytes long, so its length field starts with 0x03 too."""
+    from probes.tls_suites import classify, suite_name
+
+    kx = classify(suite_name(ans.cipher)).kx if ans.cipher is not None else ""
+    if kx.startswith("ECDH"):
+        if len(body) >= 3 and body[0] == 3:
+            ans.group = int.from_bytes(body[1:3], "big")
+    elif kx.startswith(("DHE", "DH_")) and len(body) >= 2:
         plen = int.from_bytes(body[0:2], "big")
         p = body[2 : 2 + plen]
         ans.dh_bits = int.from_bytes(p, "big").bit_length()
 
 
+UNREACHABLE = (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN)
+
+
 def exchange(address: str, port: int, hello: bytes, timeout: float, want_kex: bool = False) -> Answer:
-    """Connect, send one hello, read the answer (and the ServerKeyExchange when want_kex); never raises."""
+    """Connect, send one hello, read the answer (and the ServerKeyExchange when want_kex); never raises.
+
+    kinds at connect: refused (RST), unreachable (ICMP unreachable: a definitive answer, read at once from
+    the socket's error queue), timeout (no answer at all)."""
     t0 = time.monotonic()
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        ans = _exchange(sock, address, port, hello, timeout, want_kex)
+        ans = _exchange(address, port, hello, timeout, want_kex)
     except TimeoutError:
         ans = Answer("timeout", detail=f"no answer within {timeout:g} s")
     except ConnectionResetError:
         ans = Answer("reset", detail="connection reset by peer")
+    except ConnectionRefusedError:
+        ans = Answer("refused", detail="connection refused")
     except OSError as exc:
-        ans = Answer("error", detail=exc.strerror or str(exc))
+        kind = "unreachable" if exc.errno in UNREACHABLE else "error"
+        ans = Answer(kind, detail=exc.strerror or str(exc))
     except (IndexError, ValueError, struct.error) as exc:
         ans = Answer("not_tls", detail=f"malformed ServerHello: {exc}")
-    finally:
-        sock.close()
     ans.ms = round((time.monotonic() - t0) * 1000, 3)
     return ans
 
 
-def _exchange(sock: socket.socket, address: str, port: int, hello: bytes, timeout: float, want_kex: bool) -> Answer:
+def _exchange(address: str, port: int, hello: bytes, timeout: float, want_kex: bool) -> Answer:
+    from probes.http import DeadlineError, connect
+
     deadline = time.monotonic() + timeout
-    sock.settimeout(timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.connect((address, port))
-    except ConnectionRefusedError:
-        return Answer("refused", detail="connection refused")
-    except TimeoutError:
+    try:  # ICMP "unreachable" ends the connect at once (probes.http.connect reads the socket's error queue)
+        sock = connect(address, port, deadline)
+    except DeadlineError:
         return Answer("timeout", detail=f"TCP connect timed out after {timeout:g} s")
-    sock.sendall(hello)
+    with sock:
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(hello)
+        return _read_answer(sock, deadline, want_kex)
+
+
+def _read_answer(sock: socket.socket, deadline: float, want_kex: bool) -> Answer:
     reader = _Reader(sock, deadline)
     first = reader.next_message()
     if isinstance(first, Answer):
@@ -342,6 +427,7 @@ def _exchange(sock: socket.socket, address: str, port: int, hello: bytes, timeou
     if first[0] != 2:
         return Answer("not_tls", detail=f"handshake message {first[0]} instead of ServerHello")
     ans = _parse_server_hello(first[1])
+    ans.warnings = reader.warnings
     if want_kex and ans.kind == "hello" and (ans.version or 0) < 0x0304:
         while True:
             msg = reader.next_message()

@@ -249,6 +249,43 @@ def suite_table() -> dict[int, str]:
     return table
 
 
+MAX_SUITES_PER_HELLO = 120  # some servers refuse a hello of 128 suites or more (testssl.sh splits too)
+_ODD = ("PSK", "SRP", "KRB5", "anon", "NULL", "EXPORT", "FORTEZZA", "GOST", "_DH_", "ECDH_", "DSS", "RC2", "IDEA")
+
+
+@functools.lru_cache(maxsize=1)
+def suite_chunks() -> tuple[tuple[int, ...], ...]:
+    """Every TLS <= 1.2 suite, in hellos of at most MAX_SUITES_PER_HELLO: suites real servers use first
+    (forward secret AEAD, then the rest of ECDHE/DHE/RSA), then PSK, SRP, anonymous, export and the like,
+    so a server usually answers from the first hello and the later ones only confirm a refusal."""
+    def rank(item: tuple[int, str]) -> tuple:
+        code, name = item
+        info = classify(name)
+        odd = any(word in name for word in _ODD) and not name.startswith(("TLS_ECDHE_", "TLS_DHE_RSA_",
+                                                                          "TLS_RSA_WITH"))
+        return (odd, bool(set(info.flags) & BAD_FLAGS), not info.fs, not info.aead, code)
+
+    ordered = [code for code, _ in sorted(suite_table().items(), key=rank)]
+    return tuple(tuple(ordered[i : i + MAX_SUITES_PER_HELLO]) for i in range(0, len(ordered), MAX_SUITES_PER_HELLO))
+
+
+@functools.lru_cache(maxsize=1)
+def openssl_names() -> dict[int, str]:
+    """IANA suite id -> OpenSSL name, for the suites this Python's OpenSSL can speak (any security level)."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+    return {c["id"] & 0xFFFF: c["name"] for c in ctx.get_ciphers()}
+
+
+def openssl_cipher_string(suite_ids: list[int]) -> str | None:
+    """An OpenSSL cipher string offering exactly these TLS <= 1.2 suites (those OpenSSL has), at security
+    level 0; None when OpenSSL has none of them."""
+    names = [openssl_names()[c] for c in sorted(set(suite_ids)) if c in openssl_names() and c not in TLS13_SUITES]
+    return ":".join(names[:MAX_SUITES_PER_HELLO]) + ":@SECLEVEL=0" if names else None
+
+
 def suite_name(suite_id: int) -> str:
     if suite_id in TLS13_SUITES:
         return TLS13_SUITES[suite_id]

@@ -62,7 +62,9 @@ def test_interrupt_then_resume(tmp_path):
     for t in final.targets:
         assert t.error, t.name
         found = final.findings_for(t.ascii_name)
-        assert all(f.verdict == "error" for f in found if f.level == "required"), [f.to_dict() for f in found]
+        # an error, or a consequence of one (caused_by: the TLS rules of a name that gives no address)
+        assert all(f.verdict == "error" or (f.verdict == "info" and f.caused_by) for f in found
+                   if f.level == "required"), [f.to_dict() for f in found]
         assert not any(f.verdict == "pass" for f in found if f.rule_id != "VN-NAMING")
 
 

@@ -90,6 +90,22 @@ def test_only_strays_is_a_timeout_that_says_what_was_discarded(net):
     assert ans.response is None and "timeout" in ans.error and "discarded" in ans.error
 
 
+def test_a_failed_resolution_says_why_each_server_failed(net):
+    """The judge tells a refusal or garbage (an answer) from a silence per server (issue #14), so the
+    resolution keeps each server's reason beside the joined error text."""
+    def strays_only(q, tcp):
+        stray = dns.message.make_response(q)
+        stray.id = (q.id + 1) % 65536
+        return stray
+
+    garbage, dead = net.serve(strays_only).address, net.addr()  # nothing listens on `dead`: refused
+    _v4, _v6, obs = resolve_addresses("www.portal.test", net.settings([garbage, dead], "", timeout=0.3))
+    for rdtype in ("A", "AAAA"):
+        why = obs.data[rdtype]["failures"]
+        assert set(why) == {garbage, dead}, why
+        assert "discarded" in why[garbage] and why[dead].startswith("refused"), why
+
+
 def test_one_lost_datagram_is_retransmitted_before_the_timeout(net):
     seen: list[int] = []
 

@@ -120,13 +120,22 @@ def test_merge_gives_the_worst_verdict_over_vantage_points(vp):
     assert all(o.subject.split("/", 1)[0] == o.id.split("/", 1)[0] for o in merged.observations)
     assert all(e in set(ids) for f in merged.findings for e in f.evidence)
 
-    # Every merged verdict is the worst of the two inputs' own verdicts (all three portals).
+    # Every merged verdict is the worst of the two inputs' own verdicts (all three portals), a consequence
+    # of another rule's failure (caused_by) counting only where no vantage point could judge the rule itself.
     va, vb = _verdicts(a), _verdicts(b)
+    caused = [{(f.target, f.rule_id, f.subject) for f in r.findings if f.caused_by} for r in (a, b)]
     got = _verdicts(merged)
     assert set(got) == set(va) | set(vb)
     for key, verdict in got.items():
         seen = [v[key] for v in (va, vb) if key in v]
-        assert verdict == min(seen, key=VERDICT_ORDER.index), key
+        judged = [v[key] for v, c in zip((va, vb), caused, strict=True) if key in v and key not in c]
+        assert verdict == min(judged or seen, key=VERDICT_ORDER.index), key
+    # isp-b has no route to the good portal's AAAA: there VN-HTTPS fails and the TLS rules are its consequences;
+    # isp-a judged them, so its verdicts stand in the merge.
+    assert _finding(b, good, "VN-TLS-CA", v6).caused_by == "VN-HTTPS"
+    assert (_finding(merged, good, "VN-TLS-CA", v6).verdict, _finding(merged, good, "VN-TLS-CA", v6).caused_by) \
+        == ("pass", None)
+    assert _finding(merged, good, "VN-HTTPS", v6).verdict == "fail"
 
     f = _finding(merged, good, "VN-IPV6-WEB", v6)
     assert f.verdict == "fail"

@@ -199,8 +199,20 @@ def test_clean_escapes_control_characters_once():
     assert clean(clean_data) is clean_data  # nothing to do: the same object back
 
 
+def _flat(report: dict) -> dict:
+    """The same report in the flat layout of schema 1, which netready still reads."""
+    rep = Report.from_dict(report)
+    return {**{k: v for k, v in report.items() if k not in ("results", "shared")}, "schema_version": 1,
+            "targets": [t.to_dict() for t in rep.targets],
+            "observations": [o.to_dict() for o in rep.observations],
+            "findings": [f.to_dict() for f in rep.findings]}
+
+
 def test_loaded_report_has_no_control_characters_and_refuses_bad_verdicts(lab_report):
-    data = copy.deepcopy(lab_report)
+    shared = copy.deepcopy(lab_report)  # schema 2: results with shared evidence
+    shared["results"][0]["target"]["error"] = "x\x1b[2Jy"
+    assert Report.from_dict(shared).targets[0].error == "x\\x1b[2Jy"
+    data = _flat(lab_report)
     data["targets"][0]["error"] = "x\x1b[2Jy"
     data["observations"][0]["data"]["injected\x1b"] = ["\x9b1m"]
     rep = Report.from_dict(data)

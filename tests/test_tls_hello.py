@@ -60,17 +60,18 @@ def test_classify():
     assert "NULL" in S.classify("TLS_ECDHE_RSA_WITH_NULL_SHA").flags
 
 
-def test_hostname_matching():
+def test_hostname_matching_per_rfc9525():
     from probes.tls_cert import hostname_matches as m
 
     assert m("a.example", ["a.example"], [], [])
     assert m("www.a.example", ["*.a.example"], [], [])
     assert not m("a.example", ["*.a.example"], [], [])
     assert not m("x.y.a.example", ["*.a.example"], [], [])
-    assert not m("xn--bcher-kva.a.example", ["*.a.example"], [], [])  # no wildcard over an IDN label
+    assert m("xn--bcher-kva.a.example", ["*.a.example"], [], [])  # a wildcard is one whole label, A-labels too
+    assert not m("xn--bcher-kva.a.example", ["xn--*.a.example"], [], [])  # never a partial-label wildcard
     assert m("xn--bcher-kva.example", ["XN--BCHER-KVA.example"], [], [])
     assert not m("a.example", ["b.example"], [], ["a.example"])  # CN ignored when SAN present
-    assert m("a.example", [], [], ["a.example"])
+    assert not m("a.example", [], [], ["a.example"])  # and a CN-only certificate matches nothing
     assert m("198.51.100.1", [], ["198.51.100.1"], [])
 
 

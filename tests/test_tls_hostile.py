@@ -242,7 +242,7 @@ def test_closed_port(settings):
     assert obs.error and "refused" in obs.error
     assert obs.data["counts"]["tcp_connections"] == 1  # no pointless retries on a closed port
     v = _judge(obs)
-    assert v["VN-HTTPS"] == "fail" and v["VN-TLS-CA"] == "error" and v["VN-TLS12"] == "error"
+    assert v["VN-HTTPS"] == "fail" and v["VN-TLS-CA"] == "info" and v["VN-TLS12"] == "info"  # consequences
 
 
 def _reset(sock: socket.socket) -> None:
@@ -278,9 +278,9 @@ def test_hostile(handler, word, settings):
         obs = _scan(port, settings)
         elapsed = time.monotonic() - t0
     assert obs.error and word in (obs.error + " ".join(obs.data.get("errors", [])) + str(obs.data["versions"]))
-    assert elapsed < 3 and obs.data["counts"]["raw_hellos"] <= 8
+    assert elapsed < 3 and obs.data["counts"]["raw_hellos"] <= 10  # a reset is tried twice
     v = _judge(obs)
-    assert v["VN-HTTPS"] == "fail" and v["VN-TLS-CA"] == "error"
+    assert v["VN-HTTPS"] == "fail" and v["VN-TLS-CA"] == "info"
 
 
 def test_silent_server_respects_budget(settings):
@@ -298,7 +298,7 @@ def test_unresolvable_name():
     # no resolvers and a root-hints file with no server: resolution must fail fast, as an observation
     obs = tls.scan_host("no-such-name.invalid", settings=ProbeSettings(resolvers=["127.0.0.1"], timeout=0.3))
     assert len(obs) == 1 and obs[0].error and obs[0].id == "tls:no-such-name.invalid"
-    assert obs[0].data == {}
+    assert obs[0].data == {"name_problem": "unresolved"}
 
 
 def test_run_without_addresses():

@@ -35,6 +35,8 @@ class Outcome:
     vi: str
     subject: str | None = None
     evidence: tuple[str, ...] = field(default_factory=tuple)
+    caused_by: str | None = None  # root-cause rule on the same subject (verdict is then "info")
+    hint: str | None = None  # which fix hint of the rule applies (a key of its `fix` in rules.yaml)
 
 
 Evaluator = Callable[[Target, list[Observation], "Profile"], list[Outcome]]

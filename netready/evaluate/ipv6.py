@@ -37,7 +37,22 @@ def _one(observations: list[Observation], suffix: str) -> Observation | None:
 
 
 def _webs(observations: list[Observation], family: int) -> list[Observation]:
-    return [o for o in by_probe(observations, "ipv6") if ":web:" in o.id and o.data.get("family") == family]
+    """The web observations of one family; where this probe's HTTPS GET failed in the handshake but the TLS
+    probe's GET of the same address got an answer (it retries with exactly the suites the server accepts),
+    that answer stands in, marked "from_tls_probe"."""
+    tls_https = {o.subject: ((o.data or {}).get("http") or {}).get("https") or {}
+                 for o in by_probe(observations, "tls")}
+    out = []
+    for o in by_probe(observations, "ipv6"):
+        if ":web:" not in o.id or o.data.get("family") != family:
+            continue
+        https = o.data.get("https") or {}
+        other = tls_https.get(o.subject) or {}
+        if https.get("status") is None and https.get("stage") == "tls" and other.get("status") is not None:
+            o = Observation(o.id, o.probe, o.target, o.subject, o.asked,
+                            {**o.data, "https": {**other, "from_tls_probe": True}}, o.started, o.duration_ms, None)
+        out.append(o)
+    return out
 
 
 def acceptable(cls: str, profile: Profile) -> bool:
@@ -233,7 +248,10 @@ def ipv6_parity(target: Target, observations: list[Observation], profile: Profil
                 "không áp dụng: không có AAAA để so sánh với IPv4",
             )
         ]
-    ref = next((o for o in v4 if (o.data.get("https") or {}).get("status") is not None), None)
+    answered = [o for o in v4 if (o.data.get("https") or {}).get("status") is not None]
+    # the reference: an IPv4 answer that is not a server error when there is one (one broken IPv4 backend
+    # must not make every IPv6 address look different)
+    ref = next((o for o in answered if o.data["https"]["status"] < 500), answered[0] if answered else None)
     if ref is None:
         why = "no A record" if not v4 else "HTTPS gives no answer over IPv4"
         why_vi = "không có bản ghi A" if not v4 else "HTTPS không trả lời qua IPv4"
@@ -253,13 +271,24 @@ def ipv6_parity(target: Target, observations: list[Observation], profile: Profil
 def _parity(v6: Observation, ref: Observation, ok_max: int, fail_min: int) -> Outcome:
     a, b = ref.data["https"], v6.data.get("https") or {}
     addr, ev = v6.subject, (ref.id, v6.id)
-    if b.get("status") is None:
+    if b.get("status") is None:  # the root cause is VN-IPV6-WEB's: nothing answers over IPv6 here
         return Outcome(
-            "fail",
-            f"IPv4 ({ref.subject}) answers {a['status']} but IPv6 ({addr}) gives no answer: {b.get('error')}",
-            f"IPv4 ({ref.subject}) trả lời {a['status']} nhưng IPv6 ({addr}) không trả lời: {b.get('error')}",
+            "info",
+            f"nothing to compare: IPv6 ({addr}) gives no answer ({b.get('error')}); see VN-IPV6-WEB",
+            f"không có gì để so sánh: IPv6 ({addr}) không trả lời ({b.get('error')}); xem VN-IPV6-WEB",
             subject=addr,
             evidence=ev,
+            caused_by="VN-IPV6-WEB",
+        )
+    if (a["status"] >= 500) != (b["status"] >= 500):
+        bad = "IPv6" if b["status"] >= 500 else "IPv4"
+        return Outcome(
+            "fail",
+            f"server error over {bad} only: IPv4 {a['status']}, IPv6 {b['status']}",
+            f"lỗi máy chủ chỉ qua {bad}: IPv4 {a['status']}, IPv6 {b['status']}",
+            subject=addr,
+            evidence=ev,
+            hint="server_error",
         )
     if a["status"] != b["status"]:
         return Outcome(
@@ -269,7 +298,7 @@ def _parity(v6: Observation, ref: Observation, ok_max: int, fail_min: int) -> Ou
             subject=addr,
             evidence=ev,
         )
-    if a.get("location") != b.get("location"):
+    if _redirect_key(a) != _redirect_key(b):
         return Outcome(
             "fail",
             f"redirects differ: IPv4 to {a.get('location')}, IPv6 to {b.get('location')}",
@@ -304,6 +333,23 @@ def _parity(v6: Observation, ref: Observation, ok_max: int, fail_min: int) -> Ou
         subject=addr,
         evidence=ev,
     )
+
+
+def _redirect_key(answer: dict[str, Any]) -> tuple | None:
+    """What a redirect means: scheme, host, port and path. The query (session identifiers, SSO state,
+    nonce and return parameters differ on every request) and path parameters such as ;jsessionid= are
+    left out; an unusable Location is compared as written."""
+    from probes.http import split_location
+
+    loc = answer.get("location")
+    if not loc:
+        return None
+    host = answer.get("host") or "invalid"
+    parts = split_location(loc, f"https://{host}{answer.get('path') or '/'}")
+    if parts.get("error"):
+        return ("unusable", loc)
+    path = ";".join(p.split(";", 1)[0] for p in [parts["path"]])
+    return parts["scheme"], parts["host"], parts["port"], path
 
 
 def _distance(a: int | None, b: int | None) -> int:

@@ -53,10 +53,10 @@ def bp_tls_vulns(target: Target, observations: list[Observation], profile: Any) 
     def judge(obs: Observation, d: dict[str, Any], _p: Any) -> Outcome:
         checks = {e.get("name"): e for e in (d.get("vulns") or {}).get("checks") or []}
         sslv2_on = (checks.get("sslv2") or {}).get("result") == "accepted"
-        if not _tls_up(d) and not sslv2_on:
+        if not _tls_up(d) and not sslv2_on:  # a consequence of VN-HTTPS' finding (issue #14), not one more error
             why = obs.error or "no TLS handshake succeeded"
-            return Outcome("error", f"Cannot judge: no TLS on this address ({why})",
-                           f"Không đánh giá được: địa chỉ này không có TLS ({why})")
+            return Outcome("info", f"Not judged: this address has no TLS ({why}); see VN-HTTPS",
+                           f"Không đánh giá: địa chỉ này không có TLS ({why}); xem VN-HTTPS", caused_by="VN-HTTPS")
         if not checks:
             return Outcome("error", "TLS weaknesses not probed on this address",
                            "Chưa kiểm tra các điểm yếu TLS trên địa chỉ này")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MOZILLA_INTERMEDIATE = (
@@ -10,6 +10,7 @@ MOZILLA_INTERMEDIATE = (
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 )
 # Debian's OpenSSL 3.0 refuses TLS 1.0/1.1, SHA-1 and 1024-bit keys/groups above SECLEVEL 0.
+CBC_ONLY_CIPHERS = "AES128-SHA:AES256-SHA"  # TLS 1.2, static RSA, CBC with HMAC-SHA1 (cbconly)
 LEGACY_CIPHERS = (
     "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA:DHE-RSA-AES128-SHA:AES128-SHA:AES256-SHA:"
     "DES-CBC3-SHA:@SECLEVEL=0"
@@ -29,6 +30,9 @@ class Site:
     http80: str = "redirect"
     hsts: bool = True
     dhparam: Path | None = None
+    more_certs: list[tuple[Path, Path]] = field(default_factory=list)  # (chain, key) of other key types
+    stapling_file: Path | None = None  # a DER OCSP response nginx staples as it is
+    server: str = "nginx"  # nginx, or pqweb (netready/lab/pqweb.py serves it; not in nginx.conf)
 
 
 def page(title: str, body: str) -> str:
@@ -40,7 +44,13 @@ def page(title: str, body: str) -> str:
 
 def _tls(s: Site) -> list[str]:
     lines = [f"ssl_certificate {s.chain};", f"ssl_certificate_key {s.key};"]
-    if s.tls == "legacy":
+    for chain, key in s.more_certs:
+        lines += [f"ssl_certificate {chain};", f"ssl_certificate_key {key};"]
+    if s.stapling_file:
+        lines += ["ssl_stapling on;", f"ssl_stapling_file {s.stapling_file};"]
+    if s.tls == "cbconly":
+        lines += ["ssl_protocols TLSv1.2;", f'ssl_ciphers "{CBC_ONLY_CIPHERS}";', "ssl_prefer_server_ciphers on;"]
+    elif s.tls == "legacy":
         lines += [
             "ssl_protocols TLSv1 TLSv1.1 TLSv1.2;",
             f'ssl_ciphers "{LEGACY_CIPHERS}";',

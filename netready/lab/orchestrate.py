@@ -34,8 +34,8 @@ from .sysutil import Keeper, alive, check_root, cmdline, find_pids, find_tools, 
 
 log = logging.getLogger("netready.lab")
 
-SERVICES = ("named-auth", "named-res", "knot-gov", "knot-agency", "nginx")
-LAB_VERSION = 7  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
+SERVICES = ("named-auth", "named-res", "knot-gov", "knot-agency", "nginx", "pqweb")
+LAB_VERSION = 8  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
 
 
 @contextlib.contextmanager
@@ -198,7 +198,7 @@ def _build_with(
         lap("network")
         ca_files, sites = fut_pki.result()
         lap("pki")
-    nginx_conf = nginx.write_conf(d / "nginx", sites)
+    nginx_conf = nginx.write_conf(d / "nginx", [s for s in sites if s.server == "nginx"])
 
     pids = {h.role: h.pid for h in holders.values()}
     cmds = {
@@ -219,6 +219,10 @@ def _build_with(
             ],
         ),
     }
+    for site in (s for s in sites if s.server == "pqweb"):  # issue #14: ML-KEM needs the wheel's OpenSSL
+        cmds["pqweb"] = ("web", [sys.executable, str(Path(__file__).with_name("pqweb.py")), f"--lab-dir={d}",
+                                 f"--cert={site.chain}", f"--key={site.key}", f"--root={site.root}",
+                                 f"--name={site.names[0]}", *[f"--listen={a}" for a in site.ipv4 + site.ipv6]])
     if scale:  # the broken portals' hostile servers (netready/lab/hostile.py)
         # --lab-dir: the lab finds (alive, stop) its processes by the state dir in their command line.
         hostile = [sys.executable, str(Path(__file__).with_name("hostile.py")), f"--lab-dir={d}"]
@@ -278,8 +282,16 @@ def _make_pki(d: Path, now: dt.datetime, scale: int) -> tuple[dict[str, Path], l
     html = d.parent / "nginx" / "html"
     sites = []
     for sc in SCENARIOS:
-        names = [sc.portal, *pages.host_names(sc.name, sc.index)]  # issue #18: the page's other hosts
-        files = pki.make_leaf(d / sc.name, names, inter, now, sc.cert, sc.send_intermediate)
+        names = [f"*.{sc.zone.rstrip('.')}"] if sc.cert == "wildcard" else [sc.portal]
+        names += pages.host_names(sc.name, sc.index)  # issue #18: the page's other hosts
+        kind = "good" if sc.cert in ("dual", "wildcard") else sc.cert
+        files = pki.make_leaf(d / sc.name, names, inter, now, kind, sc.send_intermediate,
+                              key_type="ec" if sc.cert == "dual" else "rsa")
+        more = []
+        if sc.cert == "dual":  # an RSA certificate beside the ECDSA one, expired: only RSA-only clients see it
+            rsa_files = pki.make_leaf(d / f"{sc.name}-rsa", [sc.portal], inter, now, "expired")
+            more.append((rsa_files.chain, rsa_files.key))
+        staple = pki.make_staple(files.cert, inter, now, d / sc.name / "ocsp.der") if sc.cert == "ocsp" else None
         docroot = html / sc.name
         docroot.mkdir(parents=True, exist_ok=True)
         if not pages.write_docroot(sc.name, docroot):
@@ -313,6 +325,9 @@ def _make_pki(d: Path, now: dt.datetime, scale: int) -> tuple[dict[str, Path], l
                 sc.http80,
                 sc.hsts,
                 dh if sc.tls == "legacy" else None,
+                more,
+                staple,
+                server=sc.server,
             )
         )
     if scale:

@@ -85,6 +85,9 @@ def make_cas(d: Path, now: dt.datetime) -> tuple[Issuer, Issuer]:
     return root, inter
 
 
+OCSP_URL = "http://ocsp.netready-lab.test/"  # named in the leaves of the ocsp scenarios; nothing serves it
+
+
 def make_leaf(
     d: Path,
     names: list[str],
@@ -93,10 +96,16 @@ def make_leaf(
     kind: str = "good",
     send_intermediate: bool = True,
     bits: int | None = None,
+    key_type: str = "rsa",
 ) -> LeafFiles:
-    """kind: good (90 days) | rsa1024 | expired (ended 30 days ago) | selfsigned (10 years)."""
+    """kind: good (90 days) | rsa1024 | expired (ended 30 days ago) | selfsigned (10 years) | ocsp (names an
+    OCSP responder) | muststaple (names one and carries the RFC 7633 TLS feature status_request).
+    key_type: rsa | ec (P-256)."""
     d.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(65537, bits or (1024 if kind == "rsa1024" else 2048))
+    if key_type == "ec":
+        key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        key = rsa.generate_private_key(65537, bits or (1024 if kind == "rsa1024" else 2048))
     start, end = now - DAY, now + 90 * DAY
     if kind == "expired":
         start, end = now - 120 * DAY, now - 30 * DAY
@@ -115,7 +124,9 @@ def make_leaf(
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True
+            # RSA leaves may also be used for static-RSA key exchange (cbconly): keyEncipherment, which browsers
+            # check (Chrome: ERR_SSL_KEY_USAGE_INCOMPATIBLE without it); an EC leaf signs only
+            x509.KeyUsage(True, True, key_type != "ec", False, False, False, False, False, False), critical=True
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -124,6 +135,11 @@ def make_leaf(
         b = b.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(inter.key.public_key()), critical=False
         )
+    if kind in ("ocsp", "muststaple"):
+        b = b.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+            x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(OCSP_URL))]), critical=False)
+    if kind == "muststaple":
+        b = b.add_extension(x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
     cert = b.sign(signer, hashes.SHA256())
     files = LeafFiles(d / "key.pem", d / "cert.pem", d / "chain.pem")
     _write_key(files.key, key)
@@ -131,6 +147,24 @@ def make_leaf(
     send = send_intermediate and kind != "selfsigned"
     files.chain.write_bytes(_pem(cert) + (_pem(inter.cert) if send else b""))
     return files
+
+
+def make_staple(leaf_pem: Path, inter: Issuer, now: dt.datetime, path: Path) -> Path:
+    """A good OCSP response for the leaf, signed by its issuer, valid for a week from an hour ago (DER, for
+    nginx's ssl_stapling_file): what a responder would have said, made offline."""
+    from cryptography.x509 import ocsp
+
+    leaf = x509.load_pem_x509_certificate(leaf_pem.read_bytes())
+    resp = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(cert=leaf, issuer=inter.cert, algorithm=hashes.SHA256(), cert_status=ocsp.OCSPCertStatus.GOOD,
+                      this_update=now - dt.timedelta(hours=1), next_update=now + 7 * DAY,
+                      revocation_time=None, revocation_reason=None)
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, inter.cert)
+        .sign(inter.key, hashes.SHA256())
+    )
+    path.write_bytes(resp.public_bytes(serialization.Encoding.DER))
+    return path
 
 
 def _pi_bits(bits: int) -> int:

@@ -11,11 +11,14 @@ RULES = (
     "VN-DNSSEC", "VN-NAMING", "BP-TLS-LEGACY-OFF", "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT",
     "BP-HSTS", "BP-OCSP", "BP-IPV6-PARITY", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS",
     "BP-DNS-CONSISTENT", "BP-CAA", "VN-IPV6-ONLY", "BP-DNS-DELEGATION", "BP-DNSSEC-CDS", "BP-TLS-VULNS",
+    "BP-TLS-PQ",
 )  # fmt: skip
 
-# What `good` gives. BP-OCSP is info everywhere: no OCSP responder exists offline, nothing is stapled.
-# BP-DNSSEC-CDS is info where a zone publishes no CDS/CDNSKEY (only `cds` does).
-BASELINE: dict[str, str] = {rule: "pass" for rule in RULES} | {"BP-OCSP": "info", "BP-DNSSEC-CDS": "info"}
+# What `good` gives. BP-OCSP is info where nothing is stapled (the lab's leaves name no OCSP responder, but
+# `ocsp`'s). BP-DNSSEC-CDS is info where a zone publishes no CDS/CDNSKEY (only `cds` does). BP-TLS-PQ is info
+# where nginx runs on Debian 12's OpenSSL 3.0 (no ML-KEM; `pq` is served by pqweb).
+BASELINE: dict[str, str] = {rule: "pass" for rule in RULES} | {"BP-OCSP": "info", "BP-DNSSEC-CDS": "info",
+                                                              "BP-TLS-PQ": "info"}
 
 # A verdict is a word, or {"ipv4": word, "ipv6": word} when the address families differ.
 Verdict = str | dict[str, str]
@@ -32,8 +35,10 @@ class Scenario:
     nsec3: tuple[str, int] | None = None  # (salt hex or "-", iterations); None = NSEC
     dnssec: str = "ok"  # ok | bogus-ds | expired | unsigned | stale | optout
     web6: str = "same"  # same | none (no AAAA) | dead (AAAA nobody serves) | diff (other page on v6)
-    tls: str = "modern"  # modern (Mozilla intermediate) | legacy
-    cert: str = "good"  # good | rsa1024 | expired | selfsigned
+    tls: str = "modern"  # modern (Mozilla intermediate) | legacy | cbconly (TLS 1.2, CBC-SHA static RSA only)
+    # good | rsa1024 | expired | selfsigned | dual (ECDSA good + RSA expired) | wildcard (*.<zone>) |
+    # ocsp (names a responder, response stapled) | muststaple (must-staple, nothing stapled)
+    cert: str = "good"
     send_intermediate: bool = True
     http80: str = "redirect"  # redirect (301 to https) | page (200, no redirect)
     hsts: bool = True
@@ -46,6 +51,9 @@ class Scenario:
     # expired copy) | mismatch (parent and zone NS sets differ, wrong glue)
     overrides: dict[str, Verdict] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    # Issue #14: the portal's first label (ASCII; an IDN in its A-label form), and who serves it.
+    label: str = "dichvucong"
+    server: str = "nginx"  # nginx | pqweb (netready/lab/pqweb.py: pyOpenSSL with the wheel's OpenSSL, ML-KEM)
 
     @property
     def zone(self) -> str:
@@ -53,7 +61,7 @@ class Scenario:
 
     @property
     def portal(self) -> str:
-        return f"dichvucong.{self.name}.gov.vn"
+        return f"{self.label}.{self.name}.gov.vn"
 
     @property
     def portal_zone(self) -> str:
@@ -64,9 +72,13 @@ class Scenario:
         return BASELINE | self.overrides
 
 
-_V6ERR = {"ipv4": "pass", "ipv6": "error"}
+# On v6dead's AAAA there is no TLS at all: every rule that needs a handshake there is a consequence of
+# VN-HTTPS (info, caused_by VN-HTTPS), not one more error.
+_V6CAUSED = {"ipv4": "pass", "ipv6": "info"}
 _WEB_RULES = ("VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS-LEGACY-OFF", "BP-TLS13", "BP-TLS-CIPHERS",
               "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-TLS-VULNS")  # fmt: skip
+_HSTS_IGNORED = "fail: the header is sent, but browsers ignore HSTS over a connection whose certificate is not valid " \
+    "(RFC 6797 §8.1)"
 _NOT_RESOLVABLE = (
     "web rules: pass when the portal's A/AAAA are taken from the authoritative servers or with CD=1; a "
     "probe that resolves only through the validating lab resolver gets SERVFAIL and must report error"
@@ -95,10 +107,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "AAAA published (2001:db8:dead::131) but nothing serves it: connecting fails at once "
         "(EHOSTUNREACH, an unreachable route on the lab's host side and in the router); IPv4 side like good",
         web6="dead",
-        overrides={"VN-HTTPS": {"ipv4": "pass", "ipv6": "fail"}, "VN-IPV6-WEB": "fail", "BP-IPV6-PARITY": "fail",
+        overrides={"VN-HTTPS": {"ipv4": "pass", "ipv6": "fail"}, "VN-IPV6-WEB": "fail", "BP-IPV6-PARITY": "info",
                    "VN-IPV6-ONLY": "fail"}
-        | {rule: _V6ERR for rule in _WEB_RULES},
-        notes={"VN-HTTPS": "fail on the AAAA address: it does not answer (connect fails fast, unreachable)"},
+        | {rule: _V6CAUSED for rule in _WEB_RULES},
+        notes={"VN-HTTPS": "fail on the AAAA address: it does not answer (connect fails fast, unreachable)",
+               "web": "on the AAAA address the TLS rules are info with caused_by VN-HTTPS (consequences of the "
+                      "root cause: not scored, no error)",
+               "BP-IPV6-PARITY": "info with caused_by VN-IPV6-WEB: nothing answers over IPv6 to compare with"},
     ),
     Scenario(
         "unsigned",
@@ -166,7 +181,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         8,
         "leaf certificate from the lab CA expired 30 days ago (validity entirely in the past)",
         cert="expired",
-        overrides={"VN-TLS-CA": "fail", "BP-TLS-CERT": "fail"},
+        overrides={"VN-TLS-CA": "fail", "BP-TLS-CERT": "fail", "BP-HSTS": "fail"},
+        notes={"BP-HSTS": _HSTS_IGNORED},
     ),
     Scenario(
         "selfsigned",
@@ -174,16 +190,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         "self-signed leaf (RSA 2048, valid 10 years)",
         cert="selfsigned",
         send_intermediate=False,
-        overrides={"VN-TLS-CA": "fail", "BP-TLS-CERT": "fail"},
-        notes={"BP-TLS-CERT": "fail: self-signed leaf, no CA chain at all (its 3650-day lifetime would only warn)"},
+        overrides={"VN-TLS-CA": "fail", "BP-TLS-CERT": "fail", "BP-HSTS": "fail"},
+        notes={"BP-TLS-CERT": "fail: self-signed leaf, no CA chain at all (its 3650-day lifetime would only warn)",
+               "BP-HSTS": _HSTS_IGNORED},
     ),
     Scenario(
         "noint",
         10,
         "server sends the leaf only, not the intermediate CA",
         send_intermediate=False,
-        overrides={"VN-TLS-CA": "fail", "BP-TLS-CERT": "fail"},
-        notes={"VN-TLS-CA": "fail: unable to get local issuer certificate (bundle = lab root only)"},
+        overrides={"VN-TLS-CA": "fail", "BP-TLS-CERT": "fail", "BP-HSTS": "fail"},
+        notes={"VN-TLS-CA": "fail: unable to get local issuer certificate (bundle = lab root only)",
+               "BP-HSTS": _HSTS_IGNORED},
     ),
     Scenario(
         "v6diff",
@@ -295,6 +313,64 @@ SCENARIOS: tuple[Scenario, ...] = (
         "and ns3: NS sets and glue disagree, every address still answers",
         nameservers="mismatch",
         overrides={"BP-DNS-DELEGATION": "fail"},
+    ),
+    # issue #14 (indexes 24..33): TLS verdicts that were wrong, and the rules of 2026
+    Scenario(
+        "cbconly",
+        24,
+        "TLS 1.2 only with nothing but CBC-SHA static-RSA suites (AES128-SHA, AES256-SHA): HTTPS works for "
+        "any client that offers them, so VN-HTTPS and VN-IPV6-WEB pass; cipher quality is BP-TLS-CIPHERS' business",
+        tls="cbconly",
+        overrides={"BP-TLS13": "fail", "BP-TLS-CIPHERS": "fail", "BP-TLS-KEX": "fail"},
+        notes={"VN-HTTPS": "pass: the GET offers every suite OpenSSL has (Python's default 17 suites would fail here)",
+               "BP-TLS-KEX": "fail: no ECDHE at all (static RSA key exchange)"},
+    ),
+    Scenario(
+        "dualcert",
+        25,
+        "two certificates: ECDSA P-256 (valid, what ECDSA-capable clients get) and RSA 2048 (expired, what "
+        "RSA-only clients get); both are judged",
+        cert="dual",
+        overrides={"VN-TLS-CA": "fail", "BP-TLS-CERT": "fail"},
+        notes={"VN-TLS-CA": "fail: the RSA certificate, seen only in an RSA-only handshake, expired"},
+    ),
+    Scenario(
+        "idnwild",
+        26,
+        "the portal's name is an IDN (dịchvụcông, A-label xn--dchvcng-x0a0689dsha) under a wildcard certificate "
+        "*.idnwild.gov.vn: a wildcard covers one whole label, A-labels included (RFC 9525)",
+        cert="wildcard",
+        label="xn--dchvcng-x0a0689dsha",
+        overrides={"VN-NAMING": "info"},
+        notes={"VN-TLS-CA": "pass: *.idnwild.gov.vn matches xn--dchvcng-x0a0689dsha.idnwild.gov.vn",
+               "VN-NAMING": "info: not dichvucong.<name>.gov.vn"},
+    ),
+    Scenario(
+        "pq",
+        27,
+        "served by a small pyOpenSSL server on the venv wheel's OpenSSL (netready/lab/pqweb.py): TLS 1.2+1.3, "
+        "groups X25519MLKEM768, SecP256r1MLKEM768, X25519, P-256, P-384; otherwise like good",
+        server="pqweb",
+        overrides={"BP-TLS-PQ": "pass"},
+        notes={"BP-TLS-PQ": "pass: X25519MLKEM768 selected from a real 1216-byte key share"},
+    ),
+    Scenario(
+        "ocsp",
+        28,
+        "the leaf names an OCSP responder; nginx staples a good, fresh response made offline with cryptography "
+        "(ssl_stapling_file)",
+        cert="ocsp",
+        overrides={"BP-OCSP": "pass"},
+        notes={"BP-OCSP": "pass: staple parsed with cryptography.x509.ocsp: good, fresh, signed by the issuer"},
+    ),
+    Scenario(
+        "muststaple",
+        29,
+        "the leaf carries must-staple (RFC 7633 TLS feature status_request) and names a responder, but "
+        "nothing is stapled",
+        cert="muststaple",
+        overrides={"BP-OCSP": "fail"},
+        notes={"BP-OCSP": "fail: must-staple without a staple (browsers that honour it refuse the connection)"},
     ),
     # Issue #18 (indexes 34..39): portals whose pages need other hosts (netready/lab/pages.py).
     Scenario(

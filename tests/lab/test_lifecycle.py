@@ -23,7 +23,7 @@ def test_second_up_reuses_the_running_lab(lab):
     after = status(lab.name)
     assert again.to_dict()["portals"] == lab.to_dict()["portals"]
     assert after["running"] and all(p["alive"] for p in after["processes"].values())
-    assert set(after["processes"]) == {"named-auth", "named-res", "knot-gov", "knot-agency", "nginx"}
+    assert set(after["processes"]) == {"named-auth", "named-res", "knot-gov", "knot-agency", "nginx", "pqweb"}
     # Idempotent: nothing was restarted (same pids), so the second call did no rebuild.
     assert {k: p["pid"] for k, p in after["processes"].items()} == {k: p["pid"] for k, p in before["processes"].items()}
 
@@ -38,8 +38,9 @@ def test_env_shape(lab):
     assert [p["scenario"] for p in data["portals"]] == [s.name for s in SCENARIOS]
     for p in data["portals"]:
         assert set(p) >= {"name", "scenario", "ipv4", "ipv6", "zone", "nameservers", "expected"}
-        # The portal is dichvucong.<its zone>, or the apex of its own zone (`optout`).
-        assert p["name"] in (f"dichvucong.{p['zone']}", p["zone"]) and all(
+        # The portal is <label>.<its zone> (dichvucong, or an IDN A-label), or the apex of its own zone (`optout`).
+        label = next(s.label for s in SCENARIOS if s.name == p["scenario"])
+        assert p["name"] in (f"{label}.{p['zone']}", p["zone"]) and all(
             set(ns) == {"name", "ipv4", "ipv6"} for ns in p["nameservers"]
         )
     assert LabEnv.from_dict(data) == env(lab.name)
@@ -111,7 +112,7 @@ def test_down_leaves_nothing_behind():
     out = json.loads(res.stdout.strip().splitlines()[-1])
     print(f"\nseparate lab {name}: up {out['up']:.2f} s, down {out['down']:.2f} s")
     st = out["status"]
-    assert st["running"] and len(st["namespaces"]) == 3 and len(st["processes"]) == 5
+    assert st["running"] and len(st["namespaces"]) == 3 and len(st["processes"]) == 6  # + pqweb (the pq portal)
     assert out["up"] < 60
     # Nothing left in the host namespace it ran in: only lo, only loopback addresses, no routes.
     assert [ln["ifname"] for ln in out["links"]] == ["lo"]
