@@ -97,7 +97,7 @@ def run_round(engine: Engine, settings: ProbeSettings, lab: bool = False, all_po
     def save(name: str, result: ScanResult) -> None:
         with lock, Session(engine) as session, session.begin():
             portal = store.portal_by_name(session, name)
-            rec = store.record(session, portal, result, at=at if at is not None else store.now())
+            rec = store.record(session, portal, result, at=at)  # None: now, once the portal is locked
             if alert_config is not None:
                 alerts.evaluate(session, rec, alert_config)
             out.scanned[portal.name] = session.get(store.State, rec.run.state_id).status

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from netready.monitor import auth, store
-from netready.monitor.db import Base, Evidence, FindingRow, Portal, Run, Token
+from netready.monitor.db import Base, Evidence, FindingRow, Latest, Run, Token
 
 from .synth import T0, result
 
@@ -46,7 +46,7 @@ def test_migrations_give_exactly_the_models_tables(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 def test_identical_scans_extend_one_run_and_share_one_evidence(engine, portal):
@@ -104,7 +104,7 @@ def test_a_new_certificate_starts_a_new_run_with_the_same_verdicts(engine, porta
         row = store.status(s, at=_at(1))[0]
         assert row.changes == ["evidence changed, verdicts the same"]
         assert row.status == "compliant" and row.cert_days == 89.0 and row.rrsig_days == 13.0
-        ev = store.load_evidence(s, s.get(Run, s.get(Portal, 1).last_run_id).evidence_id)
+        ev = store.load_evidence(s, s.get(Latest, 1).evidence_id)
         assert ev["observations"][0]["data"]["certificate"]["chain"][0]["serial"] == "02"
 
 
@@ -276,3 +276,83 @@ def test_findings_with_new_fields_and_verdict_words_are_stored(engine, portal):
         ev = store.load_evidence(s, s.scalars(select(Evidence)).one().id)
     hsts = next(f for f in ev["findings"] if f["rule_id"] == "BP-HSTS")
     assert hsts["consequence_of"] == "VN-HTTPS" and hsts["fix"]["en"] == "turn HSTS on"
+
+
+def test_concurrent_writers_of_one_portal_keep_its_latest_scan_right(engine, portal):
+    """Two writers (the scheduler and a `run --once` from cron; Celery results stored while local scans are) record
+    scans of the same portal at once, each in its own connection: no scan is lost, the latest pointer names the
+    newest run with its facts, and the one before it is the previous run."""
+    import threading
+
+    errors: list[BaseException] = []
+    per_writer = 12
+
+    def writer(k: int) -> None:
+        try:
+            for i in range(per_writer):
+                # Every third scan of a writer sees a failing rule: new runs and extended runs interleave.
+                verdicts = {("VN-HTTPS", V6): "fail"} if (i + k) % 3 == 0 else {}
+                with Session(engine) as s, s.begin():
+                    store.record(s, store.portal_by_name(s, portal), result(verdicts=verdicts))
+        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    assert not errors, errors
+    with Session(engine) as s:
+        runs = list(s.scalars(select(Run).order_by(Run.first_at, Run.id)))
+        latest = s.get(Latest, 1)
+        assert sum(r.scans for r in runs) == 2 * per_writer  # no scan lost
+        newest = max(runs, key=lambda r: (r.last_at, r.id))
+        assert latest.run_id == newest.id == runs[-1].id
+        assert latest.prev_run_id == (runs[-2].id if len(runs) > 1 else None)
+        assert (latest.last_at, latest.scans, latest.state_id) == (newest.last_at, newest.scans, newest.state_id)
+        for a, b in zip(runs, runs[1:], strict=False):  # runs follow each other, never overlap
+            assert a.last_at <= b.first_at
+            assert a.state_id != b.state_id or a.evidence_id != b.evidence_id
+        row = store.status(s)[0]
+        assert row.scans == newest.scans and row.last_scan == newest.last_at
+
+
+def test_migration_0002_moves_the_latest_pointers_and_back_fills_their_facts(engine, portal):
+    """A database of the first schema (pointers on portals) upgraded: every portal's latest row names its newest
+    run and the one before with their facts and rule samples; status and /metrics read the same as before."""
+    from alembic import command
+
+    from netready.monitor import metrics
+    from netready.monitor.db import alembic_config, open_db, upgrade
+
+    with Session(engine) as s, s.begin():
+        store.add_portals(s, ["dichvucong.b.gov.vn", "dichvucong.never.gov.vn"], "Bộ B", at=_at(0))
+    _scan(engine, portal, result(), 0)
+    _scan(engine, portal, result(verdicts={("VN-HTTPS", V6): "fail"}, at=T0 + timedelta(days=1)), 1)
+    _scan(engine, "dichvucong.b.gov.vn", result("dichvucong.b.gov.vn"), 1)
+    columns = [c.name for c in Latest.__table__.columns]
+    with Session(engine) as s:
+        before = s.execute(select(Latest.__table__).order_by(Latest.portal_id)).all()
+        status_before = store.status(s, at=_at(2))
+    assert len(before) == 2 and before[0].prev_run_id is not None and "VN-HTTPS" in before[0].rule_lines
+    metrics_before = metrics.render(engine)
+
+    command.downgrade(alembic_config(engine), "0001")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM portals WHERE last_run_id IS NOT NULL")).scalar() == 2
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    upgrade(engine)
+    with Session(engine) as s:
+        after = s.execute(select(Latest.__table__).order_by(Latest.portal_id)).all()
+        assert [dict(zip(columns, r, strict=True)) for r in after] == [dict(zip(columns, r, strict=True))
+                                                                      for r in before]
+        assert store.status(s, at=_at(2)) == status_before
+    fresh = open_db(engine.url.render_as_string(hide_password=False), migrate=False)  # no cached scrape
+    try:
+        def values(text_: bytes) -> list[str]:  # the expiry days follow the clock
+            return [ln for ln in text_.decode().splitlines() if "_expiry_days{" not in ln]
+
+        assert values(metrics.render(fresh)) == values(metrics_before)
+    finally:
+        fresh.dispose()
