@@ -233,7 +233,10 @@ def _get_or_add(session: Session, model: type, sha: str, make) -> int:  # type: 
             session.flush()
             return row.id
     except IntegrityError:  # another writer stored the same content meanwhile
-        return session.scalar(select(model.id).where(model.sha256 == sha))
+        found = session.scalar(select(model.id).where(model.sha256 == sha))
+        if found is None:  # not that: a real constraint failure
+            raise
+        return found
 
 
 def finding_key(f: Finding) -> tuple[str, str, str, str]:
