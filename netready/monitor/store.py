@@ -14,6 +14,7 @@ A scan result becomes (see netready/monitor/db.py for why):
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -65,6 +66,16 @@ DENIAL_VOLATILE = frozenset({"qname", "sigs", "records", "asked"})
 # HTTP answer headers that differ on every request.
 VOLATILE_HEADERS = frozenset({"date", "age", "expires", "set-cookie", "x-request-id", "etag", "last-modified"})
 RANDOM_LABEL = re.compile(r"\bnr-[0-9a-f]{6,}\b")
+# The signature-verification budget of a DNSSEC check (probes.dnssec_crypto.Budget.to_dict): how many signatures
+# were verified, answered from the process's cache or refused depends on what the process checked before (other
+# portals of the round, an earlier round of the scheduler), not on the zone. Only its limit is kept.
+
+
+@functools.cache
+def _budget_keys() -> frozenset[str]:
+    from probes.dnssec_crypto import Budget  # imported when first needed: it loads dnspython's DNSSEC module
+
+    return frozenset(Budget().to_dict())
 
 
 class StoreError(ValueError):
@@ -275,6 +286,8 @@ def _normalise(value: Any, denial: bool = False) -> Any:
     """The value without volatile parts, lists in a canonical order (a name server may list a DNSKEY set in any
     order: the same set). Only for hashing: the stored evidence keeps the original."""
     if isinstance(value, dict):
+        if value.keys() == _budget_keys():
+            return {"limit": value["limit"]}
         drop = VOLATILE_KEYS | (DENIAL_VOLATILE if denial else frozenset())
         out = {}
         for k, v in value.items():
@@ -292,13 +305,18 @@ def _normalise(value: Any, denial: bool = False) -> Any:
     return value
 
 
-def evidence_hash(evidence: dict[str, Any]) -> str:
-    """SHA-256 of the evidence without what changes on every scan (VOLATILE_KEYS; for the denial check of a
-    random name, the name and the records that cover it). Equal hashes: the probes saw the same thing."""
+def hashed_content(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The evidence without what changes on every scan (VOLATILE_KEYS, the DNSSEC verification counts; for the
+    denial check of a random name, the name and the records that cover it), lists in a canonical order."""
     observations = sorted((_normalise(o, denial=":denial:" in str(o.get("id", "")))
                            for o in evidence.get("observations", [])), key=_canon)
     body = {k: _normalise(v) for k, v in evidence.items() if k != "observations"}
-    return _sha(_canon({**body, "observations": observations}))
+    return {**body, "observations": observations}
+
+
+def evidence_hash(evidence: dict[str, Any]) -> str:
+    """SHA-256 of `hashed_content`. Equal hashes: the probes saw the same thing."""
+    return _sha(_canon(hashed_content(evidence)))
 
 
 EVIDENCE_CHAIN = 16  # at most this many deltas in a row, then a full copy

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from netready.monitor.store import CRASHED
+
 from .servers import free_port
 
 NETREADY = str(Path(sys.executable).parent / "netready")
@@ -145,6 +147,56 @@ def test_monitor_on_the_lab_sees_a_portal_break_and_recover(lab, tmp_path, hook)
     assert r.returncode == 1 and good in r.stdout and legacy not in r.stdout
     assert nr("monitor", "diff", "--since", "soon", db=db).returncode == 3
     assert nr("monitor", "history", "dichvucong.none.gov.vn", db=db).returncode == 3
+
+
+def _evidence_paths(value, path=""):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _evidence_paths(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _evidence_paths(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def test_an_unchanged_lab_scanned_twice_in_one_process_extends_one_run_per_portal(lab, lab_settings, tmp_path):
+    """Two rounds of the same unchanged portals, in one process as the scheduler does: the second round finds
+    the signature cache and the batch's shared DNS cuts warm. Every portal must end with one run of two scans and
+    no changes: what a check did (how much it took from a cache, which path it shared) is not what it saw."""
+    from dataclasses import replace
+
+    from sqlalchemy.orm import Session
+
+    from netready.monitor import store
+    from netready.monitor.db import Run, open_db
+    from netready.monitor.schedule import run_round
+
+    names = [lab.portal(s).name for s in ("good", "nov6", "expiredcert", "legacy", "lame", "unsigned")]
+    engine = open_db(str(tmp_path / "twice.db"))
+    try:
+        with Session(engine) as s, s.begin():
+            store.add_portals(s, names, "Bộ TT&TT")
+        settings = replace(lab_settings, timeout=5.0)
+        for _ in range(2):
+            got = run_round(engine, settings, lab=True, all_portals=True, concurrency=8)
+            assert sorted(got.scanned) == sorted(names) and CRASHED not in got.scanned.values()
+        with Session(engine) as s:
+            unstable = {}
+            for name in names:
+                runs = store.runs_of(s, store.portal_by_name(s, name))
+                if len(runs) == 1:
+                    continue
+                old, new = (dict(_evidence_paths(store.hashed_content(store.load_evidence(s, r.evidence_id))))
+                            for r in runs[-2:])
+                unstable[name] = ([r.changes for r in runs[1:]],
+                                  sorted((k, old.get(k), new.get(k)) for k in set(old) | set(new)
+                                         if old.get(k) != new.get(k))[:5])
+            assert unstable == {}
+            assert all(row.scans == 2 and row.changes == [] for row in store.status(s))
+            assert s.query(Run).count() == len(names)
+    finally:
+        engine.dispose()
 
 
 def test_the_scheduler_scans_when_due_until_sigterm(lab, tmp_path):

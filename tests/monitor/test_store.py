@@ -97,6 +97,33 @@ def test_reordered_lists_and_volatile_fields_hash_the_same():
     assert store.evidence_hash({"observations": [d1]}) != store.evidence_hash({"observations": [d2]})
 
 
+def test_dnssec_signature_work_counts_from_the_process_cache_hash_the_same(engine, portal):
+    """The DNSSEC check's verification budget says how many signatures were verified and how many came from the
+    process's cache: the second scan of a `monitor run` (or any portal after another of the same parent zone)
+    verifies fewer. Seen as a change, every scan of an unchanged portal started a new run ("evidence changed")."""
+    def scan(day, verified, cached, refused=0, limit=256):
+        res = result(at=T0 + timedelta(days=day))
+        res.observations[2].data["validation"] = {"verified": verified, "cached": cached, "refused": refused,
+                                                  "limit": limit}
+        return res
+
+    _scan(engine, portal, scan(0, 10, 19), 0)
+    _scan(engine, portal, scan(1, 0, 29), 1)
+    _scan(engine, portal, scan(2, 7, 22, refused=3), 2)
+    with Session(engine) as s:
+        row = store.status(s, at=_at(2))[0]
+        assert (row.scans, row.changes) == (3, [])
+        assert _count(engine, Run) == 1 and _count(engine, Evidence) == 1
+    # The budget's limit is a setting of the check, and a per-server validation outcome is evidence: both count.
+    _scan(engine, portal, scan(3, 7, 22, limit=128), 3)
+    assert _count(engine, Run) == 2
+    server = {"id": "dnssec:x:server:a", "data": {"validation": {"status": "secure", "reason": "", "checks": [],
+                                                                 "sigs": []}}}
+    bogus = {"id": "dnssec:x:server:a", "data": {"validation": {"status": "bogus", "reason": "", "checks": [],
+                                                                "sigs": []}}}
+    assert store.evidence_hash({"observations": [server]}) != store.evidence_hash({"observations": [bogus]})
+
+
 def test_a_new_certificate_starts_a_new_run_with_the_same_verdicts(engine, portal):
     _scan(engine, portal, result(serial="01"), 0)
     _scan(engine, portal, result(serial="02", at=T0 + timedelta(days=1)), 1)
