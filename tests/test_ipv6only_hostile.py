@@ -257,3 +257,26 @@ def test_control_characters_from_a_page_never_reach_a_report_or_terminal(hostile
     links = next(o for o in obs if ":page:" in o.id).data["links"]
     assert any("%1B" in lk["href"] or "%1B" in lk["text"] for lk in links), links
     assert all("\x1b" not in lk["text"] for lk in links)
+
+
+def test_a_history_source_that_fails_is_said_and_the_check_goes_on(hostile) -> None:
+    """A history database that goes away mid-batch (`monitor:` on a PostgreSQL being restarted) must not turn the
+    IPv6-only check into an internal error: the history block says what failed, the hosts are judged."""
+    from dataclasses import replace
+
+    from netready.ipv6only_history import register_source
+
+    class Gone:
+        description = "a database that went away"
+
+        def first_seen(self, target: str, host: str) -> str | None:
+            raise OSError("connection refused")
+
+    register_source("gonehist", lambda rest: Gone())
+    pages, hints = hostile
+    settings = replace(settings_for(hints, browser=False), history=["gonehist:x"])
+    page = pages.url("/badstatus", host="v4only.hostile6.gov.vn")  # no AAAA: a failing host to ask about
+    hosts = next(o for o in ipv6only.check_pages(NAME, [page], settings) if o.id.endswith(":hosts"))
+    assert hosts.error is None, hosts.error
+    assert hosts.data["history"]["error"] == "history not read: OSError: connection refused"
+    assert hosts.data["history"]["first_seen"] == {} and hosts.data["transport"]

@@ -88,6 +88,12 @@ def run_round(engine: Engine, settings: ProbeSettings, lab: bool = False, all_po
         due = store.due_portals(session, at, all_portals)
         plan = [(p.name, p.display_name, p.profile, p.vantages.split(",") if p.vantages else []) for p in due]
     local = [(n, d, prof) for n, d, prof, vps in plan if not vps]
+    if local and not settings.history:  # VN-IPV6-ONLY says since when a host fails, from this database's runs
+        from dataclasses import replace
+
+        from netready.monitor import firstseen
+
+        settings = replace(settings, history=[firstseen.spec(engine)])
     remote = [(n, d, prof, vps) for n, d, prof, vps in plan if vps]
     if remote and not broker:
         for n, _d, _p, vps in remote:

@@ -57,6 +57,7 @@ VOLATILE_KEYS = frozenset({
     "started", "finished", "duration_ms", "ms", "rtt_ms", "connect_ms", "elapsed_ms", "validated_at",
     "validated_at_ts", "fetched_at", "queries", "shared", "shared_answers", "inception", "expiration",
     "inception_ts", "expiration_ts", "message",
+    "history",  # the IPv6-only check's "first seen" times: read from this store's own runs, not seen on the server
 })  # fmt: skip
 # And by name: timings, moments and byte counts of a transfer (the content has its own hash where it matters).
 VOLATILE_SUFFIXES = ("_ms", "_at", "_ts")

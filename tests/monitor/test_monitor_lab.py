@@ -220,3 +220,42 @@ def test_the_scheduler_scans_when_due_until_sigterm(lab, tmp_path):
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "monitor running" in err and "scanned 1 portal(s): 1 compliant" in err
+
+
+def test_the_ipv6_only_check_says_since_when_from_the_monitor(lab, tmp_path):
+    """`monitor run` hands its own database to the IPv6-only check as history, and `check --history monitor:DB`
+    reads it: a host of v4deps that fails over IPv6 only was first seen at the monitor's first scan of it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from netready.monitor import store
+    from netready.monitor.db import Latest, open_db
+
+    db = str(tmp_path / "v6only.db")
+    v4deps = lab.portal("v4deps").name
+    assert nr("monitor", "add", v4deps, "--org", "Bộ TT&TT", db=db).returncode == 0
+    # Compliant: VN-IPV6-ONLY is a recommended rule (docs/lab.md: it fails on three hosts of v4deps).
+    assert nr("monitor", "run", "--once", "--lab", "--timeout", "5", db=db).returncode == 0
+    engine = open_db(db)
+    try:
+        with Session(engine) as s:
+            latest = s.get(Latest, store.portal_by_name(s, v4deps).id)
+            first = datetime.fromtimestamp(latest.first_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            hosts = next(o for o in store.load_evidence(s, latest.evidence_id)["observations"]
+                         if o["id"].endswith(":hosts"))
+    finally:
+        engine.dispose()
+    assert hosts["data"]["history"] == {"source": "netready monitor", "error": None, "first_seen": {}}
+
+    out = tmp_path / "check.json"
+    r = subprocess.run([NETREADY, "check", "--lab", "--timeout", "5", "--history", f"monitor:{db}", "-f", "json",
+                        "-o", str(out), v4deps], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "NO_COLOR": "1"})
+    assert r.returncode == 0, r.stderr
+    failing = [f for f in json.loads(out.read_text(encoding="utf-8"))["findings"]
+               if f["rule_id"] == "VN-IPV6-ONLY" and f["verdict"] == "fail"]
+    assert {f["subject"] for f in failing} >= {"static.v4deps.gov.vn", "sso.v4deps.gov.vn"}
+    for f in failing:
+        assert f"first seen {first} (netready monitor)" in f["message"]["en"], f["message"]["en"]
+        assert f"phát hiện lần đầu {first} (netready monitor)" in f["message"]["vi"]
