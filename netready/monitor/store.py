@@ -516,9 +516,8 @@ class StatusRow:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        return asdict(self)
+        # Not dataclasses.asdict: its deep copy took 0.5 s for 20,000 rows; the lists are the only mutable fields.
+        return {**self.__dict__, "failed_required": list(self.failed_required), "changes": list(self.changes)}
 
 
 def findings_of(session: Session, set_ids: Iterable[int]) -> dict[int, dict[tuple[str, str], tuple[str, str]]]:
