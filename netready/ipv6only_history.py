@@ -8,9 +8,9 @@ evaluator prints it. Sources are given as strings (`ProbeSettings.history`, `net
   failure is "first seen" at the start of the earliest run of the latest unbroken series of runs in which
   VN-IPV6-ONLY failed on that host for that portal (a run that checked the portal without that failure
   ends the series);
-- `SCHEME:REST` for a source registered with `register_source(SCHEME, factory)`: the monitoring store
-  (issue #17, netready/monitor/) plugs in here, e.g. `monitor:/var/lib/netready/monitor.db`, with a factory
-  returning an object that has `first_seen(target, host) -> ISO time | None` and a `description`.
+- `SCHEME:REST` for a source registered with `register_source(SCHEME, factory)`, a factory returning an object
+  that has `first_seen(target, host) -> ISO time | None` and a `description`. Built in: the monitoring store,
+  `monitor:/var/lib/netready/monitor.db` or `monitor:postgresql://...` (netready.monitor.firstseen).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class HistoryError(ValueError):
 
 
 _SOURCES: dict[str, Callable[[str], FirstSeen]] = {}
+# Sources of netready itself: (module, factory), imported only when a spec names them.
+_BUILT_IN = {"monitor": ("netready.monitor.firstseen", "open_source")}
 
 
 def register_source(scheme: str, factory: Callable[[str], FirstSeen]) -> None:
@@ -87,12 +89,17 @@ def load_history(specs: list[str]) -> FirstSeen | None:
     """One source from the specs (report files, directories of reports, or a registered scheme)."""
     if not specs:
         return None
-    registered = [s for s in specs if ":" in s.split("/", 1)[0] and s.split(":", 1)[0] in _SOURCES]
+    registered = [s for s in specs if ":" in s.split("/", 1)[0] and s.split(":", 1)[0] in {*_SOURCES, *_BUILT_IN}]
     if registered:
         if len(specs) > 1:
             raise HistoryError("a registered history source (SCHEME:...) cannot be combined with other sources")
         scheme, rest = registered[0].split(":", 1)
-        return _SOURCES[scheme](rest)
+        if scheme in _SOURCES:
+            return _SOURCES[scheme](rest)
+        import importlib
+
+        module, factory = _BUILT_IN[scheme]
+        return getattr(importlib.import_module(module), factory)(rest)
     history = ReportHistory()
     for spec in specs:
         path = Path(spec)

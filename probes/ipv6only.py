@@ -197,10 +197,13 @@ def check_pages(name: str, urls: list[str], settings: ProbeSettings) -> list[Obs
                              {h for h, w in walks.items() if w.get("error")})
             first_seen = {}
             if source is not None:
-                for host in failing:
-                    when = source.first_seen(name, host)
-                    if when:
-                        first_seen[host] = when
+                try:
+                    for host in failing:
+                        when = source.first_seen(name, host)
+                        if when:
+                            first_seen[host] = when
+                except Exception as exc:  # a history database gone away: said, and the check goes on
+                    history_error = f"history not read: {type(exc).__name__}: {exc}"
             hosts_obs.data = {
                 "mode": pages[0].mode if pages else None,
                 "static_reason": reason,

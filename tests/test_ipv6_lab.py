@@ -117,3 +117,22 @@ def test_render(scanned) -> None:
     _, _, obs = scanned["good"]
     text = ipv6.render_ipv6_text(obs, "vi")
     assert "Bản ghi AAAA" in text and "2001:db8:200::" in text
+
+
+def test_the_ipv6_only_walk_skips_a_lame_name_server_and_keeps_the_shared_cut_clean(lab, lab_settings) -> None:
+    """ns0.lame.gov.vn (asked first) is a recursive resolver: asked without recursion it refers back up to gov.vn.
+    That is a lame answer (RFC 1034 §5.3.3), not a referral to follow: the walk asks the zone's other servers.
+    Followed, it looped gov.vn -> lame.gov.vn until "too many referrals", and in a batch stored that loop as the
+    path of the gov.vn cut, so every later portal below gov.vn showed it (and each run another one)."""
+    import time
+
+    from probes import runcache
+
+    lame, unsigned = lab.portal("lame").name, lab.portal("unsigned").name
+    with runcache.active():
+        walk = ipv6.resolve_ipv6_only(lame, lab_settings, time.monotonic() + 30)
+        assert walk["error"] is None and walk["records"] == lab.portal("lame").ipv6
+        assert walk["zones"] == [".", "vn.", "gov.vn.", "lame.gov.vn."]
+        after = ipv6.resolve_ipv6_only(unsigned, lab_settings, time.monotonic() + 30)  # from the shared gov.vn cut
+        assert after["records"] == lab.portal("unsigned").ipv6
+        assert after["zones"] == [".", "vn.", "gov.vn.", "unsigned.gov.vn."]

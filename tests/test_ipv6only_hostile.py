@@ -273,3 +273,26 @@ def test_a_sweep_without_the_browser_says_why_in_its_findings(hostile) -> None:
     outcomes = ipv6_only(Target(NAME, NAME, ["127.0.0.1"], [HOST6]), obs, PROFILE)
     assert outcomes and all("a batch of 20000 names" in o.en and "a batch of 20000 names" in o.vi
                             and "không dùng trình duyệt" in o.vi for o in outcomes)
+
+
+def test_a_history_source_that_fails_is_said_and_the_check_goes_on(hostile) -> None:
+    """A history database that goes away mid-batch (`monitor:` on a PostgreSQL being restarted) must not turn the
+    IPv6-only check into an internal error: the history block says what failed, the hosts are judged."""
+    from dataclasses import replace
+
+    from netready.ipv6only_history import register_source
+
+    class Gone:
+        description = "a database that went away"
+
+        def first_seen(self, target: str, host: str) -> str | None:
+            raise OSError("connection refused")
+
+    register_source("gonehist", lambda rest: Gone())
+    pages, hints = hostile
+    settings = replace(settings_for(hints, browser=False), history=["gonehist:x"])
+    page = pages.url("/badstatus", host="v4only.hostile6.gov.vn")  # no AAAA: a failing host to ask about
+    hosts = next(o for o in ipv6only.check_pages(NAME, [page], settings) if o.id.endswith(":hosts"))
+    assert hosts.error is None, hosts.error
+    assert hosts.data["history"]["error"] == "history not read: OSError: connection refused"
+    assert hosts.data["history"]["first_seen"] == {} and hosts.data["transport"]

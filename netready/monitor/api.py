@@ -240,8 +240,7 @@ def create_app(engine: Engine) -> FastAPI:
     @app.get(f"{API}/portals/{{name}}", response_model=PortalStatusOut, responses=ERRORS)
     def portal(name: str, s: SessionDep, who: Who) -> dict[str, Any]:
         p = visible_portal(s, who, name)
-        org = s.get(Organisation, p.org_id).name
-        return next(r.to_dict() for r in store.status(s, org) if r.portal == p.name)
+        return store.status(s, portal=p.name)[0].to_dict()
 
     @app.get(f"{API}/portals/{{name}}/history", response_model=HistoryOut, responses=ERRORS)
     def history(name: str, s: SessionDep, who: Who) -> dict[str, Any]:

@@ -64,20 +64,32 @@ def any_token(session: Session, roles: tuple[str, ...] = ROLES) -> bool:
     return session.scalar(select(Token.id).where(Token.revoked.is_(False), Token.role.in_(roles)).limit(1)) is not None
 
 
+def split_token(text: str) -> tuple[str, str] | None:
+    """(public id, secret) of `nr_<public id>_<secret>`, or None. The public id is hex; the secret is URL-safe
+    base64 and may itself contain "_" (and end with it): split at the first "_" after the id, never the last."""
+    if not text.startswith(PREFIX):
+        return None
+    public, sep, secret = text[len(PREFIX):].partition("_")
+    if not sep or not public or not secret:
+        return None
+    return public, secret
+
+
 class Verifier:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
     def verify(self, session: Session, text: str | None) -> Principal | None:
-        if not text or not text.startswith(PREFIX) or text.count("_") < 2:
+        parts = split_token(text) if text else None
+        if parts is None:
             return None
         key = hashlib.sha256(text.encode()).hexdigest()
         with self._lock:
             hit = self._cache.get(key)
             if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
                 return hit[1]
-        public, _, secret = text[len(PREFIX):].partition("_")
+        public, secret = parts
         row = session.scalar(select(Token).where(Token.public_id == public))
         principal = None
         if row is not None and not row.revoked:

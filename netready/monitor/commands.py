@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,9 +38,35 @@ def _change(text: str, lang: str) -> str:
     return text
 
 
+def _width(text: str) -> int:
+    """Terminal columns of a cell: Vietnamese may come decomposed (combining marks take none), CJK takes two."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def plain_table(rows: list[list[str]], headers: list[str], right: frozenset[int] = frozenset()) -> str:
+    """tabulate's "simple" layout (columns two spaces apart, a dashed line under the headers; columns in `right`
+    aligned right), in one pass: tabulate took 2.7 s of CPU for the 20,000 rows of a national `monitor status`
+    (it guesses every cell's type)."""
+    widths = [_width(h) for h in headers]
+    measured = [[_width(c) for c in row] for row in rows]
+    for row in measured:
+        widths = [max(a, b) for a, b in zip(widths, row, strict=True)]
+
+    def line(cells: list[str], sizes: list[int]) -> str:
+        return "  ".join(" " * (w - n) + c if i in right else c + " " * (w - n)
+                         for i, (c, n, w) in enumerate(zip(cells, sizes, widths, strict=True))).rstrip()
+
+    out = [line(headers, [_width(h) for h in headers]), line(["-" * w for w in widths], widths)]
+    out += [line(row, sizes) for row, sizes in zip(rows, measured, strict=True)]
+    return "\n".join(out) + "\n"
+
+
 def render_status(rows: list[Any], fmt: str, lang: str) -> str:
-    if fmt == "json":
-        return json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2) + "\n"
+    if fmt == "json":  # one portal per line: the C encoder (indent= falls back to the pure-Python one, 5x slower)
+        return "[\n" + ",\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in rows) + "\n]\n" if rows \
+            else "[]\n"
     keys = ["portal", "org", "last_scan", "status", "score", "failed_required", "cert_days", "rrsig_days", "reachable",
             "changes"]
     if fmt == "csv":
@@ -51,8 +78,6 @@ def render_status(rows: list[Any], fmt: str, lang: str) -> str:
             w.writerow([when(d["last_scan"]) if k == "last_scan" else " ".join(d[k]) if isinstance(d[k], list)
                         else "" if d[k] is None else d[k] for k in keys])
         return buf.getvalue()
-    from tabulate import tabulate
-
     words = STATUS_WORDS[lang]
     table = [[clean(r.display_name), clean(r.org), when(r.last_scan), words.get(r.status, r.status),
               "-" if r.score is None else f"{r.score:g}", " ".join(r.failed_required) or "-",
@@ -60,7 +85,7 @@ def render_status(rows: list[Any], fmt: str, lang: str) -> str:
               clean(_change("; ".join(r.changes), lang)) or "-"] for r in rows]
     head = [t(lang, k) for k in ("h_portal", "h_org", "h_last", "h_status", "h_score", "h_failing", "h_cert",
                                  "h_rrsig", "h_changed")]
-    return tabulate(table, headers=head) + "\n"
+    return plain_table(table, head, right=frozenset({4, 6, 7}))  # score and day counts
 
 
 def render_history(hist: dict[str, Any], fmt: str, lang: str) -> str:

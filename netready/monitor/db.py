@@ -62,9 +62,6 @@ class Portal(Base):
     vantages: Mapped[str] = mapped_column(String(500), default="")  # comma list; "" = scanned locally
     next_due: Mapped[int] = mapped_column(BigInteger, index=True)
     added_at: Mapped[int] = mapped_column(BigInteger)
-    # The newest and the one before it (of the portal's view): status reads one row per portal.
-    last_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    prev_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class FindingSet(Base):
@@ -146,6 +143,36 @@ class Run(Base):
         Index("ix_runs_portal_view_first", "portal_id", "view", "first_at"),
         Index("ix_runs_first_at", "first_at"),
     )
+
+
+class Latest(Base):
+    """A portal's latest scan: a pointer to its newest run (and the one before) with that run's facts and state
+    copied, written by store.record in the same transaction as the run. `status` and `/metrics` of the whole
+    fleet read this table joined to portals by primary key, never the runs (millions of rows at scale).
+    `rule_lines` is the netready_rule_pass samples of the finding set without the portal's labels
+    (netready.monitor.metrics.rule_lines), rewritten only when the finding set changes."""
+
+    __tablename__ = "latest"
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id"), primary_key=True, autoincrement=False)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    prev_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    view: Mapped[str] = mapped_column(String(64))
+    state_id: Mapped[int] = mapped_column(ForeignKey("states.id"))
+    finding_set_id: Mapped[int | None] = mapped_column(ForeignKey("finding_sets.id"), nullable=True)
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"), nullable=True)
+    first_at: Mapped[int] = mapped_column(BigInteger)
+    last_at: Mapped[int] = mapped_column(BigInteger)
+    scans: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    failed_required: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cert_expires: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cert_lifetime_s: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rrsig_expires: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reachable: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    changes: Mapped[str] = mapped_column(Text, default="")
+    rule_lines: Mapped[str] = mapped_column(Text, default="")
 
 
 class Alert(Base):

@@ -72,7 +72,7 @@ def scan_local(names: list[str], settings: ProbeSettings, profile: Any, concurre
 
     outcome = scan_results(names, settings, profile, concurrency, on_result=deliver,
                            processes=processes if processes is not None else auto_processes(len(names)),
-                           keep_observations=False)
+                           keep="none")
     return outcome.interrupted
 
 
@@ -88,6 +88,12 @@ def run_round(engine: Engine, settings: ProbeSettings, lab: bool = False, all_po
         due = store.due_portals(session, at, all_portals)
         plan = [(p.name, p.display_name, p.profile, p.vantages.split(",") if p.vantages else []) for p in due]
     local = [(n, d, prof) for n, d, prof, vps in plan if not vps]
+    if local and not settings.history:  # VN-IPV6-ONLY says since when a host fails, from this database's runs
+        from dataclasses import replace
+
+        from netready.monitor import firstseen
+
+        settings = replace(settings, history=[firstseen.spec(engine)])
     remote = [(n, d, prof, vps) for n, d, prof, vps in plan if vps]
     if remote and not broker:
         for n, _d, _p, vps in remote:
@@ -97,7 +103,7 @@ def run_round(engine: Engine, settings: ProbeSettings, lab: bool = False, all_po
     def save(name: str, result: ScanResult) -> None:
         with lock, Session(engine) as session, session.begin():
             portal = store.portal_by_name(session, name)
-            rec = store.record(session, portal, result, at=at if at is not None else store.now())
+            rec = store.record(session, portal, result, at=at)  # None: now, once the portal is locked
             if alert_config is not None:
                 alerts.evaluate(session, rec, alert_config)
             out.scanned[portal.name] = session.get(store.State, rec.run.state_id).status

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from netready.monitor.store import CRASHED
+
 from .servers import free_port
 
 NETREADY = str(Path(sys.executable).parent / "netready")
@@ -147,6 +149,56 @@ def test_monitor_on_the_lab_sees_a_portal_break_and_recover(lab, tmp_path, hook)
     assert nr("monitor", "history", "dichvucong.none.gov.vn", db=db).returncode == 3
 
 
+def _evidence_paths(value, path=""):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _evidence_paths(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _evidence_paths(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def test_an_unchanged_lab_scanned_twice_in_one_process_extends_one_run_per_portal(lab, lab_settings, tmp_path):
+    """Two rounds of the same unchanged portals, in one process as the scheduler does: the second round finds
+    the signature cache and the batch's shared DNS cuts warm. Every portal must end with one run of two scans and
+    no changes: what a check did (how much it took from a cache, which path it shared) is not what it saw."""
+    from dataclasses import replace
+
+    from sqlalchemy.orm import Session
+
+    from netready.monitor import store
+    from netready.monitor.db import Run, open_db
+    from netready.monitor.schedule import run_round
+
+    names = [lab.portal(s).name for s in ("good", "nov6", "expiredcert", "legacy", "lame", "unsigned")]
+    engine = open_db(str(tmp_path / "twice.db"))
+    try:
+        with Session(engine) as s, s.begin():
+            store.add_portals(s, names, "Bộ TT&TT")
+        settings = replace(lab_settings, timeout=5.0)
+        for _ in range(2):
+            got = run_round(engine, settings, lab=True, all_portals=True, concurrency=8)
+            assert sorted(got.scanned) == sorted(names) and CRASHED not in got.scanned.values()
+        with Session(engine) as s:
+            unstable = {}
+            for name in names:
+                runs = store.runs_of(s, store.portal_by_name(s, name))
+                if len(runs) == 1:
+                    continue
+                old, new = (dict(_evidence_paths(store.hashed_content(store.load_evidence(s, r.evidence_id))))
+                            for r in runs[-2:])
+                unstable[name] = ([r.changes for r in runs[1:]],
+                                  sorted((k, old.get(k), new.get(k)) for k in set(old) | set(new)
+                                         if old.get(k) != new.get(k))[:5])
+            assert unstable == {}
+            assert all(row.scans == 2 and row.changes == [] for row in store.status(s))
+            assert s.query(Run).count() == len(names)
+    finally:
+        engine.dispose()
+
+
 def test_the_scheduler_scans_when_due_until_sigterm(lab, tmp_path):
     db = str(tmp_path / "loop.db")
     good = lab.portal("good").name
@@ -168,3 +220,42 @@ def test_the_scheduler_scans_when_due_until_sigterm(lab, tmp_path):
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "monitor running" in err and "scanned 1 portal(s): 1 compliant" in err
+
+
+def test_the_ipv6_only_check_says_since_when_from_the_monitor(lab, tmp_path):
+    """`monitor run` hands its own database to the IPv6-only check as history, and `check --history monitor:DB`
+    reads it: a host of v4deps that fails over IPv6 only was first seen at the monitor's first scan of it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from netready.monitor import store
+    from netready.monitor.db import Latest, open_db
+
+    db = str(tmp_path / "v6only.db")
+    v4deps = lab.portal("v4deps").name
+    assert nr("monitor", "add", v4deps, "--org", "Bộ TT&TT", db=db).returncode == 0
+    # Compliant: VN-IPV6-ONLY is a recommended rule (docs/lab.md: it fails on three hosts of v4deps).
+    assert nr("monitor", "run", "--once", "--lab", "--timeout", "5", db=db).returncode == 0
+    engine = open_db(db)
+    try:
+        with Session(engine) as s:
+            latest = s.get(Latest, store.portal_by_name(s, v4deps).id)
+            first = datetime.fromtimestamp(latest.first_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            hosts = next(o for o in store.load_evidence(s, latest.evidence_id)["observations"]
+                         if o["id"].endswith(":hosts"))
+    finally:
+        engine.dispose()
+    assert hosts["data"]["history"] == {"source": "netready monitor", "error": None, "first_seen": {}}
+
+    out = tmp_path / "check.json"
+    r = subprocess.run([NETREADY, "check", "--lab", "--timeout", "5", "--history", f"monitor:{db}", "-f", "json",
+                        "-o", str(out), v4deps], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "NO_COLOR": "1"})
+    assert r.returncode == 0, r.stderr
+    failing = [f for f in json.loads(out.read_text(encoding="utf-8"))["findings"]
+               if f["rule_id"] == "VN-IPV6-ONLY" and f["verdict"] == "fail"]
+    assert {f["subject"] for f in failing} >= {"static.v4deps.gov.vn", "sso.v4deps.gov.vn"}
+    for f in failing:
+        assert f"first seen {first} (netready monitor)" in f["message"]["en"], f["message"]["en"]
+        assert f"phát hiện lần đầu {first} (netready monitor)" in f["message"]["vi"]
