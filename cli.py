@@ -27,6 +27,20 @@ contract_app = typer.Typer(help="Hosting/DNS-hosting contract clauses, and verif
                            no_args_is_help=True)
 app.add_typer(contract_app, name="contract")
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from netready.entry import version_line  # the one place that words it (netready --version is answered there)
+
+        typer.echo(version_line())
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                   help="Print netready's version and exit.")] = False) -> None:
+    pass
+
 EXIT_USAGE = 3
 CHECK_MSG = {
     "en": {"written": "report written to {output} ({done} of {total} targets{resumed}; journal {output}.jsonl)",

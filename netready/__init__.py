@@ -1,3 +1,6 @@
 """netready: probe, judge, report and remediate portals against Circular 32/2017/TT-BTTTT."""
 
-__version__ = "0.1.0"
+try:  # written by the build from git metadata (setuptools-scm; pyproject.toml)
+    from netready._version import __version__
+except ImportError:  # a source tree that was never built or installed
+    __version__ = "0+unknown"

@@ -1,5 +1,6 @@
 """The `netready` command's entry point.
 
+`netready --version` is answered here from the version the build wrote into the package.
 `netready dnssec NAME [options]` is what a user (and the DNSSEC bench) runs most to look at one portal: it
 is answered here without typer, whose import with its pydantic adapters costs about as much as the whole
 DNSSEC check. The options are the ones cli.py declares for the command (tests/test_cli_fast.py keeps the
@@ -9,8 +10,11 @@ goes to the typer application in cli.py, which also gives the usage errors.
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: --version imports nothing it does not use
+if TYPE_CHECKING:
+    import argparse
 
 FORMATS = ("table", "json", "csv", "html", "junit")
 LANGS = ("vi", "en")
@@ -21,12 +25,13 @@ class _Refuse(Exception):
     """The arguments are not a plain, valid `dnssec` invocation: let typer handle them."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # never print or exit: typer answers malformed input
-        raise _Refuse(message)
-
-
 def dnssec_parser() -> argparse.ArgumentParser:
+    import argparse  # here, not above: `netready --version` needs none of it
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # never print or exit: typer answers malformed input
+            raise _Refuse(message)
+
     ap = _Parser(prog="netready dnssec", add_help=False, allow_abbrev=False)
     ap.add_argument("name")
     ap.add_argument("--trust-anchor")
@@ -71,8 +76,17 @@ def dnssec(argv: list[str]) -> int | None:
     return code
 
 
+def version_line() -> str:
+    from netready import __version__
+
+    return f"netready {__version__}"
+
+
 def main() -> None:
     argv = sys.argv[1:]
+    if argv == ["--version"]:  # nothing else to load: the version was written into the package at build time
+        sys.stdout.write(version_line() + "\n")
+        sys.exit(0)
     if argv[:1] == ["dnssec"]:
         code = dnssec(argv[1:])
         if code is not None:

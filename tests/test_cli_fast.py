@@ -70,3 +70,22 @@ def test_fast_and_typer_paths_give_the_same_report(lab):
 
     assert rules(fast.stdout) == rules(slow.stdout) and len(rules(fast.stdout)) == 8
     assert fast.stdout.splitlines()[0] == slow.stdout.splitlines()[0]  # the chain's status line
+
+
+def test_version_is_the_packages_on_both_paths():
+    from importlib.metadata import version
+
+    fast = subprocess.run([NETREADY, "--version"], capture_output=True, text=True, timeout=60)
+    slow = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "--version"], capture_output=True,
+                          text=True, timeout=60, cwd=REPO)
+    assert fast.returncode == slow.returncode == 0
+    assert fast.stdout == slow.stdout == f"netready {version('netready')}\n"
+    assert "+g" in fast.stdout or ".dev" not in fast.stdout  # a development build names its commit
+
+
+def test_version_loads_nothing_but_the_version():
+    code = ("import sys; sys.argv = ['netready', '--version']; from netready.entry import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('netready') or m in ('argparse', 'typing')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.splitlines()[-1] == "['netready', 'netready._version', 'netready.entry']", out.stderr
