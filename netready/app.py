@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,9 @@ class UsageError(ValueError):
 
 
 def default_root_hints() -> str:
-    return str(resources.files("netready").joinpath("data/named.root"))
+    from netready import resources
+
+    return str(resources.path("data", "named.root"))
 
 
 def lab_env_dict() -> dict[str, Any]:

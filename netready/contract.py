@@ -15,13 +15,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from netready import __version__
+from netready import __version__, resources
 from netready.contract_spec import SERVICE_KINDS, ContractSpec, SpecError, load_spec
 from netready.docs_out.blocks import Document, Heading, Para, Table
 from netready.docs_out.writers import FORMATS, html_to_pdf, render_html, render_md, write_document
@@ -58,7 +57,7 @@ class Clause:
 
 @cache
 def clause_catalogue() -> dict[str, Clause]:
-    raw = yaml.safe_load(resources.files("netready").joinpath("data/clauses.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load(resources.read_text("data", "clauses.yaml"))
     rules = catalogue()
     out: dict[str, Clause] = {}
     for c in raw["clauses"]:

@@ -16,18 +16,18 @@ from typing import Any
 
 import yaml
 
+from netready import resources
 from netready.docs_out.blocks import Bullets, Document, Heading, Para, Table
 from netready.docs_out.writers import FORMATS, render_html, render_md, write_document
 from netready.model import Finding, Report
 from netready.render import LEVEL_WORDS, VERDICT_WORDS
 from netready.rules import catalogue
 from netready.sanitize import clean_text
-from netready.templating import TEMPLATE_DIR
 
 SCENARIOS = ("outsourced", "idc")
 DNS_MODES = ("outsourced", "own")
 LANGS = ("vi", "en")
-TASKS_FILE = TEMPLATE_DIR / "plan" / "tasks.yaml"
+TASKS_FILE = ("templates", "plan", "tasks.yaml")  # netready/resources.py
 MD_TEMPLATE, HTML_TEMPLATE = "plan/plan.md.j2", "plan/plan.html.j2"
 
 
@@ -294,7 +294,7 @@ class PlanDocument:
 
 @cache
 def task_catalogue() -> dict[str, Any]:
-    data = yaml.safe_load(Path(TASKS_FILE).read_text(encoding="utf-8"))
+    data = yaml.safe_load(resources.read_text(*TASKS_FILE))
     known = set(catalogue())
     for task in data["tasks"]:
         unknown = set(task.get("rules", [])) - known

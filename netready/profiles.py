@@ -8,12 +8,12 @@ A profile is a built-in name (circular32, strict, lab) or a path to a user's YAM
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from netready import resources
 from netready.model import LEVELS
 from netready.rules import catalogue
 
@@ -44,7 +44,7 @@ class Profile:
 
 
 def _read_builtin(name: str) -> dict[str, Any]:
-    text = resources.files("netready").joinpath(f"data/profiles/{name}.yaml").read_text(encoding="utf-8")
+    text = resources.read_text("data", "profiles", f"{name}.yaml")
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when there: fast
 
 

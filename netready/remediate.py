@@ -27,11 +27,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from netready import resources
 from netready.model import ProbeSettings, Report
 from netready.sanitize import clean_text
 
 Action = Literal["dual-stack", "dnssec", "tls", "all"]
-PLAYBOOK_DIR = Path(__file__).resolve().parent.parent / "playbooks"
+PLAYBOOK_DIR = resources.folder("playbooks")  # inside the package, from a source tree or a wheel
 PLAYBOOKS: dict[str, str] = {
     "dual-stack": "dual_stack.yml",
     "dnssec": "dnssec_sign.yml",
@@ -581,11 +582,12 @@ def format_summary(result: RemediationResult, lang: str = "en") -> str:
 
 def ds_exports(hosts: dict[str, dict[str, Any]], inventory: str) -> dict[str, Path]:
     """Zone -> the DS file the dnssec role writes for it (dnssec_ds_dir/ZONE.ds on the controller), for the
-    hosts' dnssec_zones. The role's default dir and {{ inventory_dir }} are resolved; other templates skipped."""
+    hosts' dnssec_zones. The role's default dir ({{ inventory_dir }}/ds) and {{ inventory_dir }} are resolved; other
+    templates skipped."""
     out: dict[str, Path] = {}
     for variables in hosts.values():
         zones = [z.get("name") for z in variables.get("dnssec_zones") or [] if isinstance(z, dict)]
-        raw = str(variables.get("dnssec_ds_dir") or "{{ playbook_dir }}/../ds")
+        raw = str(variables.get("dnssec_ds_dir") or "{{ inventory_dir }}/ds")
         raw = raw.replace("{{ inventory_dir }}", str(Path(inventory).resolve().parent))
         raw = raw.replace("{{ playbook_dir }}", str(PLAYBOOK_DIR))
         if "{{" in raw:

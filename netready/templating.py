@@ -1,4 +1,4 @@
-"""Jinja2 environment over the repository's top-level templates/ folder (reports, plans, configs)."""
+"""Jinja2 environment over the package's templates/ folder (reports, plans, contracts; netready/resources.py)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ import base64
 import hashlib
 import re
 from functools import cache
-from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+from netready import resources
 
 
 @cache
 def environment() -> Environment:
     return Environment(
-        loader=FileSystemLoader(TEMPLATE_DIR),
+        loader=FileSystemLoader(resources.folder("templates")),
         autoescape=select_autoescape(["html", "html.j2", "xml"], default_for_string=False),
         trim_blocks=True,
         lstrip_blocks=True,

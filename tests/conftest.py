@@ -69,3 +69,38 @@ def machines(lab):
     yield {m.name: m for m in ms}
     if not was_up and not os.environ.get("NETREADY_KEEP_MACHINES"):
         mach.down()
+
+
+@pytest.fixture(scope="session")
+def installed_collection(tmp_path_factory):
+    """The netready.readiness collection built from this tree (netready.collection, what `make collection` runs)
+    and installed with `ansible-galaxy collection install` into a temporary path: (archive, collections path).
+    Its dependencies are the collections the `ansible` package ships (offline: nothing from Galaxy)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from netready.collection import build
+
+    d = tmp_path_factory.mktemp("collection")
+    archive = build(d / "dist")
+    galaxy = Path(sys.executable).parent / "ansible-galaxy"
+    proc = subprocess.run([str(galaxy), "collection", "install", "--offline", str(archive), "-p", str(d / "installed")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return archive, d / "installed"
+
+
+@pytest.fixture(scope="session")
+def netready_wheel(tmp_path_factory):
+    """netready's wheel, built from this checkout as a user builds it (pip wheel; version from git metadata)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path_factory.mktemp("dist")
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                           str(out), str(root)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return next(out.glob("netready-*.whl"))

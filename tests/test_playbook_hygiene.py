@@ -34,6 +34,15 @@ def test_every_role_declares_its_arguments():
         assert declared <= set(options), f"{role.name}: defaults without an argument spec: {declared - set(options)}"
 
 
+def test_controller_files_land_beside_the_inventory_not_in_the_playbooks():
+    """The playbooks may be installed read-only (inside the netready wheel, or as the netready.readiness
+    collection): DS records, CSRs and vantage reports go beside the inventory by default."""
+    for f in [*ROLES.rglob("*.yml"), *(ROOT / "playbooks").glob("*.yml")]:
+        assert "playbook_dir" not in f.read_text(), f"{f.relative_to(ROOT)} writes relative to the playbooks"
+    assert str(R.ds_exports({"ns1": {"dnssec_zones": [{"name": "a.gov.vn"}]}}, "/srv/inv/hosts.yml")["a.gov.vn"]) \
+        == "/srv/inv/ds/a.gov.vn.ds"
+
+
 def _collections_used() -> set[str]:
     used = set()
     for f in [*ROLES.rglob("*.yml"), *(ROOT / "playbooks").glob("*.yml")]:
@@ -109,11 +118,8 @@ INSTALL_PLAY = """
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-                    str(ROOT)], check=True, capture_output=True, timeout=300)
-    return next(out.glob("netready-*.whl"))
+def wheel(netready_wheel) -> Path:
+    return netready_wheel
 
 
 def _install(tmp_path: Path, **variables) -> tuple[str, list[R.TaskEvent]]:

@@ -255,7 +255,7 @@ def test_ds_exports_resolve_the_dir(tmp_path):
              "ns3": {"dnssec_zones": [{"name": "c.gov.vn"}], "dnssec_ds_dir": "{{ lookup('env', 'X') }}"},
              "web": {"netready_portals": ["x"]}}
     assert R.ds_exports(hosts, inv) == {"a.gov.vn": tmp_path / "ds/a.gov.vn.ds",
-                                        "b.gov.vn": R.PLAYBOOK_DIR / "../ds/b.gov.vn.ds"}
+                                        "b.gov.vn": tmp_path / "ds/b.gov.vn.ds"}  # the role's default
 
 
 NETREADY = str(Path(sys.executable).parent / "netready")
