@@ -23,7 +23,7 @@ STAMP_PIP := $(VENV)/.stamp-pip
 # pyproject.toml: `make lock` (needs the package index), then commit requirements.lock.
 LOCK := requirements.lock
 
-.PHONY: demo test lint lint-playbooks deps venv clean lab-down lock
+.PHONY: demo test lint lint-playbooks deps venv clean lab-down lock collection
 
 demo: venv
 	$(VENV)/bin/netready demo
@@ -74,6 +74,11 @@ lock:
 	$(VENV)/bin/pip install -q pip-tools
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps --extra test --strip-extras \
 	  --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
+
+# The playbooks as the Ansible collection netready.readiness: dist/netready-readiness-VERSION.tar.gz, versioned from
+# git metadata now (setuptools-scm), as a wheel built now would be.
+collection: venv
+	$(VENV)/bin/python -m netready.collection --out dist --version "$$($(VENV)/bin/python -m setuptools_scm)"
 
 lab-down: venv
 	$(VENV)/bin/netready lab down
