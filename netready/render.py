@@ -11,9 +11,6 @@ import io
 import os
 import sys
 from typing import Any
-from xml.etree import ElementTree as ET
-
-from tabulate import tabulate
 
 from netready.model import Report
 from netready.rules import CATEGORIES, catalogue
@@ -116,6 +113,8 @@ def summary_line(report: Report, target: str, lang: str) -> str:
 
 
 def render_table(report: Report, lang: str = "en", colour: bool = False) -> str:
+    from tabulate import tabulate  # each format loads only what it uses (tabulate pulls in importlib.metadata)
+
     labels = LABELS[lang]
     rules = catalogue()
     out: list[str] = []
@@ -160,6 +159,8 @@ def render_table(report: Report, lang: str = "en", colour: bool = False) -> str:
 
 def render_overview(report: Report, lang: str = "en", colour: bool = False) -> str:
     """One line per target: status, scores, and the required rules that fail or could not run."""
+    from tabulate import tabulate
+
     labels = LABELS[lang]
     head = {"en": ["target", "status", "score", "HTTPS/TLS", "IPv6", "DNSSEC", "required rules failing / not run"],
             "vi": ["tên miền", "trạng thái", "điểm", "HTTPS/TLS", "IPv6", "DNSSEC",
@@ -205,6 +206,8 @@ def render_csv(report: Report) -> str:
 
 def render_junit(report: Report, lang: str = "en") -> str:
     """One testsuite per target, one testcase per rule and subject; required fails are failures."""
+    from xml.etree import ElementTree as ET
+
     suites = ET.Element("testsuites", name="netready", timestamp=report.started)
     for target in report.targets:
         findings = report.findings_for(target.ascii_name)

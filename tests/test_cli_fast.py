@@ -48,6 +48,18 @@ def test_fast_path_does_not_import_typer(tmp_path):
     assert last == ["2", "False", "False"], out.stderr  # undetermined (exit 2), and neither typer nor pydantic
 
 
+def test_a_json_check_loads_neither_renderers_of_other_formats_nor_the_lab_orchestration(tmp_path):
+    heavy = ("tabulate", "jinja2", "scapy", "netready.lab.orchestrate", "typer", "ansible_runner", "docx")
+    code = ("import sys; from netready import entry; "
+            "rc = entry.dnssec(['a..b', '--root-hints', sys.argv[1], '-f', 'json']); "
+            f"print(rc, [m for m in {heavy!r} if m in sys.modules])")
+    hints = tmp_path / "hints"
+    hints.write_text(". 3600 NS a.root-servers.test.\na.root-servers.test. 3600 A 127.0.0.1\n")
+    out = subprocess.run([sys.executable, "-c", code, str(hints)], capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path)
+    assert out.stdout.splitlines()[-1] == "2 []", out.stdout[-500:] + out.stderr
+
+
 def test_usage_errors_exit_3_on_both_paths():
     fast = subprocess.run([NETREADY, "dnssec", "x.gov.vn", "--profile", "no-such-profile"], capture_output=True,
                           text=True, timeout=60)
