@@ -17,6 +17,8 @@ from pathlib import Path
 from ..errors import LabError
 from ..orchestrate import lab_name
 from ..orchestrate import state_dir as lab_state_dir
+from .state import load as load_state
+from .state import save as save_state
 
 PARENT = "gov.vn."
 TTL = 300  # short: a DS added by a playbook is seen quickly by resolvers that cached the old answer
@@ -132,13 +134,11 @@ def undelegate(zone: str, lab: str | None = None) -> None:
 
 def _record(lab: str | None, zone: str, servers: list, ds: list[str]) -> None:
     """Remember the delegation in the machines' state so `down` removes it."""
-    from .runtime import _load, _save
-
     name = lab_name(lab)
-    st = _load(name)
+    st = load_state(name)
     if st is not None:
         st.setdefault("delegations", {})[zone] = {"nameservers": servers, "ds": ds}
-        _save(name, st)
+        save_state(name, st)
 
 
 def delegate_machines(lab: str, machines: list, required: bool = False) -> list[str]:
@@ -148,9 +148,8 @@ def delegate_machines(lab: str, machines: list, required: bool = False) -> list[
         if required:
             raise LabError(f"cannot delegate the machines' zones: the lab {lab} is not up (netready lab up)")
         return []
-    from .runtime import _load
 
-    recorded = (_load(lab) or {}).get("delegations", {})
+    recorded = (load_state(lab) or {}).get("delegations", {})
     done = []
     for m in machines:
         if m.zone:
@@ -185,9 +184,8 @@ def submit_exported_ds(ds_dir: str | Path, lab: str | None = None,
     Returns {zone: DS lines}."""
     wanted = {z.rstrip(".").lower() for z in zones} if zones is not None else None
     from . import spec as S
-    from .runtime import _load
 
-    recorded = (_load(lab_name(lab)) or {}).get("delegations", {})
+    recorded = (load_state(lab_name(lab)) or {}).get("delegations", {})
     done: dict[str, list[str]] = {}
     for s in S.SPECS.values():
         if not s.zone or (wanted is not None and s.zone not in wanted):

@@ -9,15 +9,13 @@ not) and stopped by pid only.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,9 +25,13 @@ from ..orchestrate import lab_name
 from ..sysutil import Keeper, alive, check_root, cmdline, find_pids, reap, wait_until
 from . import overlay
 from . import spec as S
+from .delegation import delegate_machines, undelegate_all
 from .image import CACHE_DIR, Image, ensure_image
+from .state import STATE_ROOT, state_dir
+from .state import load as _load
+from .state import locked as _locked
+from .state import save as _save
 
-STATE_ROOT = Path(os.environ.get("NETREADY_MACHINE_STATE", "/var/lib/netready/machines"))
 NSPAWN = "systemd-nspawn"
 BOOT_TIMEOUT = 60.0
 
@@ -111,39 +113,12 @@ def bridge_name(lab: str) -> str:
     return f"{lab}-mbr"[:15]
 
 
-def state_dir(lab: str) -> Path:
-    return STATE_ROOT / lab
-
-
 def _cgroup(lab: str, name: str) -> str:
     return f"netready/{lab}/{name}"
 
 
 def _netns_inode() -> int:
     return os.stat("/proc/self/ns/net").st_ino
-
-
-@contextlib.contextmanager
-def _locked(lab: str) -> Iterator[None]:
-    STATE_ROOT.mkdir(parents=True, exist_ok=True)
-    with open(STATE_ROOT / f"{lab}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
-
-
-def _load(lab: str) -> dict | None:
-    try:
-        return json.loads((state_dir(lab) / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _save(lab: str, st: dict) -> None:
-    d = state_dir(lab)
-    d.mkdir(parents=True, exist_ok=True)
-    tmp = d / "state.json.tmp"
-    tmp.write_text(json.dumps(st, indent=2))
-    tmp.replace(d / "state.json")
 
 
 def _ip(argv: list[str], netns_pid: int | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -292,7 +267,6 @@ def up(names: Sequence[str] | None = None, lab: str | None = None, *, delegate: 
         _save(lab, st)
     _link_key(img)
     if delegate is not False:
-        from .delegation import delegate_machines
 
         delegate_machines(lab, [running[n] for n in wanted], required=bool(delegate))
     return [running[n] for n in wanted]
@@ -372,7 +346,6 @@ def down(lab: str | None = None) -> None:
         st = _load(lab) or {}
         ms = [Machine(**d) for d in st.get("machines", [])]
         if st.get("delegations"):
-            from .delegation import undelegate_all
 
             undelegate_all(lab, st["delegations"])
         # The bridge lives in the namespace `up` ran in: reach it through a live machine if not ours.
