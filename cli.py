@@ -30,7 +30,7 @@ app.add_typer(contract_app, name="contract")
 
 def _print_version(value: bool) -> None:
     if value:
-        from netready.entry import version_line  # the one place that words it (netready --version is answered there)
+        from netready import version_line
 
         typer.echo(version_line())
         raise typer.Exit()

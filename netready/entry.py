@@ -76,15 +76,11 @@ def dnssec(argv: list[str]) -> int | None:
     return code
 
 
-def version_line() -> str:
-    from netready import __version__
-
-    return f"netready {__version__}"
-
-
 def main() -> None:
     argv = sys.argv[1:]
     if argv == ["--version"]:  # nothing else to load: the version was written into the package at build time
+        from netready import version_line
+
         sys.stdout.write(version_line() + "\n")
         sys.exit(0)
     if argv[:1] == ["dnssec"]:
