@@ -123,7 +123,8 @@ def check(
 ) -> None:
     """Check portals against the Circular 32 rules and print the verdicts. Exit 0 all compliant,
     1 some not compliant, 2 a required check could not run, 3 usage error."""
-    from netready.app import UsageError, build_settings, read_names, run_check, with_ipv6only_options
+    from netready.app import build_settings, read_names, run_check, with_ipv6only_options
+    from netready.errors import UsageError
     from netready.judge import exit_code
     from netready.profiles import ProfileError, load_profile
     from netready.render import render, use_colour
@@ -215,7 +216,7 @@ def merge(
 ) -> None:
     """Merge reports from several vantage points into one, judged again without touching the network: the worst
     verdict over the vantage points. Exit codes as check."""
-    from netready.app import UsageError
+    from netready.errors import UsageError
     from netready.judge import exit_code
     from netready.merge import merge_files, merge_note
     from netready.render import render, use_colour
@@ -267,7 +268,8 @@ def demo(
 
 def _area_command(area: str, name: str, fmt: Fmt, lang: Lang, output: str | None, profile: str,
                   settings_args: dict, extra: dict | None = None) -> None:  # type: ignore[type-arg]
-    from netready.app import UsageError, area_command
+    from netready.app import area_command
+    from netready.errors import UsageError
     from netready.profiles import ProfileError
 
     try:
@@ -302,8 +304,9 @@ def dnssec(
 
 
 def _write_svg(name: str, path: str, settings_args: dict) -> None:  # type: ignore[type-arg]
-    from netready.app import UsageError, build_settings
+    from netready.app import build_settings
     from netready.dnssec_graph import chain_svg
+    from netready.errors import UsageError
     from probes.dnssec import run_name
 
     try:
@@ -331,7 +334,8 @@ def tls(
     timeout: Annotated[float, typer.Option(help="Seconds per connection.")] = 2.0,
 ) -> None:
     """Protocol versions, cipher suites, key exchange, certificate chain, redirect and HSTS per address."""
-    from netready.app import UsageError, split_host_port
+    from netready.app import split_host_port
+    from netready.errors import UsageError
 
     try:
         name, port = split_host_port(host)
@@ -452,7 +456,7 @@ def contract_verify(
     Exit 0 every clause met, 1 some not met, 2 some could not be verified, 3 usage error."""
     from tabulate import tabulate
 
-    from netready.app import UsageError, build_settings
+    from netready.app import build_settings
     from netready.contract import (
         ContractError,
         clause_summary_rows,
@@ -461,6 +465,7 @@ def contract_verify(
         write_contract_report,
     )
     from netready.contract_spec import SpecError
+    from netready.errors import UsageError
     from netready.profiles import ProfileError
 
     try:
@@ -531,7 +536,8 @@ def remediate(
     per host, rollbacks, verdicts before and after. Exit 0 fixed, 1 a host failed (or a change was rolled back, or
     the run was stopped), 2 a required rule still fails (with --check: a real run is needed), 3 usage error."""
     from netready import remediate as R
-    from netready.app import UsageError, build_settings
+    from netready.app import build_settings
+    from netready.errors import UsageError
     from netready.lab.errors import LabError
     from netready.profiles import ProfileError, load_profile
 
@@ -802,7 +808,8 @@ def monitor_run(
 ) -> None:
     """Scan what is due and store it; with --once scan everything once and exit (exit codes as check), else keep
     running as a scheduler."""
-    from netready.app import UsageError, build_settings
+    from netready.app import build_settings
+    from netready.errors import UsageError
     from netready.monitor import alerts, schedule
     from netready.monitor.commands import round_line
     from netready.monitor.texts import t
@@ -954,7 +961,8 @@ def serve(
     lang: LangOpt = Lang.en,
 ) -> None:
     """The HTTP service: JSON API under /api/v1/ (token needed), Prometheus metrics at /metrics."""
-    from netready.app import UsageError, split_host_port
+    from netready.app import split_host_port
+    from netready.errors import UsageError
     from netready.monitor.texts import t
 
     try:
@@ -984,7 +992,8 @@ def worker(
 ) -> None:
     """A Celery worker scanning the portals published to this vantage point's queue (run it on a probe host inside
     that network)."""
-    from netready.app import UsageError, build_settings
+    from netready.app import build_settings
+    from netready.errors import UsageError
     from netready.merge import VANTAGE_RE
     from netready.monitor.texts import t
 

@@ -11,11 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netready.errors import UsageError
 from netready.model import ProbeSettings
-
-
-class UsageError(ValueError):
-    """Bad command-line input: exit code 3."""
 
 
 def default_root_hints() -> str:

@@ -57,7 +57,8 @@ def dnssec(argv: list[str]) -> int | None:
         args = dnssec_parser().parse_args(argv)
     except _Refuse:
         return None
-    from netready.app import UsageError, area_command
+    from netready.app import area_command
+    from netready.errors import UsageError
     from netready.profiles import ProfileError
 
     settings_args = dict(resolvers=args.resolver, root_hints=args.root_hints, trust_anchor=args.trust_anchor,

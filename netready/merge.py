@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from netready import __version__
-from netready.app import UsageError
+from netready.errors import UsageError
 from netready.judge import judge_target, summarize
 from netready.model import READABLE_SCHEMA_VERSIONS, Finding, Observation, Report, Target
 from netready.profiles import Profile

@@ -13,7 +13,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from netready.app import UsageError, read_names
+from netready.app import read_names
+from netready.errors import UsageError
 from netready.judge import summarize
 from netready.model import Finding, Report, Target
 from netready.render import render
