@@ -497,14 +497,6 @@ class RemFmt(StrEnum):
     json = "json"
 
 
-REGISTRAR = {
-    "en": "Send these DS records to your domain registrar for the parent .vn zone (the zone is signed and serves "
-          "its DNSKEY); keep any old DS until the new one is live:",
-    "vi": "Gửi các bản ghi DS này cho nhà đăng ký tên miền để đưa lên vùng cha .vn (vùng đã ký và trả lời DNSKEY); "
-          "giữ bản ghi DS cũ (nếu có) đến khi bản mới có hiệu lực:",
-}
-SUBMITTED = {"en": "registrar step (lab): DS handed to the lab's gov.vn",
-             "vi": "bước nhà đăng ký (lab): đã đưa DS lên gov.vn của lab"}
 EVENT_COLOURS = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "red"}
 
 
@@ -539,29 +531,19 @@ def remediate(
     from netready.app import build_settings
     from netready.errors import UsageError
     from netready.lab.errors import LabError
-    from netready.profiles import ProfileError, load_profile
+    from netready.profiles import ProfileError
 
     t0 = time.perf_counter()
     try:
-        prof = profile or ("lab" if lab else "circular32")
-        load_profile(prof)  # a bad profile is a usage error now, not after the playbook ran
         settings = build_settings(resolver, root_hints, trust_anchor, ca_file, timeout, use_lab=lab)
-        hosts = R.inventory_hosts(inventory, limit)
-        if not hosts:
-            raise UsageError(f"no host of {inventory} matches{f' --limit {limit}' if limit else ''}")
-        if lab:
-            R.check_lab_inventory(inventory, hosts)
-        portals = R.affected_portals(inventory, limit, hosts)
+        plan = R.plan_command(action.value, inventory, limit, lab, profile)  # type: ignore[arg-type]
     except (UsageError, ProfileError, R.RemediationError) as exc:
         _fail_usage(str(exc))
     except LabError as exc:
         _fail_usage(f"{exc} (start it with: netready lab up --machines)")
-    ds_files = R.ds_exports(hosts, inventory) if action.value in ("dnssec", "all") else {}
     colour = _use_colour_err()
-    events: list[R.TaskEvent] = []
 
     def on_event(e: R.TaskEvent) -> None:
-        events.append(e)
         if e.status == "skipped":
             return
         status = typer.style(f"{e.status:<11}", fg=EVENT_COLOURS.get(e.status)) if colour else f"{e.status:<11}"
@@ -569,23 +551,6 @@ def remediate(
         tail = f" — {e.message}" if e.message else ""
         typer.echo(f"  {e.host:<12} {status} {role}{e.task}{tail}", err=True)
 
-    submitted: dict[str, list[str]] = {}
-
-    def between() -> None:
-        if lab and ds_files:
-            from netready.lab.machines import submit_exported_ds
-
-            zones = R.zones_of(hosts, {e.host for e in events if e.status in ("failed", "unreachable")})
-            for d in sorted({p.parent for z, p in ds_files.items() if z in zones}):
-                submitted.update(submit_exported_ds(d, zones=sorted(zones)))
-            for zone, lines in submitted.items():
-                typer.echo(f"{SUBMITTED[lang.value]}: {zone} ({len(lines)} DS)", err=True)
-        if portals:
-            typer.echo(f"probing {len(portals)} portal(s) again: {', '.join(portals)}", err=True)
-
-    if portals:
-        typer.echo(f"probing {len(portals)} portal(s) before the run: {', '.join(portals)}", err=True)
-    typer.echo(f"running {R.PLAYBOOKS[action.value]}{' --check' if check else ''} on {', '.join(hosts)}", err=True)
     def on_stop(stop: R.Stop) -> None:
         if stop.killed:
             typer.echo("netready: killing the playbook now (its current play may be left unfinished)", err=True)
@@ -594,27 +559,17 @@ def remediate(
                        "half done (Ctrl-C again to kill it now)", err=True)
 
     try:
-        result = R.remediate(action.value, inventory, check=check, limit=limit, settings=settings,  # type: ignore[arg-type]
-                             portals=portals, on_event=on_event, profile=prof, between=between, timeout=run_timeout,
-                             vault_password_file=vault_password_file, on_stop=on_stop)
+        run = R.run_command(plan, settings, check=check, on_event=on_event, on_stop=on_stop,
+                            say=lambda line: typer.echo(line, err=True), lang=lang.value, timeout=run_timeout,
+                            vault_password_file=vault_password_file)
     except R.RemediationError as exc:
         _fail_usage(str(exc))
-    ok_zones = R.zones_of(hosts, set(result.failed_hosts))  # a failed host's file may be an old one
-    exported = {z: R.ds_lines(p) for z, p in ds_files.items() if not check and z in ok_zones and p.is_file()}
-    exported = {z: lines for z, lines in exported.items() if lines}
     if fmt == RemFmt.json:
-        data = result.to_dict() | {"ds_exported": exported, "ds_submitted": submitted,
-                                   "seconds": round(time.perf_counter() - t0, 1)}
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(run.to_dict(time.perf_counter() - t0), indent=2, ensure_ascii=False) + "\n")
     else:
-        text = R.format_summary(result, lang.value)
-        manual = {z: v for z, v in exported.items() if z not in submitted}
-        if manual:
-            text += REGISTRAR[lang.value] + "\n" + "".join(f"  {line}\n" for v in manual.values() for line in v)
-            text += "".join(f"  ({ds_files[z]})\n" for z in manual)
-        sys.stdout.write(text)
+        sys.stdout.write(run.text(lang.value))
     typer.echo(f"remediate {action.value} done in {time.perf_counter() - t0:.1f} s", err=True)
-    raise typer.Exit(result.exit_code())
+    raise typer.Exit(run.result.exit_code())
 
 
 def _use_colour_err() -> bool:

@@ -626,3 +626,107 @@ def check_lab_inventory(inventory: str, hosts: dict[str, dict]) -> None:  # type
                 raise RemediationError(f"{inventory} is for another lab ({key}: {value}); the inventory for this lab "
                                  f"is written by `python -m netready.lab.machines inventory` "
                                  f"(or `netready lab up --machines`): {mach.lab_inventory_path()}")
+
+
+# --- `netready remediate`: the command's flow (cli.py only parses options and prints) -----------------------
+
+REGISTRAR = {
+    "en": "Send these DS records to your domain registrar for the parent .vn zone (the zone is signed and serves "
+          "its DNSKEY); keep any old DS until the new one is live:",
+    "vi": "Gửi các bản ghi DS này cho nhà đăng ký tên miền để đưa lên vùng cha .vn (vùng đã ký và trả lời DNSKEY); "
+          "giữ bản ghi DS cũ (nếu có) đến khi bản mới có hiệu lực:",
+}
+SUBMITTED = {"en": "registrar step (lab): DS handed to the lab's gov.vn",
+             "vi": "bước nhà đăng ký (lab): đã đưa DS lên gov.vn của lab"}
+
+
+@dataclass
+class CommandPlan:
+    """What a `netready remediate` run will touch, known before anything runs (bad input fails here)."""
+
+    action: Action
+    inventory: str
+    limit: str | None
+    lab: bool
+    profile: str
+    hosts: dict[str, dict[str, Any]]
+    portals: list[str]
+    ds_files: dict[str, Path]  # zone -> the DS file the dnssec role writes (dnssec and all only)
+
+
+@dataclass
+class CommandRun:
+    plan: CommandPlan
+    result: RemediationResult
+    exported: dict[str, list[str]]  # zone -> DS lines the run wrote (real runs of hosts that did not fail)
+    submitted: dict[str, list[str]]  # zone -> DS lines handed to the lab's parent (--lab)
+
+    def to_dict(self, seconds: float) -> dict[str, Any]:
+        return self.result.to_dict() | {"ds_exported": self.exported, "ds_submitted": self.submitted,
+                                        "seconds": round(seconds, 1)}
+
+    def text(self, lang: str = "en") -> str:
+        """The summary, then the DS records a person must still send to the registrar."""
+        out = format_summary(self.result, lang)
+        manual = {z: v for z, v in self.exported.items() if z not in self.submitted}
+        if manual:
+            out += REGISTRAR.get(lang, REGISTRAR["en"]) + "\n" + "".join(f"  {line}\n" for v in manual.values()
+                                                                          for line in v)
+            out += "".join(f"  ({self.plan.ds_files[z]})\n" for z in manual)
+        return out
+
+
+def plan_command(action: Action, inventory: str, limit: str | None = None, lab: bool = False,
+                 profile: str | None = None) -> CommandPlan:
+    """The hosts, portals and DS files of a run; raises RemediationError (or the profile's or lab's error) on bad
+    input, before any playbook or probe runs."""
+    from netready.errors import UsageError
+    from netready.profiles import load_profile
+
+    prof = profile or ("lab" if lab else "circular32")
+    load_profile(prof)  # a bad profile is a usage error now, not after the playbook ran
+    hosts = inventory_hosts(inventory, limit)
+    if not hosts:
+        raise UsageError(f"no host of {inventory} matches{f' --limit {limit}' if limit else ''}")
+    if lab:
+        check_lab_inventory(inventory, hosts)
+    portals = affected_portals(inventory, limit, hosts)
+    ds_files = ds_exports(hosts, inventory) if action in ("dnssec", "all") else {}
+    return CommandPlan(action, inventory, limit, lab, prof, hosts, portals, ds_files)
+
+
+def run_command(plan: CommandPlan, settings: ProbeSettings, check: bool = False,
+                on_event: Callable[[TaskEvent], None] | None = None, on_stop: Callable[[Stop], None] | None = None,
+                say: Callable[[str], None] = lambda _line: None, lang: str = "en", timeout: int | None = None,
+                vault_password_file: str | None = None) -> CommandRun:
+    """Probe, run the playbook, hand the exported DS to the lab's parent (--lab: the registrar's step), probe
+    again. say(line) tells a person what happens between the steps."""
+    events: list[TaskEvent] = []
+    submitted: dict[str, list[str]] = {}
+
+    def record(e: TaskEvent) -> None:
+        events.append(e)
+        if on_event:
+            on_event(e)
+
+    def between() -> None:
+        if plan.lab and plan.ds_files:
+            from netready.lab.machines import submit_exported_ds
+
+            zones = zones_of(plan.hosts, {e.host for e in events if e.status in ("failed", "unreachable")})
+            for d in sorted({p.parent for z, p in plan.ds_files.items() if z in zones}):
+                submitted.update(submit_exported_ds(d, zones=sorted(zones)))
+            for zone, lines in submitted.items():
+                say(f"{SUBMITTED.get(lang, SUBMITTED['en'])}: {zone} ({len(lines)} DS)")
+        if plan.portals:
+            say(f"probing {len(plan.portals)} portal(s) again: {', '.join(plan.portals)}")
+
+    if plan.portals:
+        say(f"probing {len(plan.portals)} portal(s) before the run: {', '.join(plan.portals)}")
+    say(f"running {PLAYBOOKS[plan.action]}{' --check' if check else ''} on {', '.join(plan.hosts)}")
+    result = remediate(plan.action, plan.inventory, check=check, limit=plan.limit, settings=settings,
+                       portals=plan.portals, on_event=record, profile=plan.profile, between=between, timeout=timeout,
+                       vault_password_file=vault_password_file, on_stop=on_stop)
+    ok_zones = zones_of(plan.hosts, set(result.failed_hosts))  # a failed host's file may be an old one
+    exported = {z: ds_lines(p) for z, p in plan.ds_files.items() if not check and z in ok_zones and p.is_file()}
+    return CommandRun(plan, result, {z: lines for z, lines in exported.items() if lines}, submitted)
