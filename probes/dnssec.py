@@ -191,9 +191,10 @@ class ZoneState:
 def _zone_report(
     fetcher: Fetcher, checker: Checker, zone: Zone, parent: ZoneState | None, anchor: Anchor
 ) -> tuple[dict[str, Any], ZoneState]:
-    name = zone.name
+    """One zone of the chain: its keys, its DS set (the trust anchor's at the root), and whether the DS vouch for
+    a key that signs the zone's DNSKEY RRset."""
     out: dict[str, Any] = {
-        "zone": name.to_text(),
+        "zone": zone.name.to_text(),
         "parent": zone.parent.name.to_text() if zone.parent else None,
         "ns": zone.ns_names,
         "servers": zone.servers,
@@ -209,13 +210,26 @@ def _zone_report(
         "reason": "",
         "errors": [],
     }
+    keys, key_rrset, key_check = _zone_keys(fetcher, checker, zone, out)
 
-    def done(status: str, reason: str, keys: list[DNSKEY], trusted: set[str] | None = None
-             ) -> tuple[dict[str, Any], ZoneState]:
+    def done(status: str, reason: str, trusted: set[str] | None = None) -> tuple[dict[str, Any], ZoneState]:
         out["status"], out["reason"] = status, reason
         return out, ZoneState(status, reason, keys, trusted or set())
 
-    # DNSKEY at the zone (always fetched: the picture and the algorithm rule want it even when insecure).
+    if parent is not None and parent.status != "secure":
+        if parent.status == "insecure":
+            return done("insecure", f"below the insecure delegation of {zone.parent.name}")
+        return done(parent.status, f"parent zone {zone.parent.name} is {parent.status}")
+    ds_list, anchor_keys, stop = _ds_set(fetcher, checker, zone, parent, anchor, out)
+    if stop is not None:
+        return done(*stop)
+    return done(*_key_verdict(zone, anchor, ds_list, anchor_keys, keys, key_rrset, key_check, out))
+
+
+def _zone_keys(fetcher: Fetcher, checker: Checker, zone: Zone, out: dict[str, Any]) -> tuple[list[DNSKEY], Any, Any]:
+    """The zone's DNSKEY RRset and the check of its signatures (always fetched: the picture and the algorithm rule
+    want it even when the zone is insecure): (keys, rrset or None, check or None)."""
+    name = zone.name
     keys: list[DNSKEY] = []
     key_rrset = key_sigs = None
     if zone.servers:
@@ -232,42 +246,47 @@ def _zone_report(
     key_check = checker.rrset(key_rrset, key_sigs, name, keys) if key_rrset is not None else None
     if key_check is not None:
         out["dnskey_sigs"] = key_check.sigs
+    return keys, key_rrset, key_check
 
-    if parent is not None and parent.status != "secure":
-        if parent.status == "insecure":
-            return done("insecure", f"below the insecure delegation of {zone.parent.name}", keys)
-        return done(parent.status, f"parent zone {zone.parent.name} is {parent.status}", keys)
 
-    # The DS set: the trust anchor for the root, the parent's signed DS RRset otherwise.
-    anchor_keys: list[DNSKEY] = []
+def _ds_set(fetcher: Fetcher, checker: Checker, zone: Zone, parent: ZoneState | None, anchor: Anchor,
+            out: dict[str, Any]) -> tuple[list[DS], list[DNSKEY], tuple[str, str] | None]:
+    """The DS set: the trust anchor's for the root, the parent's signed DS RRset otherwise. Returns (DS records,
+    the anchor's usable keys, None), or a (status, reason) that ends the zone's validation here."""
+    name = zone.name
     if zone.parent is None:
         if anchor.error:
-            return done("indeterminate", anchor.error, keys)
-        ds_list = list(anchor.ds)
+            return [], [], ("indeterminate", anchor.error)
         out["anchor_keys"] = [key_info(name, k) for k in anchor.keys]
-        anchor_keys = [k for k in anchor.keys if algorithm_problem(int(k.algorithm)) is None]
-    else:
-        dreply = fetcher.ask(zone.parent.servers, name, dns.rdatatype.DS, zone=zone.parent.name).result()
-        if dreply.response is None:
-            out["errors"].append(f"DS {name} at {zone.parent.name}: {dreply.error}")
-            return done("indeterminate", f"servers of {zone.parent.name} did not answer for DS {name}", keys)
-        resp = dreply.response
-        out["ds_rcode"] = dns.rcode.to_text(resp.rcode())
-        ds_rrset = _find(resp.answer, name, dns.rdatatype.DS)
-        if ds_rrset is None:
-            proof, sigs = _check_denial(checker, resp, name, dns.rdatatype.DS, zone.parent.name, parent.keys)
-            out["ds_denial"], out["ds_sigs"] = proof.to_dict(), sigs
-            if proof.status == "secure":
-                return done("insecure", f"no DS for {name}: {_proof_text(proof)}", keys)
-            if proof.status == "insecure":
-                return done("insecure", f"no DS for {name}: {proof.reason}", keys)
-            return done("bogus", f"no DS for {name} and no valid proof of its absence: {proof.reason}", keys)
-        chk = checker.rrset(ds_rrset, _sigs(resp.answer, name, dns.rdatatype.DS), zone.parent.name, parent.keys)
-        out["ds_sigs"] = chk.sigs
-        if not chk.ok:
-            return done("bogus", chk.reason(f"DS {name}"), keys)
-        ds_list = list(ds_rrset)
+        return list(anchor.ds), [k for k in anchor.keys if algorithm_problem(int(k.algorithm)) is None], None
+    assert parent is not None
+    dreply = fetcher.ask(zone.parent.servers, name, dns.rdatatype.DS, zone=zone.parent.name).result()
+    if dreply.response is None:
+        out["errors"].append(f"DS {name} at {zone.parent.name}: {dreply.error}")
+        return [], [], ("indeterminate", f"servers of {zone.parent.name} did not answer for DS {name}")
+    resp = dreply.response
+    out["ds_rcode"] = dns.rcode.to_text(resp.rcode())
+    ds_rrset = _find(resp.answer, name, dns.rdatatype.DS)
+    if ds_rrset is None:
+        proof, sigs = _check_denial(checker, resp, name, dns.rdatatype.DS, zone.parent.name, parent.keys)
+        out["ds_denial"], out["ds_sigs"] = proof.to_dict(), sigs
+        if proof.status == "secure":
+            return [], [], ("insecure", f"no DS for {name}: {_proof_text(proof)}")
+        if proof.status == "insecure":
+            return [], [], ("insecure", f"no DS for {name}: {proof.reason}")
+        return [], [], ("bogus", f"no DS for {name} and no valid proof of its absence: {proof.reason}")
+    chk = checker.rrset(ds_rrset, _sigs(resp.answer, name, dns.rdatatype.DS), zone.parent.name, parent.keys)
+    out["ds_sigs"] = chk.sigs
+    if not chk.ok:
+        return [], [], ("bogus", chk.reason(f"DS {name}"))
+    return list(ds_rrset), [], None
 
+
+def _key_verdict(zone: Zone, anchor: Anchor, ds_list: list[DS], anchor_keys: list[DNSKEY], keys: list[DNSKEY],
+                 key_rrset: Any, key_check: Any, out: dict[str, Any]) -> tuple[str, str, set[str] | None]:
+    """Whether the usable DS (or anchor keys) vouch for a key that validly signs the DNSKEY RRset: (status,
+    reason, digests of the trusted keys when secure)."""
+    name = zone.name
     choice = choose_ds(ds_list)
     problems: list[str] = []
     trusted: list[DNSKEY] = [k for k in anchor_keys if k in keys]
@@ -287,34 +306,33 @@ def _zone_report(
             problems.append(why)
     if choice.unsupported_only and not anchor_keys:
         notes = "; ".join(choice.notes.values())
-        return done("insecure", f"every DS for {name} uses an algorithm or digest this validator cannot use, so "
-                                f"the zone is treated as unsigned (RFC 4035 §5.2, RFC 6840 §5.2): {notes}", keys)
+        return ("insecure", f"every DS for {name} uses an algorithm or digest this validator cannot use, so the zone "
+                            f"is treated as unsigned (RFC 4035 §5.2, RFC 6840 §5.2): {notes}", None)
     if zone.parent is None and not ds_list and anchor.keys and not anchor_keys:
-        return done("insecure", "every trust anchor key uses an algorithm this validator cannot use: "
-                    + "; ".join(unsupported_anchor_keys(anchor.keys)), keys)
+        return ("insecure", "every trust anchor key uses an algorithm this validator cannot use: "
+                + "; ".join(unsupported_anchor_keys(anchor.keys)), None)
     if key_rrset is None:
         if out["errors"]:
-            return done("indeterminate", f"servers of {name} did not answer for DNSKEY", keys)
-        return done("bogus", f"DS exists for {name} but the zone has no DNSKEY", keys)
+            return "indeterminate", f"servers of {name} did not answer for DNSKEY", None
+        return "bogus", f"DS exists for {name} but the zone has no DNSKEY", None
     if not trusted:
-        return done("bogus", "; ".join(problems) or f"no DNSKEY of {name} matches its DS", keys)
+        return "bogus", "; ".join(problems) or f"no DNSKEY of {name} matches its DS", None
     digests = {key_digest(k) for k in trusted}
     tags = ", ".join(str(t) for t in sorted({dns.dnssec.key_id(k) for k in trusted}))
     assert key_check is not None
     if key_check.valid_by(digests):
-        return done("secure", f"DS {tags} → DNSKEY, self-signature valid", keys, digests)
+        return "secure", f"DS {tags} → DNSKEY, self-signature valid", digests
     by_trusted = [s for s in key_check.sigs if s["key_tag"] in {dns.dnssec.key_id(k) for k in trusted}]
     algs = {int(k.algorithm) for k in trusted}
     if by_trusted and all(s.get("unsupported") for s in by_trusted) and all(algorithm_self_test(a) for a in algs):
-        return done("insecure", "the keys the DS names use algorithms the local crypto library cannot verify: "
-                    + "; ".join(dict.fromkeys(s["reason"] for s in by_trusted)), keys)
+        return ("insecure", "the keys the DS names use algorithms the local crypto library cannot verify: "
+                + "; ".join(dict.fromkeys(s["reason"] for s in by_trusted)), None)
     if not by_trusted:
-        return done("bogus", f"DNSKEY RRset of {name} is not signed by the key(s) its DS names ({tags})", keys)
-    valid_other = [s for s in by_trusted if s["valid"]]
-    if valid_other:  # a key with the DS's tag signed, but not the key the DS's digest names
-        return done("bogus", f"DNSKEY RRset of {name} is signed by a key with tag {tags} that is not the key the DS "
-                             "vouches for (same tag, other key)", keys)
-    return done("bogus", "; ".join(dict.fromkeys(s["reason"] for s in by_trusted if s["reason"])), keys)
+        return "bogus", f"DNSKEY RRset of {name} is not signed by the key(s) its DS names ({tags})", None
+    if [s for s in by_trusted if s["valid"]]:  # a key with the DS's tag signed, but not the key the DS's digest names
+        return ("bogus", f"DNSKEY RRset of {name} is signed by a key with tag {tags} that is not the key the DS "
+                         "vouches for (same tag, other key)", None)
+    return "bogus", "; ".join(dict.fromkeys(s["reason"] for s in by_trusted if s["reason"])), None
 
 
 def _answer_report(
@@ -843,131 +861,173 @@ def run(target: Target, settings: ProbeSettings) -> list[Observation]:
         fetcher.close()
 
 
-def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: ProbeSettings) -> list[Observation]:
-    target = chain.target
+Hop = tuple[dns.name.Name, Zone, dict[int, Future], bool]  # a name of the walk, its zone, its A/AAAA asks, exists
+
+
+@dataclass
+class _Walk:
+    """The names from the portal's name through its CNAMEs, with the side jobs started per zone on the way."""
+
+    names: list[dns.name.Name] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    hops: list[Hop] = field(default_factory=list)
+    side_jobs: dict[dns.name.Name, dict[str, Future]] = field(default_factory=dict)
+
+
+def _side_jobs(fetcher: Fetcher, zone: Zone, target: str) -> dict[str, Future]:
+    """Every server of the zone, its denial proofs, its CDS/CDNSKEY: started as soon as the walk meets the zone."""
+    in_zone: Future = Future()  # the names of the walk in this zone, known once the walk ends
+    return {
+        "names": in_zone,
+        "servers": fetcher.jobs.submit(_servers_job, fetcher, zone, target, in_zone),
+        "denial": fetcher.jobs.submit(_denial_job, fetcher, zone, target),
+        "cds": fetcher.ask(zone.servers, zone.name, dns.rdatatype.CDS, zone=zone.name),
+        "cdnskey": fetcher.ask(zone.servers, zone.name, dns.rdatatype.CDNSKEY, zone=zone.name),
+    }
+
+
+def _walk(fetcher: Fetcher, qname: dns.name.Name, target: str) -> _Walk:
+    walk = _Walk()
+    current: dns.name.Name | None = qname
+    while current is not None and len(walk.names) < MAX_CNAME_HOPS:
+        if current in walk.names:
+            walk.errors.append(f"CNAME loop at {current}")
+            break
+        walk.names.append(current)
+        zone, err, exists = fetcher.find_zone(current)
+        if err:
+            walk.errors.append(err)
+        if zone.name not in walk.side_jobs and zone.servers and not err:
+            walk.side_jobs[zone.name] = _side_jobs(fetcher, zone, target)
+        asks = (
+            {}
+            if err or not zone.servers
+            else {t: fetcher.ask(zone.servers, current, t, zone=zone.name)
+                  for t in (dns.rdatatype.A, dns.rdatatype.AAAA)}
+        )
+        walk.hops.append((current, zone, asks, exists))
+        nxt = None
+        for fut in asks.values():
+            reply = fut.result()
+            if reply.response is not None:
+                cn = _find(reply.response.answer, current, dns.rdatatype.CNAME)
+                if cn is not None:
+                    nxt = cn[0].target
+        current = nxt
+    else:
+        if current is not None:
+            walk.errors.append(f"more than {MAX_CNAME_HOPS} CNAME hops")
+    for zname, jobs in walk.side_jobs.items():
+        jobs["names"].set_result([n for n, z, a, _e in walk.hops if z.name == zname and a])
+    return walk
+
+
+def _validate_zones(fetcher: Fetcher, checker: Checker, hops: list[Hop], anchor: Anchor,
+                    ) -> tuple[dict[dns.name.Name, ZoneState], list[dict[str, Any]]]:
+    """Top-down, every zone any hop used (a CNAME may lead into other zones): each zone's state and report."""
+    zones_used: list[Zone] = []
+    for _n, zone, _a, _e in hops:
+        for z in fetcher.zone_chain(zone):
+            if z not in zones_used:
+                zones_used.append(z)
+    states: dict[dns.name.Name, ZoneState] = {}
+    zone_reports: list[dict[str, Any]] = []
+    for z in zones_used:  # parents always come before children in this list
+        parent_state = states.get(z.parent.name) if z.parent else None
+        report, state = _zone_report(fetcher, checker, z, parent_state, anchor)
+        states[z.name] = state
+        zone_reports.append(report)
+    return states, zone_reports
+
+
+def _answers(checker: Checker, walk: _Walk, states: dict[dns.name.Name, ZoneState]) -> list[dict[str, Any]]:
+    answers: list[dict[str, Any]] = []
+    for hop_name, zone, asks, _exists in walk.hops:
+        if not asks:
+            err = next((e for e in walk.errors), None) or zone.error
+            for t in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                rep, _ = _answer_report(checker, hop_name, t, zone, states.get(zone.name), None, err)
+                answers.append(rep)
+            continue
+        for t, fut in asks.items():
+            rep, _ = _answer_report(checker, hop_name, t, zone, states.get(zone.name), fut.result(), None)
+            answers.append(rep)
+    return answers
+
+
+def _servers(fetcher: Fetcher, checker: Checker, walk: _Walk, states: dict[dns.name.Name, ZoneState],
+             answers: list[dict[str, Any]], zone_reports: list[dict[str, Any]],
+             ) -> tuple[list[Observation], list[dict[str, Any]]]:
+    """Every authoritative server of the portal's zones, validated on its own answers; the denial proofs and CDS of
+    each zone. Returns their observations and one line per server for the chain."""
     extra: list[Observation] = []
+    server_results: list[dict[str, Any]] = []
+    seen_sigs = {(s["owner"], s["type"], s["key_tag"], s["expiration_ts"], s["valid"])
+                 for a in answers for s in a["sigs"]}
+    seen_sigs |= {(s["owner"], s["type"], s["key_tag"], s["expiration_ts"], s["valid"])
+                  for z in zone_reports for s in z["dnskey_sigs"]}
+    by_zone = {r["zone"]: r for r in zone_reports}
+    for zname, jobs in walk.side_jobs.items():
+        zone = fetcher.zones[zname]
+        summary, raws = jobs["servers"].result()
+        extra.append(summary)
+        for raw in raws:
+            obs = _finish_server(raw, checker, zone, states.get(zname), seen_sigs)
+            extra.append(obs)
+            v = obs.data["validation"]
+            bad = next((c for c in v["checks"] if c["status"] == v["status"]), None)
+            server_results.append({"zone": zname.to_text(), "ns": obs.data["ns"], "address": obs.data["address"],
+                                   "status": v["status"], "reason": v["reason"],
+                                   "first": f"{bad['what']}: {bad['reason']}" if bad else v["reason"]})
+        dobs, (dq, dreply) = jobs["denial"].result()
+        extra.append(_finish_denial(dobs, dq, dreply, zone, states.get(zname), checker))
+        if zname.to_text() in by_zone:
+            by_zone[zname.to_text()]["cds"] = _cds_report(checker, zone, by_zone[zname.to_text()],
+                                                           states.get(zname), jobs["cds"], jobs["cdnskey"])
+    return extra, server_results
+
+
+def _chain_status(answers: list[dict[str, Any]], walk_errors: list[str],
+                  server_results: list[dict[str, Any]]) -> tuple[str, str]:
+    """The chain's status and reason: the worst answer, indeterminate on a broken walk, bogus when a server of a
+    secure zone serves data that does not validate."""
+    statuses = [a["status"] for a in answers] or ["indeterminate"]
+    if walk_errors and any("loop" in e or "hops" in e for e in walk_errors):
+        statuses.append("indeterminate")
+    status = worst(statuses)
+    worst_answer = next((a for a in answers if a["status"] == status), None)
+    reason = worst_answer["reason"] if worst_answer else "; ".join(walk_errors)
+    if status == "indeterminate" and walk_errors:
+        reason = "; ".join(walk_errors)
+    bogus_servers = [s for s in server_results if s["status"] == "bogus"]
+    if status == "secure" and bogus_servers:
+        status = "bogus"
+        by_ns: dict[str, list[dict[str, Any]]] = {}
+        for s in bogus_servers:
+            by_ns.setdefault(s["ns"], []).append(s)
+        reason = "; ".join(
+            f"{ns.rstrip('.')} ({', '.join(s['address'] for s in found)}) serves data that does not validate: "
+            f"{found[0]['first']}" for ns, found in by_ns.items())
+    return status, reason
+
+
+def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: ProbeSettings) -> list[Observation]:
     with ObservationTimer(chain):
         now = time.time()
         checker = Checker(now, Budget())
         anchor_f = fetcher.jobs.submit(load_anchor, settings.trust_anchor)
-        caa_f = fetcher.jobs.submit(_caa_job, fetcher, qname, target)
-        names: list[dns.name.Name] = []
-        walk_errors: list[str] = []
-        hops: list[tuple[dns.name.Name, Zone, dict[int, Future], bool]] = []
-        side_jobs: dict[dns.name.Name, dict[str, Future]] = {}
-        current: dns.name.Name | None = qname
-        while current is not None and len(names) < MAX_CNAME_HOPS:
-            if current in names:
-                walk_errors.append(f"CNAME loop at {current}")
-                break
-            names.append(current)
-            zone, err, exists = fetcher.find_zone(current)
-            if err:
-                walk_errors.append(err)
-            if zone.name not in side_jobs and zone.servers and not err:
-                in_zone: Future = Future()  # the names of the walk in this zone, known once the walk ends
-                side_jobs[zone.name] = {
-                    "names": in_zone,
-                    "servers": fetcher.jobs.submit(_servers_job, fetcher, zone, target, in_zone),
-                    "denial": fetcher.jobs.submit(_denial_job, fetcher, zone, target),
-                    "cds": fetcher.ask(zone.servers, zone.name, dns.rdatatype.CDS, zone=zone.name),
-                    "cdnskey": fetcher.ask(zone.servers, zone.name, dns.rdatatype.CDNSKEY, zone=zone.name),
-                }
-            asks = (
-                {}
-                if err or not zone.servers
-                else {t: fetcher.ask(zone.servers, current, t, zone=zone.name)
-                      for t in (dns.rdatatype.A, dns.rdatatype.AAAA)}
-            )
-            hops.append((current, zone, asks, exists))
-            nxt = None
-            for fut in asks.values():
-                reply = fut.result()
-                if reply.response is not None:
-                    cn = _find(reply.response.answer, current, dns.rdatatype.CNAME)
-                    if cn is not None:
-                        nxt = cn[0].target
-            current = nxt
-        else:
-            if current is not None:
-                walk_errors.append(f"more than {MAX_CNAME_HOPS} CNAME hops")
-        for zname, jobs in side_jobs.items():
-            jobs["names"].set_result([n for n, z, a, _e in hops if z.name == zname and a])
-
-        # Validate top-down every zone any hop used (a CNAME may lead into other zones).
+        caa_f = fetcher.jobs.submit(_caa_job, fetcher, qname, chain.target)
+        walk = _walk(fetcher, qname, chain.target)
         anchor = anchor_f.result()
-        zones_used: list[Zone] = []
-        for _n, zone, _a, _e in hops:
-            for z in fetcher.zone_chain(zone):
-                if z not in zones_used:
-                    zones_used.append(z)
-        states: dict[dns.name.Name, ZoneState] = {}
-        zone_reports: list[dict[str, Any]] = []
-        for z in zones_used:  # parents always come before children in this list
-            parent_state = states.get(z.parent.name) if z.parent else None
-            report, state = _zone_report(fetcher, checker, z, parent_state, anchor)
-            states[z.name] = state
-            zone_reports.append(report)
-
-        answers: list[dict[str, Any]] = []
-        for hop_name, zone, asks, _exists in hops:
-            if not asks:
-                err = next((e for e in walk_errors), None) or zone.error
-                for t in (dns.rdatatype.A, dns.rdatatype.AAAA):
-                    rep, _ = _answer_report(checker, hop_name, t, zone, states.get(zone.name), None, err)
-                    answers.append(rep)
-                continue
-            for t, fut in asks.items():
-                rep, _ = _answer_report(checker, hop_name, t, zone, states.get(zone.name), fut.result(), None)
-                answers.append(rep)
-
-        # Every authoritative server of the portal's zones, validated on its own answers.
-        server_results: list[dict[str, Any]] = []
-        seen_sigs = {(s["owner"], s["type"], s["key_tag"], s["expiration_ts"], s["valid"])
-                     for a in answers for s in a["sigs"]}
-        seen_sigs |= {(s["owner"], s["type"], s["key_tag"], s["expiration_ts"], s["valid"])
-                      for z in zone_reports for s in z["dnskey_sigs"]}
-        by_zone = {r["zone"]: r for r in zone_reports}
-        for zname, jobs in side_jobs.items():
-            zone = fetcher.zones[zname]
-            summary, raws = jobs["servers"].result()
-            extra.append(summary)
-            for raw in raws:
-                obs = _finish_server(raw, checker, zone, states.get(zname), seen_sigs)
-                extra.append(obs)
-                v = obs.data["validation"]
-                bad = next((c for c in v["checks"] if c["status"] == v["status"]), None)
-                server_results.append({"zone": zname.to_text(), "ns": obs.data["ns"], "address": obs.data["address"],
-                                       "status": v["status"], "reason": v["reason"],
-                                       "first": f"{bad['what']}: {bad['reason']}" if bad else v["reason"]})
-            dobs, (dq, dreply) = jobs["denial"].result()
-            extra.append(_finish_denial(dobs, dq, dreply, zone, states.get(zname), checker))
-            if zname.to_text() in by_zone:
-                by_zone[zname.to_text()]["cds"] = _cds_report(checker, zone, by_zone[zname.to_text()],
-                                                               states.get(zname), jobs["cds"], jobs["cdnskey"])
-
-        statuses = [a["status"] for a in answers] or ["indeterminate"]
-        if walk_errors and any("loop" in e or "hops" in e for e in walk_errors):
-            statuses.append("indeterminate")
-        status = worst(statuses)
-        worst_answer = next((a for a in answers if a["status"] == status), None)
-        reason = worst_answer["reason"] if worst_answer else "; ".join(walk_errors)
-        if status == "indeterminate" and walk_errors:
-            reason = "; ".join(walk_errors)
-        bogus_servers = [s for s in server_results if s["status"] == "bogus"]
-        if status == "secure" and bogus_servers:
-            status = "bogus"
-            by_ns: dict[str, list[dict[str, Any]]] = {}
-            for s in bogus_servers:
-                by_ns.setdefault(s["ns"], []).append(s)
-            reason = "; ".join(
-                f"{ns.rstrip('.')} ({', '.join(s['address'] for s in found)}) serves data that does not validate: "
-                f"{found[0]['first']}" for ns, found in by_ns.items())
-        final = [a for a in answers if a["name"] == names[-1].to_text()]
+        states, zone_reports = _validate_zones(fetcher, checker, walk.hops, anchor)
+        answers = _answers(checker, walk, states)
+        extra, server_results = _servers(fetcher, checker, walk, states, answers, zone_reports)
+        status, reason = _chain_status(answers, walk.errors, server_results)
+        final = [a for a in answers if a["name"] == walk.names[-1].to_text()]
         exists = any(a["records"] for a in final) or any(a["rcode"] == "NOERROR" for a in final)
         chain.data = {
             "qname": qname.to_text(),
-            "names": [n.to_text() for n in names],
+            "names": [n.to_text() for n in walk.names],
             "trust_anchor": {
                 "source": anchor.source,
                 "ds": [ds_info(d) for d in anchor.ds],
@@ -980,7 +1040,7 @@ def _run(fetcher: Fetcher, qname: dns.name.Name, chain: Observation, settings: P
             "status": status,
             "reason": reason,
             "exists": exists and not any(a["rcode"] == "NXDOMAIN" for a in final),
-            "walk_errors": walk_errors,
+            "walk_errors": walk.errors,
             "validated_at": iso(now),
             "validated_at_ts": int(now),
             "inception_skew_s": INCEPTION_SKEW,

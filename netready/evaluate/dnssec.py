@@ -9,6 +9,7 @@ responsible for those, not for the root, .vn or gov.vn, whose state VN-DNSSEC al
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -502,92 +503,75 @@ def dns_consistent(target: Target, observations: list[Observation], profile: Pro
         summary, mine, ev = _zone_servers(observations, zn)
         if not mine:
             why = summary.error if summary is not None and summary.error else "no name server address found"
-            out.append(
-                Outcome(
-                    "error",
-                    f"{zn}: no authoritative server to compare ({why})",
-                    f"{zn}: không có máy chủ có thẩm quyền để so sánh ({why})",
-                    zn,
-                    ev,
-                )
-            )
-            continue
-        down_en, down_vi, aside = [], [], []
-        values: dict[str, dict[Any, list[str]]] = {"serial": {}, "keys": {}, "signed": {}}
-        answered = 0
-        for o in mine:
+            out.append(Outcome("error", f"{zn}: no authoritative server to compare ({why})",
+                               f"{zn}: không có máy chủ có thẩm quyền để so sánh ({why})", zn, ev))
+        else:
+            out.append(_zone_consistency(zn, _ServerViews.of(mine), ev))
+    return out
+
+
+@dataclass
+class _ServerViews:
+    """What the servers of one zone said: each fact's values and who gave them, who did not answer over what."""
+
+    values: dict[str, dict[Any, list[str]]]  # serial | keys | signed -> value -> servers
+    answered: int
+    down_en: list[str]
+    down_vi: list[str]
+    aside: list[str]  # lame or broken: BP-DNS-DELEGATION names them; nothing here to compare
+
+    @classmethod
+    def of(cls, servers: list[Observation]) -> _ServerViews:
+        views = cls({"serial": {}, "keys": {}, "signed": {}}, 0, [], [], [])
+        for o in servers:
             who = _who(o.data)
             lame, down, facts = _server_view(o.data)
             if lame and not facts:
-                aside.append(who)  # lame or broken: BP-DNS-DELEGATION names it; nothing here to compare
+                views.aside.append(who)
                 continue
             if down:
-                down_en.append(f"{who}: no answer over {', '.join(down)}")
-                down_vi.append(f"{who}: không trả lời qua {', '.join(down)}")
+                views.down_en.append(f"{who}: no answer over {', '.join(down)}")
+                views.down_vi.append(f"{who}: không trả lời qua {', '.join(down)}")
             if facts:
-                answered += 1
+                views.answered += 1
             for k, vs in facts.items():
                 for v in vs:
-                    values[k].setdefault(v, []).append(who)
-        if not answered:
-            out.append(
-                Outcome(
-                    "error",
-                    f"{zn}: no server answered authoritatively: {'; '.join(down_en) or ', '.join(aside)}",
-                    f"{zn}: không máy chủ nào trả lời có thẩm quyền: {'; '.join(down_vi) or ', '.join(aside)}",
-                    zn,
-                    ev,
-                )
-            )
-            continue
-        diffs_en: list[str] = []
-        diffs_vi: list[str] = []
-        labels = {"serial": ("SOA serial", "serial SOA"), "keys": ("DNSKEY key tags", "tập khóa DNSKEY"),
-                  "signed": ("signed answers", "việc ký câu trả lời")}
-        for k, by_value in values.items():
-            if len(by_value) > 1:
-                parts = "; ".join(f"{_fmt(v)} at {', '.join(sorted(set(w)))}"
-                                  for v, w in sorted(by_value.items(), key=str))
-                diffs_en.append(f"{labels[k][0]} differ: {parts}")
-                diffs_vi.append(f"{labels[k][1]} khác nhau: {parts}")
-        note_en = f"; not compared (see BP-DNS-DELEGATION): {', '.join(aside)}" if aside else ""
-        note_vi = f"; không so sánh (xem BP-DNS-DELEGATION): {', '.join(aside)}" if aside else ""
-        if diffs_en:
-            out.append(
-                Outcome(
-                    "fail",
-                    f"{zn}: {'; '.join(diffs_en)}{note_en}",
-                    f"{zn}: các máy chủ không nhất quán: {'; '.join(diffs_vi)}{note_vi}",
-                    zn,
-                    ev,
-                )
-            )
-        elif down_en:
-            out.append(
-                Outcome(
-                    "warn",
-                    f"{zn}: answering servers agree, but {'; '.join(down_en)}{note_en}",
-                    f"{zn}: các máy chủ trả lời thống nhất, nhưng {'; '.join(down_vi)}{note_vi}",
-                    zn,
-                    ev,
-                )
-            )
-        else:
-            serial = next(iter(values["serial"]), None)
-            keys = next(iter(values["keys"]), ())
-            signed = next(iter(values["signed"]), False)
-            facts_en = f"serial {serial}, DNSKEY {_fmt(keys)}, {'signed' if signed else 'unsigned'}"
-            facts_vi = f"serial {serial}, DNSKEY {_fmt(keys)}, {'có ký' if signed else 'không ký'}"
-            out.append(
-                Outcome(
-                    "pass",
-                    f"{zn}: {answered} server addresses agree over UDP and TCP ({facts_en}){note_en}",
-                    f"{zn}: {answered} địa chỉ máy chủ thống nhất qua UDP và TCP ({facts_vi}){note_vi}",
-                    zn,
-                    ev,
-                )
-            )
-    return out
+                    views.values[k].setdefault(v, []).append(who)
+        return views
+
+
+CONSISTENCY_LABELS = {"serial": ("SOA serial", "serial SOA"), "keys": ("DNSKEY key tags", "tập khóa DNSKEY"),
+                      "signed": ("signed answers", "việc ký câu trả lời")}
+
+
+def _zone_consistency(zn: str, views: _ServerViews, ev: list[str]) -> Outcome:
+    if not views.answered:
+        aside = ", ".join(views.aside)
+        return Outcome("error", f"{zn}: no server answered authoritatively: {'; '.join(views.down_en) or aside}",
+                       f"{zn}: không máy chủ nào trả lời có thẩm quyền: {'; '.join(views.down_vi) or aside}", zn, ev)
+    diffs_en: list[str] = []
+    diffs_vi: list[str] = []
+    for k, by_value in views.values.items():
+        if len(by_value) > 1:
+            parts = "; ".join(f"{_fmt(v)} at {', '.join(sorted(set(w)))}" for v, w in sorted(by_value.items(), key=str))
+            diffs_en.append(f"{CONSISTENCY_LABELS[k][0]} differ: {parts}")
+            diffs_vi.append(f"{CONSISTENCY_LABELS[k][1]} khác nhau: {parts}")
+    aside = ", ".join(views.aside)
+    note_en = f"; not compared (see BP-DNS-DELEGATION): {aside}" if aside else ""
+    note_vi = f"; không so sánh (xem BP-DNS-DELEGATION): {aside}" if aside else ""
+    if diffs_en:
+        return Outcome("fail", f"{zn}: {'; '.join(diffs_en)}{note_en}",
+                       f"{zn}: các máy chủ không nhất quán: {'; '.join(diffs_vi)}{note_vi}", zn, ev)
+    if views.down_en:
+        return Outcome("warn", f"{zn}: answering servers agree, but {'; '.join(views.down_en)}{note_en}",
+                       f"{zn}: các máy chủ trả lời thống nhất, nhưng {'; '.join(views.down_vi)}{note_vi}", zn, ev)
+    serial = next(iter(views.values["serial"]), None)
+    keys = next(iter(views.values["keys"]), ())
+    signed = next(iter(views.values["signed"]), False)
+    facts_en = f"serial {serial}, DNSKEY {_fmt(keys)}, {'signed' if signed else 'unsigned'}"
+    facts_vi = f"serial {serial}, DNSKEY {_fmt(keys)}, {'có ký' if signed else 'không ký'}"
+    return Outcome("pass", f"{zn}: {views.answered} server addresses agree over UDP and TCP ({facts_en}){note_en}",
+                   f"{zn}: {views.answered} địa chỉ máy chủ thống nhất qua UDP và TCP ({facts_vi}){note_vi}", zn, ev)
 
 
 # --- BP-DNS-DELEGATION ---------------------------------------------------------------------------------------
