@@ -93,6 +93,21 @@ def _ns_script(tools: dict[str, str], pid: int, sysctls: dict[str, str], batch: 
     run([tools["nsenter"], "-t", str(pid), "-n", "--", tools["bash"], "-c", script])
 
 
+NODAD = {
+    "net.ipv6.conf.all.accept_dad": "0",
+    "net.ipv6.conf.default.accept_dad": "0",
+    "net.ipv6.conf.all.disable_ipv6": "0",
+    "net.ipv6.conf.default.disable_ipv6": "0",
+}
+ROUTER_SYSCTLS = {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv6.conf.all.forwarding": "1",
+    # ICMP errors unrated: v6dead must fail at once for every probe, not once per second.
+    "net.ipv6.icmp.ratelimit": "0",
+    "net.ipv4.icmp_ratelimit": "0",
+}
+
+
 def build(
     name: str,
     host_if: str,
@@ -101,30 +116,37 @@ def build(
     dns_addrs: tuple[list[str], list[str]],
     web_addrs: tuple[list[str], list[str]],
 ) -> None:
+    """The lab's network: a router namespace between the caller's namespace (host_if) and the DNS and web
+    namespaces, the lab's addresses on their loopbacks, routes for the lab's prefixes only."""
     rtr, dns, web = (holders[r].pid for r in ROLES)
-    nodad = {
-        "net.ipv6.conf.all.accept_dad": "0",
-        "net.ipv6.conf.default.accept_dad": "0",
-        "net.ipv6.conf.all.disable_ipv6": "0",
-        "net.ipv6.conf.default.disable_ipv6": "0",
-    }
     # DAD off before any veth exists in the namespace, so new interfaces inherit it from `default`.
-    _ns_script(
-        tools,
-        rtr,
-        nodad
-        | {
-            "net.ipv4.ip_forward": "1",
-            "net.ipv6.conf.all.forwarding": "1",
-            # ICMP errors unrated: v6dead must fail at once for every probe, not once per second.
-            "net.ipv6.icmp.ratelimit": "0",
-            "net.ipv4.icmp_ratelimit": "0",
-        },
-        [],
-    )
-    _ns_script(tools, dns, nodad, [])
-    _ns_script(tools, web, nodad, [])
+    _ns_script(tools, rtr, NODAD | ROUTER_SYSCTLS, [])
+    _ns_script(tools, dns, NODAD, [])
+    _ns_script(tools, web, NODAD, [])
+    _links(tools, host_if, rtr, dns, web)
+    host, l_dns, l_web = plan.links(host_if)
+    _router_addresses(tools, rtr, host, l_dns, l_web)
+    for pid, link, (v4, v6) in ((dns, l_dns, dns_addrs), (web, l_web, web_addrs)):
+        _ns_script(
+            tools,
+            pid,
+            {},
+            [
+                f"addr add {link.b4}/30 dev rtr0",
+                f"addr add {link.b6}/64 dev rtr0 nodad",
+                # Only lab prefixes go back to the router: no default route anywhere in the lab.
+                f"route add 198.51.100.0/24 via {link.a4}",
+                f"route add 2001:db8::/32 via {link.a6}",
+                *[f"addr add {a}/32 dev lo" for a in v4],
+                *[f"addr add {a}/128 dev lo nodad" for a in v6],
+            ],
+        )
+    _host_side(tools, host_if, host)
 
+
+def _links(tools: dict[str, str], host_if: str, rtr: int, dns: int, web: int) -> None:
+    """The veth pairs host<->router<->dns/web, all up (before addresses: IPv6 addresses added to a down link get
+    lost for ~1 s here)."""
     # Host end first (in the caller's namespace); its peer goes straight into the router namespace.
     run([tools["ip"], "link", "add", host_if, "type", "veth", "peer", "name", "host0", "netns", str(rtr)])
     for key in ("accept_dad", "disable_ipv6"):
@@ -138,7 +160,6 @@ def build(
             f"link add web0 type veth peer name rtr0 netns {web}",
         ],
     )
-    # Links up before addresses (IPv6 addresses added to a down link get lost for ~1 s here).
     run([tools["ip"], "link", "set", host_if, "up"])
     _ns_script(
         tools, rtr, {}, ["link set lo up", "link set host0 up", "link set dns0 up", "link set web0 up"]
@@ -146,7 +167,8 @@ def build(
     for pid in (dns, web):
         _ns_script(tools, pid, {}, ["link set lo up", "link set rtr0 up"])
 
-    host, l_dns, l_web = plan.links(host_if)
+
+def _router_addresses(tools: dict[str, str], rtr: int, host: plan.Link, l_dns: plan.Link, l_web: plan.Link) -> None:
     _ns_script(
         tools,
         rtr,
@@ -167,21 +189,10 @@ def build(
             f"route add unreachable {plan.DEAD_NET6}",
         ],
     )
-    for pid, link, (v4, v6) in ((dns, l_dns, dns_addrs), (web, l_web, web_addrs)):
-        _ns_script(
-            tools,
-            pid,
-            {},
-            [
-                f"addr add {link.b4}/30 dev rtr0",
-                f"addr add {link.b6}/64 dev rtr0 nodad",
-                # Only lab prefixes go back to the router: no default route anywhere in the lab.
-                f"route add 198.51.100.0/24 via {link.a4}",
-                f"route add 2001:db8::/32 via {link.a6}",
-                *[f"addr add {a}/32 dev lo" for a in v4],
-                *[f"addr add {a}/128 dev lo nodad" for a in v6],
-            ],
-        )
+
+
+def _host_side(tools: dict[str, str], host_if: str, host: plan.Link) -> None:
+    """The caller's end: its address and routes to the lab's prefixes through the router."""
     run(
         [tools["ip"], "-batch", "-"],
         input="\n".join(
