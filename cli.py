@@ -126,12 +126,12 @@ def check(
     from netready.app import build_settings, read_names, run_check, with_ipv6only_options
     from netready.errors import UsageError
     from netready.judge import exit_code
-    from netready.profiles import ProfileError, load_profile
+    from netready.profiles import ProfileError, load_for_run
     from netready.render import render, use_colour
 
     try:
         targets = read_names(names or [], input_file)
-        prof = load_profile("lab" if lab and profile == "circular32" else profile)
+        prof = load_for_run(profile, lab)
         settings = build_settings(resolver, root_hints, trust_anchor, ca_file, timeout, budget, use_lab=lab)
         with_ipv6only_options(settings, browser, follow, history, names=len(targets))
         if resume and not output:

@@ -347,13 +347,13 @@ def area_command(area: str, name: str, fmt: str, lang: str, profile: str, settin
     """What `netready dnssec|tls|ipv6 NAME` prints, and its exit code (0 compliant, 1 not, 2 a required
     check could not run). Raises UsageError or ProfileError on bad input (exit 3 for the caller)."""
     from netready.judge import exit_code
-    from netready.profiles import load_profile
+    from netready.profiles import load_for_run
     from netready.render import render, use_colour
 
     args = dict(settings_args)
     lab = args.pop("use_lab")
     v6only = args.pop("ipv6only", None)
-    prof = load_profile("lab" if lab and profile == "circular32" else profile)
+    prof = load_for_run(profile, lab)
     settings = build_settings(**args, use_lab=lab)
     if v6only is not None:
         with_ipv6only_options(settings, **v6only)

@@ -112,3 +112,9 @@ def load_profile(ref: str = "circular32", _seen: tuple[str, ...] = ()) -> Profil
         lab = bool(data["lab"])
     name = str(data.get("name") or Path(ref).stem)
     return Profile(name=name, description=data.get("description") or {}, levels=levels, thresholds=thresholds, lab=lab)
+
+
+def load_for_run(name: str, lab: bool) -> Profile:
+    """The profile a run judges by: the one named, except that the command line's default (circular32) on the lab
+    means the lab's profile (the lab's own CA and hints, REQUIREMENTS §2)."""
+    return load_profile("lab" if lab and name == "circular32" else name)

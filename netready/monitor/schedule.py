@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from netready.model import ProbeSettings
 from netready.monitor import store
 from netready.monitor.store import CRASHED, ScanResult
+from netready.profiles import load_for_run
 
 CRASH_PREFIXES = ("check crashed:", "internal error:")
 # The longest the loop sleeps between looks at the schedule: portals added meanwhile are picked up.
@@ -45,12 +46,6 @@ class RoundResult:
         if statuses & {"undetermined", CRASHED} or self.skipped:
             return 2
         return 0
-
-
-def profile_for(name: str, lab: bool) -> Any:
-    from netready.profiles import load_profile
-
-    return load_profile("lab" if lab and name == "circular32" else name)
 
 
 def _from_target_result(result: Any) -> ScanResult:
@@ -115,7 +110,7 @@ def run_round(engine: Engine, settings: ProbeSettings, lab: bool = False, all_po
         by_profile.setdefault(prof, []).append(display)
     for prof_name, names in by_profile.items():
         try:
-            profile = profile_for(prof_name, lab)
+            profile = load_for_run(prof_name, lab)
         except Exception as exc:  # a portal with a bad profile is recorded as crashed, the others go on
             for name in names:
                 from netready.model import Target

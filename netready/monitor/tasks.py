@@ -77,7 +77,7 @@ def _scan_task(self, name: str, profile: str, timeout: float | None = None, budg
     from dataclasses import replace
 
     from netready.model import utc_now
-    from netready.monitor.schedule import profile_for
+    from netready.profiles import load_for_run
     from netready.scan import build_report, check_one
 
     settings: ProbeSettings = _WORKER["settings"]
@@ -85,7 +85,7 @@ def _scan_task(self, name: str, profile: str, timeout: float | None = None, budg
         settings = replace(settings, timeout=float(timeout))
     if budget:
         settings = replace(settings, budget=float(budget))
-    prof = profile_for(profile, _WORKER.get("lab", False))
+    prof = load_for_run(profile, _WORKER.get("lab", False))
     started = utc_now()
     result = check_one(name, settings, prof)
     report = build_report([result], settings, prof, started)
@@ -156,7 +156,7 @@ def run_worker(vantage: str, broker: str, settings: ProbeSettings, lab: bool, co
 def _merged(display: str, profile_name: str, lab: bool, answers: dict[str, dict[str, Any]]) -> ScanResult:
     """The vantage points' one-portal reports judged again as one (netready.merge)."""
     from netready.merge import Vantage, merge_reports
-    from netready.monitor.schedule import profile_for
+    from netready.profiles import load_for_run
 
     vantages = []
     for vp, answer in sorted(answers.items()):
@@ -167,7 +167,7 @@ def _merged(display: str, profile_name: str, lab: bool, answers: dict[str, dict[
     # would make a vantage point with IPv6 look like one without).
     told = {vp: (a["ipv6"][0], a["ipv6"][1]) for vp, a in answers.items()
             if isinstance(a.get("ipv6"), list) and len(a["ipv6"]) == 2 and a["ipv6"][0] is not None}
-    merged = merge_reports(vantages, profile_for(profile_name, lab), told)
+    merged = merge_reports(vantages, load_for_run(profile_name, lab), told)
     target = merged.targets[0]
     summary = merged.summary["targets"][target.ascii_name]
     # What identifies the vantage points without what changes every scan (file hashes, times, settings).
