@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from netready import __version__, resources
+from netready import __version__, messages, resources
 from netready.contract_spec import SERVICE_KINDS, ContractSpec, SpecError, load_spec
 from netready.docs_out.blocks import Document, Heading, Para, Table
 from netready.docs_out.writers import FORMATS, html_to_pdf, render_html, render_md, write_document
@@ -81,44 +81,7 @@ def select_clauses(scenario: str, service: str) -> list[Clause]:
 
 # ---------------------------------------------------------------- clause documents
 
-L: dict[str, dict[str, str]] = {
-    "title": {"vi": "CÁC ĐIỀU KHOẢN KỸ THUẬT VỀ HTTPS, IPv6, DNSSEC TRONG HỢP ĐỒNG",
-              "en": "TECHNICAL CONTRACT CLAUSES FOR HTTPS, IPv6 AND DNSSEC"},
-    "subtitle": {"vi": "Mẫu do netready tạo, căn cứ Thông tư 32/2017/TT-BTTTT và công văn 1778/BTTTT-THH — "
-                       "các số trong [ngoặc vuông] là đề xuất để hai bên thương thảo",
-                 "en": "Model made by netready after Circular 32/2017/TT-BTTTT and letter 1778/BTTTT-THH — "
-                       "numbers in [brackets] are proposals for the parties to negotiate"},
-    "scenario": {"vi": "Phương án", "en": "Arrangement"},
-    "service": {"vi": "Dịch vụ", "en": "Service"},
-    "sc_outsourced": {"vi": "thuê dịch vụ hosting (bên cung cấp vận hành máy chủ)",
-                      "en": "outsourced hosting (the provider runs the servers)"},
-    "sc_idc": {"vi": "tự quản lý tại IDC (hợp đồng với ISP, đơn vị cung cấp phần mềm)",
-               "en": "self-managed in the IDC (contracts with the ISP and the software vendor)"},
-    "sv_web": {"vi": "cổng thông tin (web)", "en": "portal (web)"},
-    "sv_dns": {"vi": "DNS hosting", "en": "DNS hosting"},
-    "sv_both": {"vi": "cổng thông tin (web) và DNS hosting", "en": "portal (web) and DNS hosting"},
-    "article": {"vi": "Điều", "en": "Clause"},
-    "acceptance": {"vi": "Nghiệm thu", "en": "Acceptance test"},
-    "accept_rules": {"vi": "các quy tắc {rules} phải cho kết quả \"đạt\" trên mọi địa chỉ, với lệnh:",
-                     "en": "rules {rules} must give \"pass\" on every address, with:"},
-    "accept_addr": {"vi": "Địa chỉ công bố phải trùng địa chỉ ghi trong Phụ lục (mục expected của SPEC.yml).",
-                    "en": "The published addresses must equal those of the annex (expected in SPEC.yml)."},
-    "accept_manual": {"vi": "kiểm tra theo hồ sơ, không đo tự động.", "en": "checked on the records, not measured."},
-    "s_map": {"vi": "Bảng đối chiếu điều khoản — quy tắc kiểm tra", "en": "Clause to rule map"},
-    "h_clause": {"vi": "Điều khoản", "en": "Clause"},
-    "h_rules": {"vi": "Quy tắc", "en": "Rules"},
-    "h_pass": {"vi": "Điều kiện đạt", "en": "Passes when"},
-    "s_verify": {"vi": "Cách nghiệm thu", "en": "How to run the acceptance"},
-    "verify_text": {
-        "vi": "Ghi tên hợp đồng, bên cung cấp, dịch vụ (tên miền, địa chỉ mong đợi, vùng) và các điều khoản áp dụng "
-              "vào SPEC.yml, rồi chạy lệnh dưới. Báo cáo bằng chứng ghi thời điểm đo, dữ liệu đo gốc, "
-              "điểm tin cậy DNSSEC và gói CA đã dùng, và mã SHA-256 của tệp bằng chứng JSON.",
-        "en": "Put the contract, the provider, the services (names, expected addresses, zones) and the clauses in "
-              "force into SPEC.yml, then run the command below. The evidence report records the probe times, the "
-              "raw observations, the DNSSEC trust anchor and CA bundle used, and the SHA-256 of the JSON evidence."},
-    "footer": {"vi": "Điều khoản kỹ thuật HTTPS, IPv6, DNSSEC — netready",
-               "en": "HTTPS, IPv6, DNSSEC clauses — netready"},
-}
+L: dict[str, dict[str, str]] = messages.section("contract", "clauses")  # data/messages.yaml
 
 
 def _l(key: str, lang: str, **kw: Any) -> str:
@@ -364,56 +327,8 @@ def verify_contract(spec_path: str | Path, settings: ProbeSettings, profile: str
 
 # ---------------------------------------------------------------- rendering the evidence
 
-R: dict[str, dict[str, str]] = {
-    "title": {"vi": "BÁO CÁO NGHIỆM THU KỸ THUẬT THEO HỢP ĐỒNG", "en": "CONTRACT TECHNICAL ACCEPTANCE REPORT"},
-    "contract": {"vi": "Hợp đồng", "en": "Contract"},
-    "provider": {"vi": "Bên cung cấp", "en": "Provider"},
-    "customer": {"vi": "Bên thuê", "en": "Customer"},
-    "scenario": {"vi": "Phương án", "en": "Arrangement"},
-    "profile": {"vi": "Hồ sơ đánh giá", "en": "Profile"},
-    "period": {"vi": "Thời gian đo", "en": "Probed"},
-    "s_clauses": {"vi": "Kết quả theo điều khoản", "en": "Result per clause"},
-    "s_detail": {"vi": "Chi tiết phép đo", "en": "Measurement details"},
-    "s_addresses": {"vi": "Địa chỉ mong đợi và địa chỉ tìm thấy", "en": "Expected and found addresses"},
-    "s_trust": {"vi": "Điểm tin cậy và gói CA đã dùng", "en": "Trust anchor and CA bundle used"},
-    "s_hash": {"vi": "Mã băm bằng chứng", "en": "Evidence hash"},
-    "hash_text": {
-        "vi": "SHA-256 tính trên đúng các byte của tệp bằng chứng JSON (lệnh contract verify -f json): JSON UTF-8, "
-              "khóa sắp xếp, không khoảng trắng (separators \",\" và \":\"), giữ nguyên ký tự tiếng Việt, không có "
-              "ký tự xuống dòng cuối. Kiểm tra: sha256sum evidence.json, hoặc trong Python "
-              "hashlib.sha256(json.dumps(json.load(f), ensure_ascii=False, sort_keys=True, "
-              "separators=(\",\", \":\")).encode()).",
-        "en": "SHA-256 over exactly the bytes of the JSON evidence file (contract verify -f json): UTF-8 JSON, keys "
-              "sorted, no whitespace (separators \",\" and \":\"), non-ASCII characters kept, no trailing newline. "
-              "Check with sha256sum evidence.json, or in Python hashlib.sha256(json.dumps(json.load(f), "
-              "ensure_ascii=False, sort_keys=True, separators=(\",\", \":\")).encode())."},
-    "s_raw": {"vi": "Phụ lục: dữ liệu đo gốc", "en": "Appendix: raw observations"},
-    "h_clause": {"vi": "Điều khoản", "en": "Clause"},
-    "h_status": {"vi": "Kết quả", "en": "Status"},
-    "h_rules": {"vi": "Quy tắc", "en": "Rules"},
-    "h_name": {"vi": "Tên miền", "en": "Name"},
-    "h_rule": {"vi": "Quy tắc", "en": "Rule"},
-    "h_subject": {"vi": "Trên", "en": "On"},
-    "h_verdict": {"vi": "Kết quả", "en": "Verdict"},
-    "h_reason": {"vi": "Lý do", "en": "Reason"},
-    "h_evidence": {"vi": "Bằng chứng", "en": "Evidence"},
-    "h_family": {"vi": "Họ", "en": "Family"},
-    "h_expected": {"vi": "Mong đợi", "en": "Expected"},
-    "h_found": {"vi": "Tìm thấy", "en": "Found"},
-    "h_started": {"vi": "Thời điểm", "en": "Started"},
-    "h_probe": {"vi": "Phép đo", "en": "Probe"},
-    "h_error": {"vi": "Lỗi", "en": "Error"},
-    "anchor": {"vi": "Điểm tin cậy DNSSEC", "en": "DNSSEC trust anchor"},
-    "ca": {"vi": "Gói CA", "en": "CA bundle"},
-    "resolvers": {"vi": "Máy chủ phân giải", "en": "Resolvers"},
-    "none": {"vi": "không có", "en": "none"},
-}
-STATUS_WORDS = {
-    "vi": {"met": "ĐẠT", "warn": "ĐẠT, CÓ CẢNH BÁO", "not-met": "KHÔNG ĐẠT", "not-verified": "CHƯA XÁC MINH ĐƯỢC",
-           "manual": "KIỂM TRA THEO HỒ SƠ"},
-    "en": {"met": "MET", "warn": "MET WITH WARNINGS", "not-met": "NOT MET", "not-verified": "NOT VERIFIED",
-           "manual": "CHECKED ON RECORDS"},
-}
+R: dict[str, dict[str, str]] = messages.section("contract", "evidence")  # data/messages.yaml
+STATUS_WORDS: dict[str, dict[str, str]] = messages.section("contract", "status")
 
 
 def render_contract_html(cr: ContractReport, lang: str = "vi") -> str:

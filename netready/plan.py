@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from netready import resources
+from netready import messages, resources
 from netready.docs_out.blocks import Bullets, Document, Heading, Para, Table
 from netready.docs_out.writers import FORMATS, render_html, render_md, write_document
 from netready.model import Finding, Report
@@ -35,188 +35,11 @@ class PlanError(ValueError):
     """Bad input to the plan builder (unknown scenario, language...)."""
 
 
-T: dict[str, dict[str, str]] = {
-    "title": {"vi": "KẾ HOẠCH TRIỂN KHAI HTTPS, IPv6 VÀ DNSSEC CHO CỔNG THÔNG TIN ĐIỆN TỬ, DỊCH VỤ CÔNG TRỰC TUYẾN",
-              "en": "DEPLOYMENT PLAN FOR HTTPS, IPv6 AND DNSSEC ON THE PORTAL AND ONLINE PUBLIC SERVICES"},
-    "subtitle": {"vi": "Dự thảo do netready tạo — cơ quan rà soát, chỉnh sửa trước khi ban hành",
-                 "en": "Draft made by netready — the agency reviews and edits it before issuing it"},
-    "agency": {"vi": "Cơ quan", "en": "Agency"},
-    "scenario": {"vi": "Phương án hosting", "en": "Hosting arrangement"},
-    "dns": {"vi": "Phương án DNS", "en": "DNS arrangement"},
-    "date": {"vi": "Ngày lập", "en": "Drafted on"},
-    "report": {"vi": "Báo cáo đo kiểm", "en": "Probe report"},
-    "no_report": {"vi": "không có (chưa đo kiểm)", "en": "none (not yet probed)"},
-    "s_purpose": {"vi": "1. Mục đích, yêu cầu và căn cứ pháp lý", "en": "1. Purpose, requirements and legal basis"},
-    "purpose": {
-        "vi": "Bảo đảm cổng thông tin điện tử và các dịch vụ công trực tuyến mức độ 3, mức độ 4 của {agency} sử "
-              "dụng HTTPS (TLS 1.2 trở lên, chứng thư số do tổ chức chứng thực tin cậy cấp, khóa 2048 bit trở lên), "
-              "hỗ trợ địa chỉ Internet thế hệ mới IPv6 và tên miền được ký số DNSSEC liên thông với hệ thống DNS "
-              "quốc gia \".vn\".",
-        "en": "Make sure the portal and the level 3 and 4 online public services of {agency} use HTTPS (TLS 1.2 or "
-              "newer, a certificate from a trusted certificate authority, a key of 2048 bits or more), support IPv6, "
-              "and have their domain signed with DNSSEC and chained to the national \".vn\" DNS."},
-    "legal_intro": {"vi": "Căn cứ:", "en": "Legal basis:"},
-    "s_state": {"vi": "2. Hiện trạng", "en": "2. Current state"},
-    "state_none": {
-        "vi": "Chưa có báo cáo đo kiểm. Chạy lệnh ở mục 7 rồi lập lại kế hoạch với tùy chọn --report để điền hiện "
-              "trạng và danh sách tồn tại.",
-        "en": "No probe report was given. Run the commands of section 7, then draft the plan again with --report to "
-              "fill in the current state and the gap list."},
-    "state_intro": {"vi": "Theo báo cáo đo kiểm của netready {version} (hồ sơ {profile}), đo từ {started} "
-                          "đến {finished}.",
-                    "en": "From the netready {version} probe report (profile {profile}), probed from {started} to "
-                          "{finished}."},
-    "portal_status": {"vi": "Kết luận", "en": "Conclusion"},
-    "status": {
-        "vi": {"compliant": "ĐẠT", "not-compliant": "KHÔNG ĐẠT",
-               "undetermined": "CHƯA XÁC ĐỊNH (có kiểm tra bắt buộc không chạy được)"},
-        "en": {"compliant": "COMPLIANT", "not-compliant": "NOT COMPLIANT",
-               "undetermined": "UNDETERMINED (a required check could not run)"}},  # type: ignore[dict-item]
-    "addresses": {"vi": "Địa chỉ", "en": "Addresses"},
-    "none": {"vi": "không có", "en": "none"},
-    "h_rule": {"vi": "Quy tắc", "en": "Rule"},
-    "h_level": {"vi": "Mức", "en": "Level"},
-    "h_verdict": {"vi": "Kết quả", "en": "Verdict"},
-    "h_subject": {"vi": "Trên", "en": "On"},
-    "h_reason": {"vi": "Lý do / bằng chứng", "en": "Reason / evidence"},
-    "h_portal": {"vi": "Cổng thông tin", "en": "Portal"},
-    "s_gaps": {"vi": "3. Danh sách tồn tại cần khắc phục", "en": "3. Gaps to close"},
-    "gaps_intro": {"vi": "Đúng các quy tắc có kết quả \"không đạt\" trong báo cáo đo kiểm, theo từng cổng thông tin.",
-                   "en": "Exactly the rules the probe report judged \"fail\", by portal."},
-    "gaps_none": {"vi": "Báo cáo không có quy tắc nào \"không đạt\".", "en": "The report has no failing rule."},
-    "h_task": {"vi": "Nhiệm vụ khắc phục", "en": "Fixed by task"},
-    "h_taskname": {"vi": "Nhiệm vụ", "en": "Task"},
-    "h_field": {"vi": "Mục", "en": "Item"},
-    "h_detail": {"vi": "Nội dung", "en": "Detail"},
-    "no_task": {"vi": "(chưa có nhiệm vụ mẫu — cơ quan bổ sung)", "en": "(no model task — the agency adds one)"},
-    "unverified": {
-        "vi": "Chưa kiểm tra được (kết quả \"lỗi\", không được coi là đạt; cần đo lại):",
-        "en": "Could not be checked (verdict \"error\", never counted as a pass; probe again):"},
-    "s_tasks": {"vi": "4. Nhiệm vụ triển khai", "en": "4. Tasks"},
-    "tasks_intro": {
-        "outsourced": {
-            "vi": "Phương án: cổng thông tin dùng hosting / dịch vụ công nghệ thông tin thuê ngoài (mục 8 a) i).",
-            "en": "Arrangement: the portal runs on outsourced hosting / IT services (letter 1778 §8 a) i)."},
-        "idc": {
-            "vi": "Phương án: cổng thông tin do cơ quan tự quản lý tại trung tâm tích hợp dữ liệu hoặc IDC của "
-                  "bộ, tỉnh/thành phố (mục 8 a) ii, iii).",
-            "en": "Arrangement: the portal is run by the agency in the ministry's or province's data integration "
-                  "centre / IDC (letter 1778 §8 a) ii, iii)."}},  # type: ignore[dict-item]
-    "dns_intro": {
-        "outsourced": {"vi": "DNS: dùng dịch vụ DNS hosting thuê ngoài (mục 8 b).",
-                       "en": "DNS: outsourced DNS hosting (letter 1778 §8 b)."},
-        "own": {"vi": "DNS: hệ thống DNS dùng riêng của cơ quan (mục 8 b).",
-                "en": "DNS: the agency's own DNS system (letter 1778 §8 b)."}},  # type: ignore[dict-item]
-    "l_responsible": {"vi": "Đơn vị thực hiện", "en": "Responsible"},
-    "l_prereq": {"vi": "Điều kiện tiên quyết", "en": "Prerequisites"},
-    "l_after": {"vi": "Sau nhiệm vụ", "en": "After tasks"},
-    "l_steps": {"vi": "Nội dung", "en": "Work"},
-    "l_milestone": {"vi": "Mốc thời gian", "en": "Milestone"},
-    "l_risks": {"vi": "Rủi ro", "en": "Risks"},
-    "l_rollback": {"vi": "Phương án khôi phục", "en": "Rollback"},
-    "l_rules": {"vi": "Quy tắc kiểm tra", "en": "Checked by rules"},
-    "l_status": {"vi": "Theo báo cáo", "en": "Per the report"},
-    "st_todo": {"vi": "cần thực hiện — khắc phục: {gaps}", "en": "to do — closes: {gaps}"},
-    "st_met": {"vi": "các quy tắc liên quan đã đạt — chỉ cần duy trì", "en": "related rules already pass — maintain"},
-    "st_unverified": {"vi": "chưa xác minh được (có kết quả lỗi)", "en": "not verified (some checks gave error)"},
-    "week": {"vi": "tuần {a}–{b}", "en": "weeks {a}–{b}"},
-    "s_timeline": {"vi": "5. Tiến độ (mốc thời gian)", "en": "5. Timeline (milestones)"},
-    "timeline_intro": {"vi": "Tính từ tuần bắt đầu triển khai; nhiệm vụ bắt đầu khi các nhiệm vụ tiên quyết xong.",
-                       "en": "Counted from the start week; a task starts when the tasks it depends on are done."},
-    "h_id": {"vi": "Mã", "en": "Id"},
-    "h_start": {"vi": "Bắt đầu", "en": "Start"},
-    "h_end": {"vi": "Hoàn thành", "en": "Done by"},
-    "s_3369": {"vi": "Các mốc của Quyết định 3369/QĐ-BKHCN (chỉ dùng IPv6)",
-               "en": "Milestones of Decision 3369/QĐ-BKHCN (IPv6-only)"},
-    "h_period": {"vi": "Giai đoạn", "en": "Period"},
-    "h_milestone": {"vi": "Mốc quốc gia", "en": "National milestone"},
-    "h_portal_means": {"vi": "Đối với cổng thông tin", "en": "For the portal"},
-    "s_cost": {"vi": "6. Dự toán chi phí (cơ quan điền số liệu)",
-               "en": "6. Cost estimate (to be filled in by the agency)"},
-    "cost_intro": {
-        "vi": "Mục 7 hướng dẫn 1778 yêu cầu tính toán chi phí nâng cao hiệu năng máy chủ và phần mềm khi chuyển sang "
-              "HTTPS. netready không tự đưa ra đơn giá.",
-        "en": "Letter 1778 §7 asks for the cost of server and software capacity for HTTPS. netready does not "
-              "invent prices."},
-    "h_item": {"vi": "Hạng mục", "en": "Item"},
-    "h_qty": {"vi": "Số lượng", "en": "Quantity"},
-    "h_unit": {"vi": "Đơn giá (VNĐ)", "en": "Unit price (VND)"},
-    "h_total": {"vi": "Thành tiền (VNĐ)", "en": "Amount (VND)"},
-    "h_note": {"vi": "Ghi chú", "en": "Note"},
-    "s_verify": {"vi": "7. Kiểm tra tiến độ và nghiệm thu", "en": "7. Verifying progress and acceptance"},
-    "verify_intro": {
-        "vi": "Sau mỗi mốc, chạy các lệnh sau; nhiệm vụ chỉ hoàn thành khi các quy tắc liên quan \"đạt\" trên mọi "
-              "địa chỉ. Kết quả \"lỗi\" nghĩa là chưa kiểm tra được, không phải đạt.",
-        "en": "After each milestone run the commands below; a task is done only when its rules \"pass\" on every "
-              "address. \"error\" means the check could not run, never a pass."},
-    "cmd_check": {"vi": "Đo kiểm và lưu báo cáo (JSON làm bằng chứng, HTML để đọc):",
-                  "en": "Probe and save the report (JSON as evidence, HTML to read):"},
-    "cmd_rejudge": {"vi": "Đánh giá lại báo cáo đã lưu (không cần mạng), ví dụ theo hồ sơ chặt hơn:",
-                    "en": "Judge a saved report again (no network), e.g. with the stricter profile:"},
-    "cmd_plan": {"vi": "Cập nhật kế hoạch này theo báo cáo mới:", "en": "Refresh this plan from the new report:"},
-    "cmd_contract": {"vi": "Nghiệm thu nhà cung cấp theo hợp đồng:", "en": "Check the providers against the contract:"},
-    "footer": {"vi": "Dự thảo kế hoạch HTTPS, IPv6, DNSSEC — {agency}",
-               "en": "Draft HTTPS, IPv6, DNSSEC plan — {agency}"},
-    "scenario_name": {
-        "outsourced": {"vi": "hosting thuê ngoài", "en": "outsourced hosting"},
-        "idc": {"vi": "tự quản lý tại IDC", "en": "self-managed in the IDC"}},  # type: ignore[dict-item]
-    "dns_name": {
-        "outsourced": {"vi": "DNS hosting thuê ngoài", "en": "outsourced DNS hosting"},
-        "own": {"vi": "DNS dùng riêng", "en": "own DNS"}},  # type: ignore[dict-item]
-}
-
-LEGAL_BASIS: list[dict[str, str]] = [
-    {"vi": "Thông tư số 32/2017/TT-BTTTT ngày 15/11/2017 của Bộ trưởng Bộ Thông tin và Truyền thông: khoản 4 Điều 15 "
-           "(cổng thông tin điện tử, dịch vụ công trực tuyến mức độ 3, 4 hỗ trợ IPv6, DNSSEC) và Điều 20 "
-           "(sử dụng HTTPS).",
-     "en": "Circular 32/2017/TT-BTTTT of 15/11/2017 of the Minister of Information and Communications: Article 15(4) "
-           "(portals and level 3/4 online services support IPv6 and DNSSEC) and Article 20 (use HTTPS)."},
-    {"vi": "Thông tư số 39/2017/TT-BTTTT ngày 15/12/2017 ban hành Danh mục tiêu chuẩn kỹ thuật về ứng dụng công nghệ "
-           "thông tin trong cơ quan nhà nước: mục 4.2 (TLS 1.2).",
-     "en": "Circular 39/2017/TT-BTTTT of 15/12/2017, list of IT technical standards for state agencies: item 4.2 "
-           "(TLS 1.2)."},
-    {"vi": "Nghị định số 42/2022/NĐ-CP của Chính phủ quy định về việc cung cấp thông tin và dịch vụ công trực tuyến "
-           "của cơ quan nhà nước trên môi trường mạng: Điều 13.",
-     "en": "Government Decree 42/2022/ND-CP on online information and public services of state agencies: "
-           "Article 13."},
-    {"vi": "Quyết định số 1524/QĐ-BTTTT phê duyệt Đề án triển khai tiêu chuẩn DNSSEC cho hệ thống máy chủ tên miền "
-           "quốc gia \".vn\" (Đề án 1524).",
-     "en": "Decision 1524/QD-BTTTT approving the project to deploy DNSSEC on the national \".vn\" DNS "
-           "(Project 1524)."},
-    {"vi": "Công văn số 1778/BTTTT-THH ngày 06/6/2018 của Bộ Thông tin và Truyền thông hướng dẫn triển khai Thông tư "
-           "số 32/2017/TT-BTTTT: mục 7 (HTTPS) và mục 8 (IPv6, DNSSEC).",
-     "en": "Letter 1778/BTTTT-THH of 06/6/2018 of the Ministry of Information and Communications, guidance on "
-           "Circular 32/2017/TT-BTTTT: section 7 (HTTPS) and section 8 (IPv6, DNSSEC)."},
-    {"vi": "Quyết định số 3369/QĐ-BKHCN (tháng 11/2025) của Bộ Khoa học và Công nghệ về chương trình chuyển đổi sang "
-           "chỉ dùng IPv6 (IPv6-only): thí điểm 2026–2027, triển khai diện rộng 2027–2028, chỉ dùng IPv6 2029–2030.",
-     "en": "Decision 3369/QD-BKHCN (November 2025) of the Ministry of Science and Technology, the IPv6-only programme: "
-           "pilots 2026–2027, large-scale rollout 2027–2028, IPv6-only 2029–2030."},
-    {"vi": "Nghị định số 147/2024/NĐ-CP của Chính phủ: Điều 18 (thúc đẩy sử dụng IPv6).",
-     "en": "Government Decree 147/2024/ND-CP: Article 18 (promoting IPv6)."},
-    {"vi": "Kế hoạch hành động quốc gia về IPv6 và tài liệu hướng dẫn triển khai IPv6, DNSSEC của Trung tâm Internet "
-           "Việt Nam (VNNIC).",
-     "en": "The national IPv6 action plan and VNNIC's IPv6 and DNSSEC deployment guides."},
-]
-
+# The plan's texts, in Vietnamese and English (data/messages.yaml).
+T: dict[str, Any] = messages.section("plan", "texts")
+LEGAL_BASIS: list[dict[str, str]] = messages.section("plan", "legal_basis")
 COST_ITEMS: list[tuple[dict[str, str], tuple[str, ...]]] = [
-    ({"vi": "Chứng thư số SSL/TLS từ tổ chức chứng thực tin cậy (theo số tên miền × số năm)",
-      "en": "SSL/TLS certificates from a trusted CA (names × years)"}, SCENARIOS),
-    ({"vi": "Nâng cấp CPU/RAM máy chủ hoặc thiết bị cân bằng tải, giải mã TLS",
-      "en": "Server CPU/RAM upgrade or load balancer / TLS offload device"}, SCENARIOS),
-    ({"vi": "Phí thay đổi gói dịch vụ hosting (IPv6, HTTPS)", "en": "Change of the hosting service (IPv6, HTTPS)"},
-     ("outsourced",)),
-    ({"vi": "Nâng cấp, thay thế thiết bị mạng, tường lửa chưa hỗ trợ IPv6",
-      "en": "Upgrade or replacement of routers and firewalls without IPv6"}, ("idc",)),
-    ({"vi": "Kết nối Internet IPv6 từ ISP", "en": "IPv6 Internet connectivity from the ISP"}, ("idc",)),
-    ({"vi": "(Nếu cần) Phí địa chỉ IPv4/IPv6, ASN độc lập tại VNNIC",
-      "en": "(If needed) VNNIC fees for independent IPv4/IPv6 addresses and ASN"}, SCENARIOS),
-    ({"vi": "Nâng cấp phần mềm ứng dụng hỗ trợ IPv6, HTTPS", "en": "Application upgrade for IPv6 and HTTPS"},
-     SCENARIOS),
-    ({"vi": "Dịch vụ DNS hosting có DNSSEC / nâng cấp hệ thống DNS dùng riêng",
-      "en": "DNS hosting with DNSSEC / upgrade of the own DNS"}, SCENARIOS),
-    ({"vi": "Nhân công triển khai, kiểm tra, nghiệm thu", "en": "Staff time for deployment, checks and acceptance"},
-     SCENARIOS),
-]
+    (item["text"], tuple(item["scenarios"])) for item in messages.section("plan", "cost_items")]
 BLANK = "……"
 
 
@@ -352,7 +175,7 @@ def draft_plan(
     _check_choice(dns, DNS_MODES, "DNS arrangement")
     _check_choice(lang, LANGS, "language")
     # typed by a user, but it lands in DOCX/PDF XML, which refuses control characters (issue #15)
-    agency = clean_text(agency.strip()) or ("[tên cơ quan]" if lang == "vi" else "[agency name]")
+    agency = clean_text(agency.strip()) or t("agency_blank", lang)
     portals: list[PortalState] = []
     gaps: list[Gap] = []
     unverified: list[Gap] = []
@@ -437,7 +260,7 @@ def _rule_label(rule_id: str, lang: str) -> str:
 
 def _week_label(plan: PlanDocument, week: int, end: bool = False) -> str:
     if plan.start is None:
-        return ("tuần " if plan.lang == "vi" else "week ") + str(week)
+        return t("week_n", plan.lang, n=week)
     day = plan.start + timedelta(weeks=week - 1, days=4 if end else 0)
     return day.strftime("%d/%m/%Y")
 
@@ -540,7 +363,7 @@ def _timeline_blocks(plan: PlanDocument, lang: str) -> list[Any]:
 
 def _cost_blocks(plan: PlanDocument, lang: str) -> list[Any]:
     rows = [[item[lang], BLANK, BLANK, BLANK, ""] for item, where in COST_ITEMS if plan.scenario in where]
-    rows.append([("Tổng cộng" if lang == "vi" else "Total"), "", "", BLANK, ""])
+    rows.append([t("total", lang), "", "", BLANK, ""])
     return [Para(t("cost_intro", lang)),
             Table([t("h_item", lang), t("h_qty", lang), t("h_unit", lang), t("h_total", lang), t("h_note", lang)],
                   rows)]
