@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from netready.evaluate import Outcome, evaluator
+from netready.evaluate.ladder import Ladder
 from netready.model import Observation, Target
 
 if TYPE_CHECKING:
@@ -181,57 +182,27 @@ def dnssec_algo(target: Target, observations: list[Observation], profile: Profil
         ds_text = ", ".join(DIGEST_NAMES.get(x, str(x)) for x in digests) or "none"
         bad = [a for a in algs if a in MUST_NOT_SIGN]
         weak = [a for a in algs if a not in GOOD_ALGS | MUST_NOT_SIGN]
-        fails_en, fails_vi, warns_en, warns_vi = [], [], [], []
+        found = Ladder(zn, ev)
         if bad:
-            fails_en.append(f"algorithm {', '.join(_alg(a) for a in bad)} must not be used for signing (RFC 9904"
-                            + (", RFC 9905" if set(bad) & {5, 7} else "") + ")")
-            fails_vi.append(f"thuật toán {', '.join(_alg(a) for a in bad)} không được dùng để ký (RFC 9904"
-                            + (", RFC 9905" if set(bad) & {5, 7} else "") + ")")
+            rfcs = "RFC 9904" + (", RFC 9905" if set(bad) & {5, 7} else "")
+            found.fail(f"algorithm {', '.join(_alg(a) for a in bad)} must not be used for signing ({rfcs})",
+                       f"thuật toán {', '.join(_alg(a) for a in bad)} không được dùng để ký ({rfcs})")
         if digests and not set(digests) & GOOD_DIGESTS:
-            fails_en.append(f"DS digest only {ds_text}: SHA-256 (2) or SHA-384 (4) is required (RFC 9904)")
-            fails_vi.append(f"DS chỉ dùng {ds_text}: cần SHA-256 (2) hoặc SHA-384 (4) (RFC 9904)")
+            found.fail(f"DS digest only {ds_text}: SHA-256 (2) or SHA-384 (4) is required (RFC 9904)",
+                       f"DS chỉ dùng {ds_text}: cần SHA-256 (2) hoặc SHA-384 (4) (RFC 9904)")
         elif set(digests) - GOOD_DIGESTS:
             old = ", ".join(DIGEST_NAMES.get(x, str(x)) for x in digests if x not in GOOD_DIGESTS)
-            warns_en.append(f"DS with digest {old} should be removed (RFC 9904: must not be created)")
-            warns_vi.append(f"nên gỡ DS dùng {old} (RFC 9904: không được tạo)")
+            found.warn(f"DS with digest {old} should be removed (RFC 9904: must not be created)",
+                       f"nên gỡ DS dùng {old} (RFC 9904: không được tạo)")
         if weak:
-            warns_en.append(f"algorithm {', '.join(_alg(a) for a in weak)} is not recommended (RFC 9904)")
-            warns_vi.append(f"thuật toán {', '.join(_alg(a) for a in weak)} không được khuyến nghị (RFC 9904)")
+            found.warn(f"algorithm {', '.join(_alg(a) for a in weak)} is not recommended (RFC 9904)",
+                       f"thuật toán {', '.join(_alg(a) for a in weak)} không được khuyến nghị (RFC 9904)")
         if not digests and z["ds_source"] == "parent":
-            warns_en.append("no DS at the parent: digest type cannot be judged")
-            warns_vi.append("không có DS ở vùng cha: không đánh giá được kiểu băm")
-        detail_en = f"keys {keys}; DS digest {ds_text}"
-        detail_vi = f"khóa {keys}; DS {ds_text}"
-        if fails_en:
-            out.append(
-                Outcome(
-                    "fail",
-                    f"{zn}: {'; '.join(fails_en + warns_en)} ({detail_en})",
-                    f"{zn}: {'; '.join(fails_vi + warns_vi)} ({detail_vi})",
-                    zn,
-                    ev,
-                )
-            )
-        elif warns_en:
-            out.append(
-                Outcome(
-                    "warn",
-                    f"{zn}: {'; '.join(warns_en)} ({detail_en})",
-                    f"{zn}: {'; '.join(warns_vi)} ({detail_vi})",
-                    zn,
-                    ev,
-                )
-            )
-        else:
-            out.append(
-                Outcome(
-                    "pass",
-                    f"{zn}: recommended algorithms only ({detail_en})",
-                    f"{zn}: chỉ dùng thuật toán được khuyến nghị ({detail_vi})",
-                    zn,
-                    ev,
-                )
-            )
+            found.warn("no DS at the parent: digest type cannot be judged",
+                       "không có DS ở vùng cha: không đánh giá được kiểu băm")
+        out.append(found.outcome(("recommended algorithms only", "chỉ dùng thuật toán được khuyến nghị"),
+                                 head=(f"{zn}: ", f"{zn}: "),
+                                 tail=(f" (keys {keys}; DS digest {ds_text})", f" (khóa {keys}; DS {ds_text})")))
     return out or [
         Outcome("error", "no zone found for the portal", "không tìm thấy vùng của cổng", evidence=(chain.id,))
     ]
@@ -399,47 +370,35 @@ def dnssec_sigs(target: Target, observations: list[Observation], profile: Profil
         def who(s: dict[str, Any]) -> str:
             return f"RRSIG {s['owner']} {s['type']} by {s['key_tag']}"
 
-        if expired or future or broken:
-            en, vi = [], []
-            if expired:
-                s = expired[0]
-                en.append(f"{len(expired)} of {len(sigs)} signatures expired (e.g. {who(s)} at {s['expiration']})")
-                vi.append(f"{len(expired)}/{len(sigs)} chữ ký đã hết hạn (ví dụ {who(s)} lúc {s['expiration']})")
-            if future:
-                s = future[0]
-                en.append(f"{len(future)} not yet valid (e.g. {who(s)} from {s['inception']})")
-                vi.append(f"{len(future)} chữ ký chưa có hiệu lực (ví dụ {who(s)} từ {s['inception']})")
-            if broken:
-                en.append(f"{len(broken)} do not verify (e.g. {who(broken[0])})")
-                vi.append(f"{len(broken)} chữ ký không kiểm chứng được (ví dụ {who(broken[0])})")
-            out.append(Outcome("fail", f"{zn}: {'; '.join(en)}", f"{zn}: {'; '.join(vi)}", zn, ev))
-        elif soon or (long_ttl := [s for s in sigs if s.get("ttl", 0) > s["original_ttl"]]):
-            en, vi = [], []
-            if soon:
-                s = soon[0]
-                en.append(f"{len(soon)} signature(s) expire within {days:g} days ({who(s)} at {s['expiration']}, "
-                          f"{left:.1f} days left)")
-                vi.append(f"{len(soon)} chữ ký hết hạn trong vòng {days:g} ngày ({who(s)} lúc {s['expiration']}, "
-                          f"còn {left:.1f} ngày)")
-            long_ttl = [s for s in sigs if s.get("ttl", 0) > s["original_ttl"]]
-            if long_ttl:
-                s = long_ttl[0]
-                en.append(f"{len(long_ttl)} RRset(s) served with a TTL above the RRSIG original TTL (e.g. {s['owner']} "
-                          f"{s['type']}: TTL {s['ttl']} > {s['original_ttl']}; validators cap it, RFC 4035 §5.3.3)")
-                vi.append(f"{len(long_ttl)} RRset có TTL lớn hơn TTL gốc trong RRSIG (ví dụ {s['owner']} {s['type']}: "
-                          f"TTL {s['ttl']} > {s['original_ttl']}; bộ kiểm tra sẽ hạ xuống, RFC 4035 §5.3.3)")
-            out.append(Outcome("warn", f"{zn}: {'; '.join(en)}", f"{zn}: {'; '.join(vi)}", zn, ev))
-        else:
-            out.append(
-                Outcome(
-                    "pass",
-                    f"{zn}: {len(sigs)} signatures valid; the first expires at {first['expiration']} ({left:.1f} days)",
-                    f"{zn}: {len(sigs)} chữ ký hợp lệ; chữ ký sớm hết hạn nhất hết hạn lúc {first['expiration']} "
-                    f"(còn {left:.1f} ngày)",
-                    zn,
-                    ev,
-                )
-            )
+        found = Ladder(zn, ev)
+        if expired:
+            s = expired[0]
+            found.fail(f"{len(expired)} of {len(sigs)} signatures expired (e.g. {who(s)} at {s['expiration']})",
+                       f"{len(expired)}/{len(sigs)} chữ ký đã hết hạn (ví dụ {who(s)} lúc {s['expiration']})")
+        if future:
+            s = future[0]
+            found.fail(f"{len(future)} not yet valid (e.g. {who(s)} from {s['inception']})",
+                       f"{len(future)} chữ ký chưa có hiệu lực (ví dụ {who(s)} từ {s['inception']})")
+        if broken:
+            found.fail(f"{len(broken)} do not verify (e.g. {who(broken[0])})",
+                       f"{len(broken)} chữ ký không kiểm chứng được (ví dụ {who(broken[0])})")
+        if soon:
+            s = soon[0]
+            found.warn(f"{len(soon)} signature(s) expire within {days:g} days ({who(s)} at {s['expiration']}, "
+                       f"{left:.1f} days left)",
+                       f"{len(soon)} chữ ký hết hạn trong vòng {days:g} ngày ({who(s)} lúc {s['expiration']}, "
+                       f"còn {left:.1f} ngày)")
+        if long_ttl := [s for s in sigs if s.get("ttl", 0) > s["original_ttl"]]:
+            s = long_ttl[0]
+            found.warn(f"{len(long_ttl)} RRset(s) served with a TTL above the RRSIG original TTL (e.g. {s['owner']} "
+                       f"{s['type']}: TTL {s['ttl']} > {s['original_ttl']}; validators cap it, RFC 4035 §5.3.3)",
+                       f"{len(long_ttl)} RRset có TTL lớn hơn TTL gốc trong RRSIG (ví dụ {s['owner']} {s['type']}: "
+                       f"TTL {s['ttl']} > {s['original_ttl']}; bộ kiểm tra sẽ hạ xuống, RFC 4035 §5.3.3)")
+        out.append(found.outcome(
+            (f"{len(sigs)} signatures valid; the first expires at {first['expiration']} ({left:.1f} days)",
+             f"{len(sigs)} chữ ký hợp lệ; chữ ký sớm hết hạn nhất hết hạn lúc {first['expiration']} "
+             f"(còn {left:.1f} ngày)"),
+            head=(f"{zn}: ", f"{zn}: ")))
     return out
 
 
@@ -621,37 +580,37 @@ def dns_delegation(target: Target, observations: list[Observation], profile: Pro
                                f"{zn}: không quan sát được ủy quyền: {why}", zn, ev))
             continue
         d = summary.data
-        fails_en, fails_vi, warns_en, warns_vi = [], [], [], []
+        found = Ladder(zn, ev)
         parent, child = set(d.get("ns_parent") or []), set(d.get("ns_child") or [])
         if parent and child and parent != child:
             only_p, only_c = sorted(parent - child), sorted(child - parent)
             what = "; ".join(x for x in (f"only at the parent: {', '.join(only_p)}" if only_p else "",
                                          f"only at the zone: {', '.join(only_c)}" if only_c else "") if x)
-            fails_en.append(f"NS sets of the parent and of the zone differ ({what})")
-            fails_vi.append(f"tập NS ở vùng cha và ở vùng khác nhau ({what})")
+            found.fail(f"NS sets of the parent and of the zone differ ({what})",
+                       f"tập NS ở vùng cha và ở vùng khác nhau ({what})")
         elif parent and not child and d.get("ns_child_error"):
-            fails_en.append(f"the zone's own NS set could not be read: {d['ns_child_error']}")
-            fails_vi.append(f"không đọc được tập NS của vùng: {d['ns_child_error']}")
+            found.fail(f"the zone's own NS set could not be read: {d['ns_child_error']}",
+                       f"không đọc được tập NS của vùng: {d['ns_child_error']}")
         glue, own = d.get("glue") or {}, d.get("child_addresses") or {}
         for ns in sorted(glue):
             if own.get(ns) and set(glue[ns]) != set(own[ns]):
-                fails_en.append(f"glue for {ns} ({', '.join(sorted(glue[ns]))}) differs from its own addresses "
-                                f"({', '.join(own[ns])})")
-                fails_vi.append(f"glue của {ns} ({', '.join(sorted(glue[ns]))}) khác địa chỉ thật của nó "
-                                f"({', '.join(own[ns])})")
+                found.fail(f"glue for {ns} ({', '.join(sorted(glue[ns]))}) differs from its own addresses "
+                           f"({', '.join(own[ns])})",
+                           f"glue của {ns} ({', '.join(sorted(glue[ns]))}) khác địa chỉ thật của nó "
+                           f"({', '.join(own[ns])})")
         for ns in sorted(parent):
             if ns.endswith("." + zn) and not glue.get(ns):
-                fails_en.append(f"no glue at the parent for {ns}, a name server inside the zone")
-                fails_vi.append(f"vùng cha không có glue cho {ns}, máy chủ nằm trong chính vùng này")
+                found.fail(f"no glue at the parent for {ns}, a name server inside the zone",
+                           f"vùng cha không có glue cho {ns}, máy chủ nằm trong chính vùng này")
         for o in mine:
             why = _answers_authoritatively(o.data)
             if why:
-                fails_en.append(f"{_who(o.data)} does not answer authoritatively ({why})")
-                fails_vi.append(f"{_who(o.data)} không trả lời có thẩm quyền ({why})")
+                found.fail(f"{_who(o.data)} does not answer authoritatively ({why})",
+                           f"{_who(o.data)} không trả lời có thẩm quyền ({why})")
         names = parent | child
         if len(names) < 2:
-            warns_en.append(f"only {len(names)} name server (RFC 1034 §4.1 asks for at least two)")
-            warns_vi.append(f"chỉ có {len(names)} máy chủ tên miền (RFC 1034 §4.1 yêu cầu ít nhất hai)")
+            found.warn(f"only {len(names)} name server (RFC 1034 §4.1 asks for at least two)",
+                       f"chỉ có {len(names)} máy chủ tên miền (RFC 1034 §4.1 yêu cầu ít nhất hai)")
         addrs = sorted({o.data["address"] for o in mine})
         nets4 = sorted({_prefix(a) for a in addrs if ":" not in a})
         nets6 = sorted({_prefix(a) for a in addrs if ":" in a})
@@ -659,19 +618,11 @@ def dns_delegation(target: Target, observations: list[Observation], profile: Pro
                   + (" (info: no network diversity)" if len(nets4) <= 1 and len(nets6) <= 1 else ""))
         div_vi = (f"{len(addrs)} địa chỉ trong {len(nets4)} mạng IPv4 /24 và {len(nets6)} mạng IPv6 /48"
                   + (" (thông tin: không đa dạng mạng)" if len(nets4) <= 1 and len(nets6) <= 1 else ""))
-        if fails_en:
-            out.append(Outcome("fail", f"{zn}: {'; '.join(fails_en + warns_en)}; {div_en}",
-                               f"{zn}: {'; '.join(fails_vi + warns_vi)}; {div_vi}", zn, ev))
-        elif warns_en:
-            out.append(Outcome("warn", f"{zn}: {'; '.join(warns_en)}; {div_en}",
-                               f"{zn}: {'; '.join(warns_vi)}; {div_vi}", zn, ev))
-        else:
-            out.append(Outcome(
-                "pass",
-                f"{zn}: parent and zone list the same {len(names)} name servers, glue matches, every address "
-                f"answers authoritatively; {div_en}",
-                f"{zn}: vùng cha và vùng cùng liệt kê {len(names)} máy chủ, glue khớp, mọi địa chỉ trả lời có "
-                f"thẩm quyền; {div_vi}", zn, ev))
+        out.append(found.outcome(
+            (f"parent and zone list the same {len(names)} name servers, glue matches, every address answers "
+             "authoritatively",
+             f"vùng cha và vùng cùng liệt kê {len(names)} máy chủ, glue khớp, mọi địa chỉ trả lời có thẩm quyền"),
+            head=(f"{zn}: ", f"{zn}: "), tail=(f"; {div_en}", f"; {div_vi}")))
     return out
 
 
