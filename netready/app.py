@@ -209,17 +209,6 @@ def run_check(
     return CheckRun(report, outcome.interrupted, n_done, len(report.targets), report.summary)
 
 
-# Rules each area command (`netready dnssec|tls|ipv6`) judges.
-AREA_RULES: dict[str, tuple[str, ...]] = {
-    "dnssec": ("VN-DNSSEC", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS", "BP-DNS-CONSISTENT", "BP-CAA",
-               "BP-DNS-DELEGATION", "BP-DNSSEC-CDS"),
-    "tls": ("VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS-LEGACY-OFF",
-            "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-OCSP", "BP-TLS-VULNS",
-            "BP-TLS-PQ"),
-    "ipv6": ("VN-IPV6-WEB", "VN-IPV6-DNS", "BP-IPV6-PARITY", "VN-NAMING", "VN-IPV6-ONLY"),
-}
-
-
 # Probes each area command runs (default: the probe named like the area).
 AREA_PROBES: dict[str, tuple[str, ...]] = {"ipv6": ("ipv6", "ipv6only")}
 
@@ -292,6 +281,7 @@ def area_report(
     """Probe one name with one area's probe and judge only that area's rules: a Report."""
     from netready.judge import judge_target
     from netready.model import Target, utc_now
+    from netready.rules import of_area
     from netready.scan import TargetResult, admit, build_report, make_target  # noqa: I001
 
     started = utc_now()
@@ -316,7 +306,7 @@ def area_report(
         if observations and names:
             observations.extend(probe_target(target, settings, names))
     target, observations = admit(target, observations)
-    findings = [f for f in judge_target(target, observations, profile) if f.rule_id in AREA_RULES[area]]
+    findings = [f for f in judge_target(target, observations, profile) if f.rule_id in of_area(area)]
     return build_report([TargetResult(target, observations, findings)], settings, profile, started)
 
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from netready import resources
 from netready.model import ProbeSettings, Report
+from netready.rules import gated_by
 from netready.sanitize import clean_text
 
 Action = Literal["dual-stack", "dnssec", "tls", "all"]
@@ -39,15 +40,6 @@ PLAYBOOKS: dict[str, str] = {
     "tls": "tls_certificates.yml",
     "all": "site.yml",
 }
-# The rules each action is meant to fix: the exit code looks at these (a dnssec run is not failed
-# by a missing certificate it never touched).
-# VN-IPV6-DNS is not gated: it needs two name servers, which no playbook can add.
-ACTION_RULES: dict[str, tuple[str, ...]] = {
-    "dual-stack": ("VN-IPV6-WEB",),
-    "dnssec": ("VN-DNSSEC",),
-    "tls": ("VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12"),
-}
-ACTION_RULES["all"] = tuple(r for a in ("dual-stack", "dnssec", "tls") for r in ACTION_RULES[a])
 HOST_EVENTS = {
     "runner_on_ok": "ok",
     "runner_on_failed": "failed",
@@ -157,7 +149,7 @@ class RemediationResult:
 
     def still_failing(self) -> list[VerdictChange]:
         """Required rules of this action that do not pass on the latest scan."""
-        rules = ACTION_RULES.get(self.action, ())
+        rules = gated_by(self.action)
         out = []
         for v in self.verdicts:
             latest = v.before if self.check else v.after
@@ -564,7 +556,7 @@ def format_summary(result: RemediationResult, lang: str = "en") -> str:
                                              hosts=", ".join(sorted({e.host for e in result.rollbacks}))))
     if result.status in ("stopped", "killed"):
         lines.append(lab[result.status])
-    rules = ACTION_RULES.get(result.action, ())
+    rules = gated_by(result.action)
     shown = [r for r in result.rule_changes() if r.rule_id in rules]
     if shown:
         lines.append(lab["verdicts_check"] if result.check else lab["verdicts"])

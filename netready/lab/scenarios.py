@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-RULES = (
-    "VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "VN-IPV6-WEB", "VN-IPV6-DNS",
-    "VN-DNSSEC", "VN-NAMING", "BP-TLS-LEGACY-OFF", "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT",
-    "BP-HSTS", "BP-OCSP", "BP-IPV6-PARITY", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS",
-    "BP-DNS-CONSISTENT", "BP-CAA", "VN-IPV6-ONLY", "BP-DNS-DELEGATION", "BP-DNSSEC-CDS", "BP-TLS-VULNS",
-    "BP-TLS-PQ",
-)  # fmt: skip
+from netready.rules import catalogue
+
+RULES = tuple(catalogue())  # every rule of the catalogue: each scenario expects a verdict from each
 
 # What `good` gives. BP-OCSP is info where nothing is stapled (the lab's leaves name no OCSP responder, but
 # `ocsp`'s). BP-DNSSEC-CDS is info where a zone publishes no CDS/CDNSKEY (only `cds` does). BP-TLS-PQ is info
