@@ -305,8 +305,8 @@ def dnssec(
 
 def _write_svg(name: str, path: str, settings_args: dict) -> None:  # type: ignore[type-arg]
     from netready.app import build_settings
-    from netready.dnssec_graph import chain_svg
     from netready.errors import UsageError
+    from netready.views.dnssec import chain_svg
     from probes.dnssec import run_name
 
     try:

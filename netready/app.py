@@ -310,28 +310,6 @@ def area_report(
     return build_report([TargetResult(target, observations, findings)], settings, profile, started)
 
 
-def area_text(area: str, report: Any, lang: str) -> str:
-    """The probe's own human view (chain tree, TLS details, IPv6 details) above the findings."""
-    observations = report.observations
-    try:
-        if area == "dnssec":
-            from netready.dnssec_graph import render_chain_text
-
-            return render_chain_text(observations, lang) + "\n"
-        if area == "tls":
-            from probes.tls import render_tls_text
-
-            return render_tls_text(observations, lang) + "\n"
-        if area == "ipv6":
-            from probes.ipv6 import render_ipv6_text
-            from probes.ipv6only import render_ipv6only_text
-
-            return render_ipv6_text(observations, lang) + "\n" + render_ipv6only_text(observations, lang) + "\n"
-    except ImportError:
-        return ""
-    return ""
-
-
 def area_command(area: str, name: str, fmt: str, lang: str, profile: str, settings_args: dict[str, Any],
                  extra: dict[str, Any] | None = None) -> tuple[str, int]:
     """What `netready dnssec|tls|ipv6 NAME` prints, and its exit code (0 compliant, 1 not, 2 a required
@@ -339,6 +317,7 @@ def area_command(area: str, name: str, fmt: str, lang: str, profile: str, settin
     from netready.judge import exit_code
     from netready.profiles import load_for_run
     from netready.render import render, use_colour
+    from netready.views import area_text
 
     args = dict(settings_args)
     lab = args.pop("use_lab")
@@ -349,7 +328,7 @@ def area_command(area: str, name: str, fmt: str, lang: str, profile: str, settin
         with_ipv6only_options(settings, **v6only)
     report = area_report(area, name, settings, prof, **(extra or {}))
     if fmt == "table":
-        text = area_text(area, report, lang) + render(report, "table", lang, colour=use_colour())
+        text = area_text(area, report.observations, lang) + render(report, "table", lang, colour=use_colour())
     else:
         text = render(report, fmt, lang)
     return text, exit_code(report.summary)

@@ -240,7 +240,7 @@ def _chain_pictures(report: Report) -> dict[str, str]:
     if len(report.targets) > MAX_PICTURES:
         return {}
     try:
-        from netready.dnssec_graph import chain_svg, sanitize_svg
+        from netready.views.dnssec import chain_svg, sanitize_svg
     except ImportError:
         return {}
     pictures: dict[str, str] = {}

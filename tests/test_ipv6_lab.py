@@ -9,6 +9,7 @@ import pytest
 from netready.evaluate import ipv6 as ev
 from netready.evaluate import naming
 from netready.scan import make_target
+from netready.views.ipv6 import render_ipv6_text
 from probes import ipv6
 
 RULES = {
@@ -115,7 +116,7 @@ def test_ipv6_only_walk_skips_the_lame_first_name_server_of_the_lame_scenario(sc
 
 def test_render(scanned) -> None:
     _, _, obs = scanned["good"]
-    text = ipv6.render_ipv6_text(obs, "vi")
+    text = render_ipv6_text(obs, "vi")
     assert "Bản ghi AAAA" in text and "2001:db8:200::" in text
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from netready.dnssec_graph import chain_dot, chain_svg, sanitize_svg
 from netready.model import Observation, Report
 from netready.sanitize import UNSAFE, clean, clean_text, csv_cell
+from netready.views.dnssec import chain_dot, chain_svg, sanitize_svg
 
 NETREADY = str(Path(sys.executable).parent / "netready")
 XSD = Path(__file__).parent / "data" / "junit.xsd"
