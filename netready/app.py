@@ -278,36 +278,46 @@ def area_report(
     addresses: list[str] | None = None,
     sni: str | None = None,
 ) -> Any:
-    """Probe one name with one area's probe and judge only that area's rules: a Report."""
-    from netready.judge import judge_target
-    from netready.model import Target, utc_now
+    """Probe one name with one area's probe and judge only that area's rules: a Report. The name goes through
+    the scanner's one path for a target (scan.check_one: its budget, a crash kept as that name's error), except
+    a TLS scan of given addresses, port or SNI."""
+    from netready.model import utc_now
     from netready.rules import of_area
-    from netready.scan import TargetResult, admit, build_report, make_target  # noqa: I001
+    from netready.scan import build_report
 
     started = utc_now()
     if area == "tls" and (addresses or port != 443 or sni):
-        from probes import tls
-
-        observations = tls.scan_host(name, port, addresses, sni, settings)
-        ascii_name = observations[0].target if observations else name
-        target = Target(name=name, ascii_name=ascii_name,
-                        ipv4=[a for a in addresses or [] if ":" not in a],
-                        ipv6=[a for a in addresses or [] if ":" in a])
-        if not addresses:
-            probed = {o.data.get("address") for o in observations if isinstance(o.data, dict)} - {None}
-            target.ipv4 = sorted(a for a in probed if ":" not in a)
-            target.ipv6 = sorted(a for a in probed if ":" in a)
+        result = _tls_scan_result(name, settings, profile, port, addresses, sni)
     else:
         import probes
-        from netready.scan import probe_target
+        from netready.scan import check_one
 
-        target, observations = make_target(name, settings)
-        names = [n for n in AREA_PROBES.get(area, (area,)) if probes.load(n) is not None]
-        if observations and names:
-            observations.extend(probe_target(target, settings, names))
+        result = check_one(name, settings, profile, [n for n in AREA_PROBES.get(area, (area,))
+                                                     if probes.load(n) is not None])
+    wanted = of_area(area)
+    result.findings = [f for f in result.findings if f.rule_id in wanted]
+    return build_report([result], settings, profile, started)
+
+
+def _tls_scan_result(name: str, settings: ProbeSettings, profile: Any, port: int, addresses: list[str] | None,
+                     sni: str | None) -> Any:
+    """`netready tls NAME` at given addresses, another port or another SNI: the TLS probe's own scan, judged."""
+    from netready.judge import judge_target
+    from netready.model import Target, TargetResult
+    from netready.scan import admit
+    from probes import tls
+
+    observations = tls.scan_host(name, port, addresses, sni, settings)
+    ascii_name = observations[0].target if observations else name
+    target = Target(name=name, ascii_name=ascii_name,
+                    ipv4=[a for a in addresses or [] if ":" not in a],
+                    ipv6=[a for a in addresses or [] if ":" in a])
+    if not addresses:
+        probed = {o.data.get("address") for o in observations if isinstance(o.data, dict)} - {None}
+        target.ipv4 = sorted(a for a in probed if ":" not in a)
+        target.ipv6 = sorted(a for a in probed if ":" in a)
     target, observations = admit(target, observations)
-    findings = [f for f in judge_target(target, observations, profile) if f.rule_id in of_area(area)]
-    return build_report([TargetResult(target, observations, findings)], settings, profile, started)
+    return TargetResult(target, observations, judge_target(target, observations, profile))
 
 
 def area_command(area: str, name: str, fmt: str, lang: str, profile: str, settings_args: dict[str, Any],

@@ -136,6 +136,15 @@ class ObservationTimer:
 
 
 @dataclass
+class TargetResult:
+    """What checking one target gave: the target, its observations and the findings judged from them."""
+
+    target: Target
+    observations: list[Observation]
+    findings: list[Finding]
+
+
+@dataclass
 class Finding:
     """A verdict of one rule on one target (and, where it applies per address or zone, one subject)."""
 

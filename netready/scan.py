@@ -19,19 +19,12 @@ from typing import Any
 import probes
 from netready import __version__
 from netready.judge import judge_target, summarize
-from netready.model import Finding, Observation, ProbeSettings, Report, Target, utc_now
+from netready.model import Observation, ProbeSettings, Report, Target, TargetResult, utc_now
 from netready.profiles import Profile
 from probes import runcache
 from probes.dns import NameError_, resolve_addresses, to_ascii
 
 DEFAULT_PROBES = tuple(probes.PROBE_MODULES)
-
-
-@dataclass
-class TargetResult:
-    target: Target
-    observations: list[Observation]
-    findings: list[Finding]
 
 
 def make_target(name: str, settings: ProbeSettings) -> tuple[Target, list[Observation]]:
