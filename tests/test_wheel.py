@@ -1,6 +1,6 @@
 """The wheel carries everything (issue #16): the data folders of the design card inside the package (exactly the
 files git tracks: an untracked key in an inventory stays out), the version from git metadata. The wheel installed
-into a fresh venv outside the checkout and run against the lab: tests/test_wheel_lab.py."""
+into a fresh venv outside the checkout and run against the lab: tests/playbooks/test_wheel_lab.py."""
 
 from __future__ import annotations
 
