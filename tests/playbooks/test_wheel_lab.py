@@ -55,29 +55,33 @@ def installed(netready_wheel, tmp_path_factory) -> dict[str, Path]:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     site = next((venv / "lib").glob("python3*/site-packages"))
     _borrow_dependencies(venv, site)
-    python = str(venv / "bin" / "python")
+    python, env = str(venv / "bin" / "python"), _user_env(venv / "bin")
     proc = subprocess.run([python, "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(netready_wheel)],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True, timeout=300).stdout
-    assert "netready" in subprocess.run([python, "-m", "pip", "list"], capture_output=True, text=True).stdout
+    check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True, timeout=300, env=env).stdout
     assert not [line for line in check.splitlines() if line.startswith("netready ")], check  # requirements all met
     (base / "work").mkdir()
     return {"bin": venv / "bin", "site": site, "cwd": base / "work"}
 
 
+def _user_env(bin_dir: Path) -> dict[str, str]:
+    """The environment of a user of that venv: nothing of the checkout's on the path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    return env | {"NO_COLOR": "1", "PATH": f"{bin_dir}:{env.get('PATH', '')}"}
+
+
 def _run(installed: dict[str, Path], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(NO_COLOR="1", PATH=f"{installed['bin']}:{env.get('PATH', '')}")
     return subprocess.run([str(installed["bin"] / "netready"), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=installed["cwd"], env=env)
+                          timeout=timeout, cwd=installed["cwd"], env=_user_env(installed["bin"]))
 
 
 def test_the_installed_netready_is_the_wheels_not_the_checkout(installed, netready_wheel):
     out = subprocess.run([str(installed["bin"] / "python"), "-c",
                           "import netready, netready.resources as r; print(netready.__file__); "
                           "print(r.folder('playbooks')); print(r.folder('templates'))"],
-                         capture_output=True, text=True, check=True, cwd=installed["cwd"]).stdout.split()
+                         capture_output=True, text=True, check=True, cwd=installed["cwd"],
+                         env=_user_env(installed["bin"])).stdout.split()
     assert all(Path(p).resolve().is_relative_to(installed["site"]) for p in out), out
     version = _run(installed, "--version")
     assert version.returncode == 0 and netready_wheel.name.split("-")[1] in version.stdout, version.stdout
