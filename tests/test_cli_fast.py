@@ -73,8 +73,8 @@ def test_fast_and_typer_paths_give_the_same_report(lab):
     name = "dichvucong.stale.gov.vn"
     fast = subprocess.run([NETREADY, "dnssec", "--lab", name, "--lang", "vi"], capture_output=True, text=True,
                           timeout=120)
-    slow = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "dnssec", "--lab", name, "--lang", "vi"],
-                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    slow = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "dnssec", "--lab", name,
+                           "--lang", "vi"], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert fast.returncode == slow.returncode == 1, (fast.stderr, slow.stderr)
 
     def rules(text: str) -> list[str]:
@@ -88,8 +88,8 @@ def test_version_is_the_packages_on_both_paths():
     from importlib.metadata import version
 
     fast = subprocess.run([NETREADY, "--version"], capture_output=True, text=True, timeout=60)
-    slow = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "--version"], capture_output=True,
-                          text=True, timeout=60, cwd=REPO)
+    slow = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "--version"],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
     assert fast.returncode == slow.returncode == 0
     assert fast.stdout == slow.stdout == f"netready {version('netready')}\n"
     assert "+g" in fast.stdout or ".dev" not in fast.stdout  # a development build names its commit

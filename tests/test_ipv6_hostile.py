@@ -134,7 +134,8 @@ def test_silent_web_server_bounded_by_timeout(fakedns) -> None:  # noqa: F811
 
 def test_icmp_filtered_is_information_not_failure(tmp_path) -> None:
     # A fresh network namespace where the kernel ignores echo requests: nothing answers, nothing breaks.
-    code = "import json; from probes.ipv6 import _icmp; print(json.dumps(_icmp('x.gov.vn', '::1', 1.0).to_dict()))"
+    code = ("import json; from probes.ipv6 import _icmp; "
+            "print(json.dumps(_icmp('x.gov.vn', '::1', 1.0).to_dict()))")
     root = Path(__file__).resolve().parent.parent
     cmd = (
         "ip link set lo up && echo 1 > /proc/sys/net/ipv6/icmp/echo_ignore_all && "
