@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from netready.lab.machines.spec import PORTALS
+from netready.model import Report
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -101,8 +102,8 @@ def test_plan_and_contract_clauses_from_the_wheel(installed):
 def test_check_on_the_lab_from_the_wheel(installed, lab):
     r = _run(installed, "check", "dichvucong.good.gov.vn", "dichvucong.unsigned.gov.vn", "--lab", "-f", "json")
     assert r.returncode == 1, r.stderr[-3000:]  # unsigned is not compliant
-    report = json.loads(r.stdout)
-    verdicts = {(f["target"], f["rule_id"]): f["verdict"] for f in report["findings"]}
+    report = Report.from_dict(json.loads(r.stdout))  # the JSON a user's tools read, through the model
+    verdicts = {(f.target, f.rule_id): f.verdict for f in report.findings}
     assert verdicts[("dichvucong.good.gov.vn", "VN-DNSSEC")] == "pass"
     assert verdicts[("dichvucong.good.gov.vn", "VN-TLS-CA")] == "pass"
     assert verdicts[("dichvucong.unsigned.gov.vn", "VN-DNSSEC")] == "fail"
