@@ -306,8 +306,8 @@ def dnssec(
 def _write_svg(name: str, path: str, settings_args: dict) -> None:  # type: ignore[type-arg]
     from netready.app import build_settings
     from netready.errors import UsageError
+    from netready.probes.dnssec import run_name
     from netready.views.dnssec import chain_svg
-    from probes.dnssec import run_name
 
     try:
         lab = settings_args.pop("use_lab")

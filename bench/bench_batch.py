@@ -203,7 +203,7 @@ def run_sweep(label: str, code: Path | None, names: list[str], broken: set[str],
     d.mkdir(parents=True, exist_ok=True)
     (d / "names.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
     out = d / "sweep.json"
-    cmd = [sys.executable, "-c", "import cli; cli.main()", "check", "--lab", "-i", str(d / "names.txt"),
+    cmd = [sys.executable, "-c", "from netready import cli; cli.main()", "check", "--lab", "-i", str(d / "names.txt"),
            "-f", "json", "-o", str(out), "--concurrency", str(args.concurrency), "--timeout", str(args.timeout),
            "--budget", str(args.budget)] + _browser_flags(code, browser)
     environ = dict(os.environ)

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from netready import lab as lab_mod  # noqa: E402
 from netready.model import ProbeSettings  # noqa: E402
-from probes.dnssec import run_name  # noqa: E402
-from probes.dnssec_crypto import clear_caches  # noqa: E402
+from netready.probes.dnssec import run_name  # noqa: E402
+from netready.probes.dnssec_crypto import clear_caches  # noqa: E402
 
 NETREADY = str(Path(sys.executable).parent / "netready")
 # Debian's dnsviz 0.9.4 asks for pygraphviz.release, which pygraphviz >= 1.10 no longer has: shim it.

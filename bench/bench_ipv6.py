@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from netready.evaluate import ipv6 as ev  # noqa: E402
 from netready.model import ProbeSettings  # noqa: E402
+from netready.probes import ipv6  # noqa: E402
+from netready.probes.http import BODY_CAP, fetch, simhash  # noqa: E402
 from netready.scan import make_target  # noqa: E402
-from probes import ipv6  # noqa: E402
-from probes.http import BODY_CAP, fetch, simhash  # noqa: E402
 
 
 def timed(fn, rounds: int) -> list[float]:

@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from netready import lab  # noqa: E402
 from netready.app import build_settings  # noqa: E402
+from netready.probes import browser as browser_mod  # noqa: E402
+from netready.probes import ipv6only  # noqa: E402
 from netready.profiles import load_profile  # noqa: E402
 from netready.scan import make_target, scan  # noqa: E402
-from probes import browser as browser_mod  # noqa: E402
-from probes import ipv6only  # noqa: E402
 
 PORTALS = ("v4deps", "v6ready", "v4dns", "good")
 

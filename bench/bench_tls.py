@@ -41,8 +41,8 @@ def main() -> int:
         env = lab.env()
         portal = next(p for p in env.portals if p.scenario == "good")
         a.host, a.address, a.ca_file = portal.name, portal.ipv4[0], str(env.ca_bundle)
-    from probes.tls import scan_host
-    from probes.tls_hello import prepare
+    from netready.probes.tls import scan_host
+    from netready.probes.tls_hello import prepare
 
     t0 = time.perf_counter()
     prepare()
@@ -61,7 +61,7 @@ def main() -> int:
           f"({counts['raw_hellos']} raw hellos), {counts['http_requests']} HTTP requests")
 
     code = (f"import sys; sys.path.insert(0, {str(ROOT)!r});"
-            "from probes.tls import scan_host; from netready.model import ProbeSettings;"
+            "from netready.probes.tls import scan_host; from netready.model import ProbeSettings;"
             f"o = scan_host({a.host!r}, 443, [{a.address!r}], {a.host!r}, ProbeSettings(ca_file={a.ca_file!r}));"
             "assert o[0].error is None, o[0].error")
 

@@ -33,7 +33,7 @@ Result = dict[str, Any]  # {"versions": {v: bool}, "suites": {v: sorted list}, "
 
 
 def ours(host: str, address: str, port: int, ca_file: str | None) -> Result:
-    from probes.tls import scan_host
+    from netready.probes.tls import scan_host
 
     t0 = time.perf_counter()
     obs = scan_host(host, port, [address], host, ProbeSettings(ca_file=ca_file, timeout=3, budget=60))[0]

@@ -78,7 +78,7 @@ def ensure_sslyze() -> str | None:
 
 def ours(host: str, address: str, port: int, ca_file: str | None) -> dict[str, Cell]:
     from netready.evaluate.tls_vulns import FINDINGS
-    from probes.tls import scan_host
+    from netready.probes.tls import scan_host
 
     obs = scan_host(host, port, [address], host, ProbeSettings(ca_file=ca_file, timeout=3, budget=60))[0]
     out: dict[str, Cell] = {}
@@ -177,7 +177,7 @@ def openssl_sha1(host: str, address: str, port: int) -> dict[str, Cell] | None:
 
 
 def compare(host: str, address: str, port: int, ca_file: str | None, tools: tuple[str, ...]) -> bool:
-    from probes.tls_hello import prepare
+    from netready.probes.tls_hello import prepare
 
     prepare()  # the in-process figure is the scan, not the first import of everything
     t0 = time.perf_counter()
@@ -251,8 +251,8 @@ def speed(host: str, address: str, ca_file: str | None, runs: int, lab: bool) ->
 def cost(host: str, address: str, ca_file: str | None, runs: int) -> None:
     """CPU of the weakness checks per address, in process: netready's and, on the lab, nginx's (what a batch
     pays for them; batches are CPU-bound), with the checks and with check_vulns replaced by a no-op."""
-    import probes.tls as tls_probe
-    import probes.tls_vulns as vulns
+    import netready.probes.tls as tls_probe
+    import netready.probes.tls_vulns as vulns
 
     server_pids: list[int] = []
     try:

@@ -84,7 +84,7 @@ def read_names(names: list[str], input_file: str | None) -> list[str]:
     if not out:
         raise UsageError("no name to check: give names as arguments or --input FILE")
     # The same portal written twice (case, trailing dot, Unicode vs punycode) is checked once.
-    from probes.dns import NameError_, to_ascii
+    from netready.probes.dns import NameError_, to_ascii
 
     seen: set[str] = set()
     unique = []
@@ -289,7 +289,7 @@ def area_report(
     if area == "tls" and (addresses or port != 443 or sni):
         result = _tls_scan_result(name, settings, profile, port, addresses, sni)
     else:
-        import probes
+        from netready import probes
         from netready.scan import check_one
 
         result = check_one(name, settings, profile, [n for n in AREA_PROBES.get(area, (area,))
@@ -304,8 +304,8 @@ def _tls_scan_result(name: str, settings: ProbeSettings, profile: Any, port: int
     """`netready tls NAME` at given addresses, another port or another SNI: the TLS probe's own scan, judged."""
     from netready.judge import judge_target
     from netready.model import Target, TargetResult
+    from netready.probes import tls
     from netready.scan import admit
-    from probes import tls
 
     observations = tls.scan_host(name, port, addresses, sni, settings)
     ascii_name = observations[0].target if observations else name

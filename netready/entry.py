@@ -89,6 +89,6 @@ def main() -> None:
         if code is not None:
             sys.stdout.flush()
             sys.exit(code)
-    from cli import main as typer_main
+    from netready.cli import main as typer_main
 
     typer_main()

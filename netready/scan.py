@@ -16,13 +16,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import probes
-from netready import __version__
+from netready import __version__, probes
 from netready.judge import judge_target, summarize
 from netready.model import Observation, ProbeSettings, Report, Target, TargetResult, utc_now
+from netready.probes import runcache
+from netready.probes.dns import NameError_, resolve_addresses, to_ascii
 from netready.profiles import Profile
-from probes import runcache
-from probes.dns import NameError_, resolve_addresses, to_ascii
 
 DEFAULT_PROBES = tuple(probes.PROBE_MODULES)
 

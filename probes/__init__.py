@@ -15,10 +15,10 @@ ProbeFn = Callable[[Target, ProbeSettings], list[Observation]]
 
 # name -> module; the order is the order observations appear in a report.
 PROBE_MODULES: dict[str, str] = {
-    "dnssec": "probes.dnssec",
-    "tls": "probes.tls",
-    "ipv6": "probes.ipv6",
-    "ipv6only": "probes.ipv6only",
+    "dnssec": "netready.probes.dnssec",
+    "tls": "netready.probes.tls",
+    "ipv6": "netready.probes.ipv6",
+    "ipv6only": "netready.probes.ipv6only",
 }
 
 

@@ -27,8 +27,8 @@ import dns.rdatatype
 import dns.rrset
 
 from netready.model import Observation, ObservationTimer, ProbeSettings
-from probes import dns_transport as transport
-from probes import runcache
+from netready.probes import dns_transport as transport
+from netready.probes import runcache
 
 MAX_LABEL = 63
 MAX_NAME = 253

@@ -27,7 +27,7 @@ import dns.name
 import dns.opcode
 import dns.rcode
 
-from probes.runcache import MAX_TTL, RunCache
+from netready.probes.runcache import MAX_TTL, RunCache
 
 PORT = 53
 MAX_UDP = 65535

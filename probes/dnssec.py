@@ -33,10 +33,10 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 
 from netready.model import Observation, ObservationTimer, ProbeSettings, Target, utc_now
-from probes.dns import parse_records, zone_name_servers
-from probes.dnssec_crypto import Budget, algorithm_problem, algorithm_self_test, key_digest
-from probes.dnssec_denial import Proof, prove, prove_wildcard_answer
-from probes.dnssec_validate import (
+from netready.probes.dns import parse_records, zone_name_servers
+from netready.probes.dnssec_crypto import Budget, algorithm_problem, algorithm_self_test, key_digest
+from netready.probes.dnssec_denial import Proof, prove, prove_wildcard_answer
+from netready.probes.dnssec_validate import (
     INCEPTION_SKEW,
     Checker,
     choose_ds,
@@ -48,7 +48,7 @@ from probes.dnssec_validate import (
     owner_labels,
     unsupported_anchor_keys,
 )
-from probes.dnssec_walk import Fetcher, Reply, Zone
+from netready.probes.dnssec_walk import Fetcher, Reply, Zone
 
 PROBE = "dnssec"
 MAX_CNAME_HOPS = 8
@@ -1068,7 +1068,7 @@ def _shared_answers(fetcher: Fetcher) -> list[dict[str, Any]]:
 
 def run_name(name: str, settings: ProbeSettings) -> list[Observation]:
     """Convenience for the CLI and benches: probe a user-given name (Unicode allowed) without a scanner."""
-    from probes.dns import NameError_, to_ascii
+    from netready.probes.dns import NameError_, to_ascii
 
     try:
         ascii_name = to_ascii(name)

@@ -23,7 +23,7 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
-from probes.dnssec_crypto import (
+from netready.probes.dnssec_crypto import (
     MAX_KEYS_PER_SIGNATURE,
     MAX_TRIES_PER_RRSET,
     Budget,

@@ -22,8 +22,8 @@ import dns.rdatatype
 import dns.rrset
 
 from netready.model import ProbeSettings, utc_now
-from probes import runcache
-from probes.dns import ask, lame_reason, load_root_hints
+from netready.probes import runcache
+from netready.probes.dns import ask, lame_reason, load_root_hints
 
 MAX_ZONE_DEPTH = 32
 MAX_NS_LOOKUP_DEPTH = 3

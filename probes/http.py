@@ -407,7 +407,7 @@ def fetch_shared(address: str, port: int, host: str, tls: bool, ca_file: str | N
     """fetch(), but in a batch run the TLS and IPv6 probes of one target both GET / from each of its
     addresses (HSTS and redirect; v4/v6 parity): the request goes out once and the probe that did not
     send it gets a copy marked "shared": true (runcache.peer_query). Outside a run: plain fetch()."""
-    from probes import runcache
+    from netready.probes import runcache
 
     result, shared = runcache.peer_compute(("http-get", address, port, host, tls, ca_file),
                                            lambda: fetch(address, port, host, tls, ca_file, timeout),

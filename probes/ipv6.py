@@ -31,10 +31,10 @@ import dns.rdatatype
 from netaddr import IPAddress, IPNetwork
 
 from netready.model import Observation, ObservationTimer, ProbeSettings, Target
-from probes import dns as pdns
-from probes import runcache
-from probes.dnssec_walk import query_once, soa_key
-from probes.http import fetch, fetch_shared, retry_worthy
+from netready.probes import dns as pdns
+from netready.probes import runcache
+from netready.probes.dnssec_walk import query_once, soa_key
+from netready.probes.http import fetch, fetch_shared, retry_worthy
 
 PROBE = "ipv6"
 MAX_WORKERS = 16

@@ -20,10 +20,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from netready.model import Observation, ObservationTimer, ProbeSettings, Target
-from probes.browser import BrowserError, find_chromium, shared_browser, stop_shared_browser
-from probes.ipv6 import resolve_ipv6_only
-from probes.pagecheck import PageResult, host_port, load_in_browser, load_static
-from probes.webproxy import IPv6OnlyProxy, Limits, _is_v4_literal, _is_v6_literal
+from netready.probes.browser import BrowserError, find_chromium, shared_browser, stop_shared_browser
+from netready.probes.ipv6 import resolve_ipv6_only
+from netready.probes.pagecheck import PageResult, host_port, load_in_browser, load_static
+from netready.probes.webproxy import IPv6OnlyProxy, Limits, _is_v4_literal, _is_v6_literal
 
 PROBE = "ipv6only"
 MAX_LINK_HOSTS = 16  # external link hosts checked (SSO, payment and document services first)

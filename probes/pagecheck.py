@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from probes.browser import Browser, BrowserError
-from probes.webproxy import IPv6OnlyProxy
+from netready.probes.browser import Browser, BrowserError
+from netready.probes.webproxy import IPv6OnlyProxy
 
 MAX_REQUESTS = 500  # requests recorded per page (a hostile page may make thousands: the rest are counted)
 MAX_LINKS = 300

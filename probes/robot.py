@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from probes.tls_wire import (
+from netready.probes.tls_wire import (
     CT_ALERT,
     CT_CCS,
     CT_HANDSHAKE,

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from probes.tls_wire import ALERTS, Wire
+from netready.probes.tls_wire import ALERTS, Wire
 
 CIPHER_KINDS: dict[int, str] = {
     0x010080: "SSL_CK_RC4_128_WITH_MD5",

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from netready.model import Observation, ProbeSettings, Target, utc_now
-from probes import tls_suites as S
+from netready.probes import tls_suites as S
 
 # Groups offered when enumerating, most wanted first (the order only matters for client-preference servers).
 OFFER_GROUPS = [0x11EC, 0x11EB, 29, 23, 24, 25, 30, 256, 257, 258, 259, 260, 22, 21, 19, 26, 27, 28]
@@ -61,7 +61,7 @@ class _Scan:
     def hello(self, version: int, ciphers: list[int], groups: list[int], key_share: bool = True,
               want_kex: bool = False, share_groups: list[int] | None = None):
         """One hello and the server's answer, a timeout or a reset tried once more, checked against the offer."""
-        from probes.tls_hello import check_answer, client_hello, exchange
+        from netready.probes.tls_hello import check_answer, client_hello, exchange
 
         raw = client_hello(version, ciphers, self.sni, groups, key_share, share_groups)
         for attempt in (1, 2):
@@ -227,7 +227,7 @@ def _pq(scan: _Scan, groups_future) -> dict[str, Any]:
     the group enumeration (HelloRetryRequests to hellos without shares) says whether the server asks for a
     hybrid when offered one; a SecP256r1MLKEM768 share is sent when the server named that group there. A
     server that answers the small TLS 1.3 hellos but not the large one chokes on it ("tldr.fail")."""
-    from probes.tls_hello import SECP256R1, X25519
+    from netready.probes.tls_hello import SECP256R1, X25519
 
     suites = list(S.TLS13_SUITES)
     x, p = PQ_GROUPS["X25519MLKEM768"], PQ_GROUPS["SecP256r1MLKEM768"]
@@ -262,7 +262,7 @@ def _pq(scan: _Scan, groups_future) -> dict[str, Any]:
 
 def _same_host_https(location: str | None, base: str, host: str) -> str | None:
     """The path of a redirect to https on the same host and port 443, else None (never raises)."""
-    from probes.http import split_location
+    from netready.probes.http import split_location
 
     if not location:
         return None
@@ -275,14 +275,14 @@ def _same_host_https(location: str | None, base: str, host: str) -> str | None:
 
 
 def _http(address: str, port: int, host: str, settings: ProbeSettings, deadline: float) -> dict[str, Any]:
-    from probes.http import fetch_shared, parse_hsts
+    from netready.probes.http import fetch_shared, parse_hsts
 
     def left(factor: float = 2.0) -> float:
         return max(0.1, min(settings.timeout * factor, deadline - time.monotonic()))
 
     https = fetch_shared(address, port, host, True, settings.ca_file, left())
     requests = 2 if https.get("tls_verified") is False else 1
-    from probes.http import fetch, retry_worthy
+    from netready.probes.http import fetch, retry_worthy
 
     if retry_worthy(https):  # one silence or one reset is not an answer; not shared: the shared one failed
         https = fetch(address, port, host, True, settings.ca_file, left())
@@ -296,7 +296,7 @@ def _http(address: str, port: int, host: str, settings: ProbeSettings, deadline:
         path = _same_host_https(current.get("location"), f"https://{host}{current.get('path') or '/'}", host)
         if not path or any(c.get("path") == path for c in chain):
             break
-        from probes.http import fetch
+        from netready.probes.http import fetch
 
         current = fetch(address, port, host, True, settings.ca_file, left(), path=path)
         requests += 1
@@ -323,7 +323,7 @@ def _http_with_accepted_suites(http: dict[str, Any], versions: dict[str, Any], a
     those suites (at security level 0): a server with only CBC-SHA or static-RSA suites serves HTTPS all the
     same, and cipher quality belongs to BP-TLS-CIPHERS alone. Deterministic: the same server gives the same
     offer every run."""
-    from probes.http import fetch
+    from netready.probes.http import fetch
 
     https = http.get("https") or {}
     if https.get("status") is not None or https.get("stage") != "tls":
@@ -343,7 +343,7 @@ def _http_with_accepted_suites(http: dict[str, Any], versions: dict[str, Any], a
     if again.get("status") is not None and not http.get("hsts"):
         values = _hsts_headers(again)
         if values:
-            from probes.http import parse_hsts
+            from netready.probes.http import parse_hsts
 
             http["hsts"] = {**parse_hsts(values[0]), "raw": values[0], "count": len(values), "path": again.get("path")}
 
@@ -353,7 +353,7 @@ def _http_with_accepted_suites(http: dict[str, Any], versions: dict[str, Any], a
 
 def _certificate(hs: dict[str, Any], host: str, settings: ProbeSettings, when: datetime) -> dict[str, Any]:
     """Facts and trust of the certificate one handshake showed (chain as sent, path, name, OCSP staple)."""
-    from probes.tls_trust import read_staple, verify
+    from netready.probes.tls_trust import read_staple, verify
 
     chain = hs.get("chain") or []
     ders = hs.get("chain_der") or []
@@ -369,7 +369,7 @@ def _certificate(hs: dict[str, Any], host: str, settings: ProbeSettings, when: d
     if path["chain"]:
         verified, source = path["chain"], "cryptography"
     elif hs.get("verified_chain_der"):
-        from probes.tls_cert import describe_der
+        from netready.probes.tls_cert import describe_der
 
         verified, source = [describe_der(d) for d in hs["verified_chain_der"]], "openssl"
     else:
@@ -414,7 +414,7 @@ def _certificate(hs: dict[str, Any], host: str, settings: ProbeSettings, when: d
 def _other_certificate(address: str, port: int, sni: str | None, host: str, settings: ProbeSettings,
                        when: datetime, default_type: str | None) -> dict[str, Any]:
     """A handshake that only accepts the other key type (RSA <-> ECDSA): a second certificate, if any."""
-    from probes.tls_cert import handshake_retried
+    from netready.probes.tls_cert import handshake_retried
 
     auth = "ECDSA" if default_type == "RSA" else "RSA"
     hs = handshake_retried(address, port, sni, settings.ca_file, settings.timeout, auth=auth)
@@ -425,7 +425,7 @@ def _other_certificate(address: str, port: int, sni: str | None, host: str, sett
 
 def _no_sni(address: str, port: int, host: str, settings: ProbeSettings, default_sha: str | None) -> dict[str, Any]:
     """What a client without SNI gets (old clients, scanners, some monitoring): information only."""
-    from probes.tls_cert import handshake_retried, hostname_matches
+    from netready.probes.tls_cert import handshake_retried, hostname_matches
 
     hs = handshake_retried(address, port, None, settings.ca_file, settings.timeout)
     if not hs.get("chain"):
@@ -491,7 +491,7 @@ def _no_tls(data: dict[str, Any], hs: dict[str, Any], address: str, port: int, h
     data["versions"] = {}
     plain = None
     if port == 443:
-        from probes.http import fetch_shared
+        from netready.probes.http import fetch_shared
 
         left = max(0.1, min(settings.timeout, deadline - time.monotonic()))
         plain = fetch_shared(address, 80, host, False, None, left)
@@ -505,8 +505,8 @@ def _no_tls(data: dict[str, Any], hs: dict[str, Any], address: str, port: int, h
 
 
 def _scan_address(host: str, address: str, port: int, sni: str | None, settings: ProbeSettings) -> dict[str, Any]:
-    from probes.tls_cert import handshake_retried
-    from probes.tls_vulns import check_vulns, skipped
+    from netready.probes.tls_cert import handshake_retried
+    from netready.probes.tls_vulns import check_vulns, skipped
 
     deadline = time.monotonic() + settings.budget
     when = datetime.now(UTC)
@@ -705,7 +705,7 @@ def scan_host(
         sni = sni or None
         name = name or host.strip("[]")
     else:
-        from probes.dns import NameError_, resolve_addresses, to_ascii
+        from netready.probes.dns import NameError_, resolve_addresses, to_ascii
 
         try:
             ascii_host = to_ascii(host)
@@ -725,7 +725,7 @@ def scan_host(
             if not addresses:
                 return [_name_error(name, host, f"{host} has no A or AAAA record: nothing to probe", "no_address")]
     try:
-        from probes.tls_hello import prepare
+        from netready.probes.tls_hello import prepare
 
         prepare()  # pay the scapy import once, before the threads start
     except Exception as exc:  # no scapy or a broken hello cache: an error per address, not a crash
@@ -743,7 +743,7 @@ def _our_dns_servers(settings: ProbeSettings) -> list[str]:
     if settings.resolvers:
         return list(settings.resolvers)
     try:
-        from probes.dns import load_root_hints
+        from netready.probes.dns import load_root_hints
 
         return load_root_hints(settings.root_hints) if settings.root_hints else []
     except (OSError, ValueError):
@@ -841,7 +841,7 @@ def render_tls_text(observations: list[Observation], lang: str = "en") -> str:
     """Human summary per address: versions, accepted suites, certificate, groups, HTTP, Mozilla profile."""
     from datetime import datetime
 
-    from probes.tls_vulns import render_lines as render_vulns
+    from netready.probes.tls_vulns import render_lines as render_vulns
 
     t = _L.get(lang, _L["en"])
     lines: list[str] = []

@@ -136,7 +136,7 @@ def handshake(address: str, port: int, sni: str | None, ca_file: str | None, tim
     chain's DER is in `chain_der` (bytes: for tls_trust, not for the observation)."""
     from OpenSSL import SSL
 
-    from probes.http import DeadlineError, connect
+    from netready.probes.http import DeadlineError, connect
 
     t0 = time.monotonic()
     deadline = t0 + timeout
@@ -207,7 +207,7 @@ def handshake(address: str, port: int, sni: str | None, ca_file: str | None, tim
     except SSL.Error as exc:
         out["error"], out["kind"] = f"TLS handshake failed: {_ssl_error(exc)}", "tls_error"
     except OSError as exc:
-        from probes.tls_hello import UNREACHABLE
+        from netready.probes.tls_hello import UNREACHABLE
 
         out["error"] = f"{exc.strerror or exc}"
         out["kind"] = "unreachable" if exc.errno in UNREACHABLE else "error"

@@ -87,7 +87,7 @@ class _Template:
 @functools.lru_cache(maxsize=4)
 def _template(kind: str) -> _Template:
     """The template of one kind: from the on-disk cache, else built by scapy (then cached)."""
-    from probes.tls_suites import cache_get, cache_put
+    from netready.probes.tls_suites import cache_get, cache_put
 
     cached = cache_get(f"hello-{kind}")
     if cached:
@@ -154,7 +154,7 @@ def _build_template(kind: str) -> _Template:
 
 def prepare() -> None:
     """Load or build every template and the suite table now (the first run in a home pays the scapy import)."""
-    from probes.tls_suites import suite_table
+    from netready.probes.tls_suites import suite_table
 
     suite_table()
     for kind in ("ssl3", "tls12", "tls13"):
@@ -366,7 +366,7 @@ def _parse_key_exchange(body: bytes, ans: Answer) -> None:
     """ECDHE: curve_type 3 + named curve (RFC 8422 5.4); DHE: the modulus p comes first (RFC 5246 7.4.3).
     Which one it is comes from the negotiated suite, never from the first byte: a 6144-bit prime is
     768 bytes long, so its length field starts with 0x03 too."""
-    from probes.tls_suites import classify, suite_name
+    from netready.probes.tls_suites import classify, suite_name
 
     kx = classify(suite_name(ans.cipher)).kx if ans.cipher is not None else ""
     if kx.startswith("ECDH"):
@@ -405,7 +405,7 @@ def exchange(address: str, port: int, hello: bytes, timeout: float, want_kex: bo
 
 
 def _exchange(address: str, port: int, hello: bytes, timeout: float, want_kex: bool) -> Answer:
-    from probes.http import DeadlineError, connect
+    from netready.probes.http import DeadlineError, connect
 
     deadline = time.monotonic() + timeout
     try:  # ICMP "unreachable" ends the connect at once (probes.http.connect reads the socket's error queue)

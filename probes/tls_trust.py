@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from probes.tls_cert import describe
+from netready.probes.tls_cert import describe
 
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
@@ -190,7 +190,7 @@ def name_check(leaf: Any, host: str) -> dict[str, Any]:
             reason = "no_san" if "no subjectAltName" in text or "missing" in text else "hostname_mismatch"
             return {"ok": False, "reason": reason, "error": _short(exc), "by": "cryptography"}
         # the leaf's own form stopped the verifier before the name: fall back to the RFC 9525 matcher
-        from probes.tls_cert import hostname_matches
+        from netready.probes.tls_cert import hostname_matches
 
         d = describe(leaf)
         ok = hostname_matches(host, d["dns_names"], d["ip_names"], d["common_names"])

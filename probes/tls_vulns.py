@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from probes import tls_suites as S
+from netready.probes import tls_suites as S
 
 MAX_CONNECTIONS = 12
 CHECKS = ("sslv2", "secure_renegotiation", "client_renegotiation", "compression", "fallback_scsv", "heartbleed",
@@ -181,7 +181,7 @@ def _best_legacy(versions: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _hello(ctx: _Ctx, version: int, suites: list[int]) -> bytes:
-    from probes.tls_hello import client_hello
+    from netready.probes.tls_hello import client_hello
 
     return client_hello(version, suites, ctx.sni, OFFER_GROUPS)
 
@@ -194,7 +194,7 @@ def _ssl(text: str) -> str:
 
 
 def _sslv2(ctx: _Ctx) -> dict[str, Any]:
-    from probes.sslv2 import probe
+    from netready.probes.sslv2 import probe
 
     if not ctx.reserve(1):
         return _no_room("sslv2")
@@ -212,7 +212,7 @@ def _sslv2(ctx: _Ctx) -> dict[str, Any]:
 
 
 def _hello_checks(ctx: _Ctx, versions: dict[str, Any]) -> list[dict[str, Any]]:
-    from probes.tls_wire import EXT_HEARTBEAT, EXT_RENEG, edit_hello
+    from netready.probes.tls_wire import EXT_HEARTBEAT, EXT_RENEG, edit_hello
 
     vname, why = _best_legacy(versions)
     names = ("secure_renegotiation", "compression", "heartbleed")
@@ -292,7 +292,7 @@ def _hello_checks(ctx: _Ctx, versions: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _one_hello(ctx: _Ctx, hello: bytes, heartbeat: bool) -> dict[str, Any] | None:
     """Send one hello; ServerHello facts, and the heartbeat test when asked and the server echoes it."""
-    from probes.tls_wire import (
+    from netready.probes.tls_wire import (
         CT_ALERT,
         CT_HEARTBEAT,
         EXT_HEARTBEAT,
@@ -469,7 +469,7 @@ def _ossl(exc: BaseException) -> str:
 
 
 def _fallback_scsv(ctx: _Ctx, versions: dict[str, Any]) -> dict[str, Any]:
-    from probes.tls_hello import exchange
+    from netready.probes.tls_hello import exchange
 
     order = ("TLSv1.3", *LEGACY_ORDER)
     accepted = [v for v in order if _accepted(versions, v)]
@@ -507,7 +507,7 @@ def _fallback_scsv(ctx: _Ctx, versions: dict[str, Any]) -> dict[str, Any]:
 
 
 def _kex_signature(ctx: _Ctx, versions: dict[str, Any]) -> dict[str, Any]:
-    from probes.tls_wire import (
+    from netready.probes.tls_wire import (
         EXT_SIGALGS,
         HS_SERVER_DONE,
         HS_SERVER_HELLO,
@@ -576,8 +576,8 @@ def _kex_signature(ctx: _Ctx, versions: dict[str, Any]) -> dict[str, Any]:
 
 
 def _robot(ctx: _Ctx, versions: dict[str, Any]) -> dict[str, Any]:
-    from probes.robot import check_robot
-    from probes.tls_hello import client_hello
+    from netready.probes.robot import check_robot
+    from netready.probes.tls_hello import client_hello
 
     for vname in ("TLSv1.2", "TLSv1.1", "TLSv1.0"):
         rsa = [s for s in _suites(versions, vname) if S.classify(S.suite_name(s)).kx == "RSA"]

@@ -16,7 +16,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from probes.tls_hello import ALERTS
+from netready.probes.tls_hello import ALERTS
 
 MAX_RECORD = 16384 + 2048
 CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APPDATA, CT_HEARTBEAT = 20, 21, 22, 23, 24

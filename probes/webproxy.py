@@ -24,8 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from netready.model import ProbeSettings
-from probes import dns as pdns
-from probes.http import _connect  # the one bounded, ICMP-aware connect of the probes
+from netready.probes import dns as pdns
+from netready.probes.http import _connect  # the one bounded, ICMP-aware connect of the probes
 
 HEAD_CAP = 64 * 1024  # a proxy request head larger than this is refused
 

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _typer_options() -> set[str]:
     import typer.main
 
-    import cli
+    from netready import cli
 
     command = typer.main.get_command(cli.app).commands["dnssec"]
     return {opt for p in command.params for opt in (*p.opts, *p.secondary_opts) if opt.startswith("-")}
@@ -73,7 +73,7 @@ def test_fast_and_typer_paths_give_the_same_report(lab):
     name = "dichvucong.stale.gov.vn"
     fast = subprocess.run([NETREADY, "dnssec", "--lab", name, "--lang", "vi"], capture_output=True, text=True,
                           timeout=120)
-    slow = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "dnssec", "--lab", name,
+    slow = subprocess.run([sys.executable, "-c", "from netready import cli; cli.main()", "dnssec", "--lab", name,
                            "--lang", "vi"], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert fast.returncode == slow.returncode == 1, (fast.stderr, slow.stderr)
 
@@ -88,7 +88,7 @@ def test_version_is_the_packages_on_both_paths():
     from importlib.metadata import version
 
     fast = subprocess.run([NETREADY, "--version"], capture_output=True, text=True, timeout=60)
-    slow = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "--version"],
+    slow = subprocess.run([sys.executable, "-c", "from netready import cli; cli.main()", "--version"],
                           capture_output=True, text=True, timeout=60, cwd=REPO)
     assert fast.returncode == slow.returncode == 0
     assert fast.stdout == slow.stdout == f"netready {version('netready')}\n"

@@ -15,8 +15,8 @@ import pytest
 from dnssec_fakes import ROOT_SOA, Authority, ToyNet, build_zone, child_text
 
 from netready.model import ProbeSettings
-from probes import runcache
-from probes.dns import NameError_, Resolver, ask, resolve_addresses, to_ascii
+from netready.probes import runcache
+from netready.probes.dns import NameError_, Resolver, ask, resolve_addresses, to_ascii
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from dnssec_fakes import FakeServer, hints_file, signed_root, zone_handler
 
 from netready.evaluate import registry
 from netready.model import ProbeSettings
+from netready.probes.dnssec import run_name
 from netready.profiles import load_profile
-from probes.dnssec import run_name
 
 GOOD, SILENT, REFUSED, FORMERR, GARBAGE, TRUNC, EXPIRED = (f"127.53.0.{i}" for i in range(1, 8))
 

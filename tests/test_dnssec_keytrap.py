@@ -21,8 +21,8 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.RRSIG import RRSIG
 from dnssec_fakes import Denial, Key, ToyNet, make_key, toy_chain
 
-from probes.dnssec import run_name
-from probes.dnssec_crypto import MAX_TRIES_PER_RRSET, MAX_TRIES_PER_TARGET
+from netready.probes.dnssec import run_name
+from netready.probes.dnssec_crypto import MAX_TRIES_PER_RRSET, MAX_TRIES_PER_TARGET
 
 ORIGIN = "portal.test."
 BODY = "www 300 IN A 198.51.100.7\n"

@@ -9,9 +9,9 @@ import pytest
 
 from netready.evaluate import registry
 from netready.model import Target
+from netready.probes.dnssec import run, run_name
 from netready.profiles import load_profile
 from netready.views.dnssec import chain_svg, render_chain_text
-from probes.dnssec import run, run_name
 
 RULES = ("VN-DNSSEC", "BP-DNSSEC-ALGO", "BP-DNSSEC-NSEC3", "BP-DNSSEC-SIGS", "BP-DNS-CONSISTENT", "BP-CAA",
          "BP-DNS-DELEGATION", "BP-DNSSEC-CDS")

@@ -32,8 +32,8 @@ from dnssec_fakes import (
 
 from netready.evaluate import registry
 from netready.model import Target
+from netready.probes.dnssec import run_name
 from netready.profiles import load_profile
-from probes.dnssec import run_name
 
 ORIGIN = "portal.test."
 BODY = "www 300 IN A 198.51.100.7\nwww 300 IN AAAA 2001:db8::7\n"
@@ -161,7 +161,7 @@ def test_algorithm_the_local_crypto_library_cannot_verify_is_insecure(net, monke
     from cryptography.exceptions import InvalidSignature
     from dns.dnssecalgs.eddsa import PublicED25519
 
-    from probes import dnssec_crypto
+    from netready.probes import dnssec_crypto
 
     toy = toy_chain(net, ORIGIN, BODY, keys(15))
 
@@ -366,7 +366,7 @@ def test_nsec3_opt_out_delegation_makes_the_child_insecure(net):
     proof_for = Authority(z)
     r = dns.message.make_response(dns.message.make_query("sub.portal.test.", "DS", want_dnssec=True))
     proof_for.answer(z, dns.name.from_text("sub.portal.test."), dns.rdatatype.DS, r)
-    from probes.dnssec_denial import prove
+    from netready.probes.dnssec_denial import prove
 
     p = prove([x for x in r.authority if x.rdtype == dns.rdatatype.NSEC3], dns.name.from_text("sub.portal.test."),
               dns.rdatatype.DS, dns.name.from_text(ORIGIN), False)

@@ -23,8 +23,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probes import dns as pdns
-from probes import dns_transport, http, tls_hello
+from netready.probes import dns as pdns
+from netready.probes import dns_transport, http, tls_hello
 
 TIMEOUT = 0.25  # the budget each network call gets
 SLACK = 0.75  # what scheduling on a busy 2-core machine may add on top of it

@@ -10,7 +10,7 @@ import time
 import pytest
 from test_http_servers import OK_BODY, make_cert, server, tls_server_context
 
-from probes.http import BODY_CAP, fetch, parse_hsts, simhash, simhash_distance, tcp_connect
+from netready.probes.http import BODY_CAP, fetch, parse_hsts, simhash, simhash_distance, tcp_connect
 
 HOST = "dichvucong.test.gov.vn"
 

@@ -9,7 +9,7 @@ import pytest
 from netready.evaluate import ipv6 as ev
 from netready.evaluate import registry
 from netready.model import Observation, Target
-from probes.ipv6 import classify
+from netready.probes.ipv6 import classify
 
 NAME = "dichvucong.x.gov.vn"
 REAL = SimpleNamespace(lab=False, threshold=lambda n, d=None: d)

@@ -169,7 +169,7 @@ def fakedns(tmp_path_factory):
 
 
 def test_fake_dns_answers(fakedns) -> None:
-    from probes.dns import ask
+    from netready.probes.dns import ask
 
     ans = ask("::1", "linklocal.hostile.gov.vn", "AAAA", 1.0, tcp=True)
     assert ans.error is None and ans.response.answer[0][0].address == "fe80::1"

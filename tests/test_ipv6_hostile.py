@@ -19,7 +19,7 @@ from test_ipv6_fakedns import fakedns  # noqa: F401  (fixture)
 from netready.evaluate import ipv6 as ev
 from netready.evaluate import naming
 from netready.model import ProbeSettings
-from probes import ipv6
+from netready.probes import ipv6
 
 PROFILE = SimpleNamespace(lab=False, threshold=lambda name, default=None: default)
 
@@ -134,7 +134,7 @@ def test_silent_web_server_bounded_by_timeout(fakedns) -> None:  # noqa: F811
 
 def test_icmp_filtered_is_information_not_failure(tmp_path) -> None:
     # A fresh network namespace where the kernel ignores echo requests: nothing answers, nothing breaks.
-    code = ("import json; from probes.ipv6 import _icmp; "
+    code = ("import json; from netready.probes.ipv6 import _icmp; "
             "print(json.dumps(_icmp('x.gov.vn', '::1', 1.0).to_dict()))")
     root = Path(__file__).resolve().parent.parent
     cmd = (

@@ -8,9 +8,9 @@ import pytest
 
 from netready.evaluate import ipv6 as ev
 from netready.evaluate import naming
+from netready.probes import ipv6
 from netready.scan import make_target
 from netready.views.ipv6 import render_ipv6_text
-from probes import ipv6
 
 RULES = {
     "VN-IPV6-WEB": ev.ipv6_web,
@@ -127,7 +127,7 @@ def test_the_ipv6_only_walk_skips_a_lame_name_server_and_keeps_the_shared_cut_cl
     path of the gov.vn cut, so every later portal below gov.vn showed it (and each run another one)."""
     import time
 
-    from probes import runcache
+    from netready.probes import runcache
 
     lame, unsigned = lab.portal("lame").name, lab.portal("unsigned").name
     with runcache.active():

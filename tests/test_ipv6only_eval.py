@@ -182,7 +182,7 @@ def test_profiles_of_browsers_whose_netready_is_gone_are_removed() -> None:
     import subprocess
     import tempfile
 
-    from probes import browser
+    from netready.probes import browser
 
     done = subprocess.Popen(["true"])
     done.wait()  # a pid that no longer runs: its netready ended with os._exit or was killed

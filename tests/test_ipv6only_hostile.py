@@ -23,9 +23,9 @@ from test_ipv6_fakedns import FakeDNS
 from netready.evaluate.ipv6only import ipv6_only
 from netready.lab.plan import HOST6
 from netready.model import ProbeSettings, Target
-from probes import browser as browser_mod
-from probes import ipv6only
-from probes.webproxy import IPv6OnlyProxy, Limits
+from netready.probes import browser as browser_mod
+from netready.probes import ipv6only
+from netready.probes.webproxy import IPv6OnlyProxy, Limits
 
 MANY = 120  # hosts the hostile page opens connections to (more than the proxy's host cap of 48)
 ZONES = {

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from netready.evaluate.ipv6only import ipv6_only
+from netready.probes import browser as browser_mod
+from netready.probes import ipv6only
 from netready.profiles import load_profile
 from netready.scan import make_target, scan
-from probes import browser as browser_mod
-from probes import ipv6only
 
 NETREADY = str(Path(sys.executable).parent / "netready")
 V4DEPS, V6READY, V4DNS = "dichvucong.v4deps.gov.vn", "dichvucong.v6ready.gov.vn", "dichvucong.v4dns.gov.vn"

@@ -60,8 +60,8 @@ def _drive() -> None:
     from dnssec_fakes import ROOT_SOA, Authority, FakeServer, build_zone, hints_file
 
     from netready.model import ProbeSettings
-    from probes import runcache
-    from probes.ipv6 import resolve_ipv6_only
+    from netready.probes import runcache
+    from netready.probes.ipv6 import resolve_ipv6_only
 
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     for addr in (ROOT, GOOD, LAME, STALE, SELF, PING, PONG, UP, OOB, MID, LIAR, SILENT):

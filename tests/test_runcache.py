@@ -9,10 +9,10 @@ import dns.name
 import dns.rdatatype
 
 from netready.model import ProbeSettings
+from netready.probes import runcache
+from netready.probes.dnssec_walk import Fetcher
 from netready.profiles import load_profile
 from netready.scan import check_one, scan_results
-from probes import runcache
-from probes.dnssec_walk import Fetcher
 
 
 def test_ttl_lru_and_failure_removal():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from probes import tls_suites as S
-from probes.tls_hello import client_hello
+from netready.probes import tls_suites as S
+from netready.probes.tls_hello import client_hello
 
 
 def _dissect(raw: bytes):
@@ -61,7 +61,7 @@ def test_classify():
 
 
 def test_hostname_matching_per_rfc9525():
-    from probes.tls_cert import hostname_matches as m
+    from netready.probes.tls_cert import hostname_matches as m
 
     assert m("a.example", ["a.example"], [], [])
     assert m("www.a.example", ["*.a.example"], [], [])
@@ -76,7 +76,7 @@ def test_hostname_matching_per_rfc9525():
 
 
 def test_disk_cache_round_trip(tmp_path, monkeypatch):
-    from probes import tls_hello, tls_suites
+    from netready.probes import tls_hello, tls_suites
 
     monkeypatch.setenv("NETREADY_CACHE", str(tmp_path))
     tls_hello._template.cache_clear()

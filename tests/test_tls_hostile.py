@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from netready.evaluate import registry
 from netready.model import ProbeSettings, Target
-from probes import tls
+from netready.probes import tls
 
 HOST = "portal.example"
 NOW = dt.datetime.now(dt.UTC)

@@ -7,7 +7,7 @@ import pytest
 
 from netready.evaluate import registry
 from netready.model import Target
-from probes import tls
+from netready.probes import tls
 
 TLS_RULES = ("VN-HTTPS", "VN-HTTPS-FORCED", "VN-TLS-CA", "VN-TLS-KEY2048", "VN-TLS12", "BP-TLS-LEGACY-OFF",
              "BP-TLS13", "BP-TLS-CIPHERS", "BP-TLS-KEX", "BP-TLS-CERT", "BP-HSTS", "BP-OCSP", "BP-TLS-VULNS")
@@ -93,7 +93,7 @@ def test_real_nginx_portals_have_no_tls_weakness(scanned):
     """Debian's nginx + OpenSSL 3 on every portal and family: every weakness sub-check is clean; legacy only
     signs with SHA-1 when a client asks for nothing else (SECLEVEL 0); legacy and cbconly have RSA key-exchange
     suites (ROBOT tested); cbconly has neither a lower version nor a ServerKeyExchange to judge."""
-    from probes.tls_vulns import MAX_CONNECTIONS
+    from netready.probes.tls_vulns import MAX_CONNECTIONS
 
     clean = {"sslv2": "refused", "secure_renegotiation": "supported", "client_renegotiation": "refused",
              "compression": "refused", "fallback_scsv": "honoured", "heartbleed": "not_vulnerable",

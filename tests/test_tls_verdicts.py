@@ -32,8 +32,8 @@ from tls_gate import (
 
 from netready.evaluate import registry
 from netready.model import Observation, ProbeSettings, Target
+from netready.probes import tls
 from netready.profiles import load_profile
-from probes import tls
 
 HOST = "portal.example.gov.vn"
 PROFILE = load_profile("circular32")
@@ -81,7 +81,7 @@ def verdicts(obs: Observation, host: str = HOST) -> dict[str, str]:
 
 
 def test_https_works_with_only_cbc_sha_static_rsa_suites(good_chain, settings):
-    from probes.http import fetch
+    from netready.probes.http import fetch
 
     backend = ssl_backend([good_chain], ciphers="AES128-SHA:AES256-SHA:@SECLEVEL=0",
                           protocols=(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2))
@@ -278,7 +278,7 @@ def test_openssl_handshake_version_is_cross_checked_with_raw_hellos(good_chain, 
 def test_connections_to_one_address_stay_few_at_a_time(good_chain, settings, monkeypatch):
     import threading
 
-    from probes import http, tls_cert, tls_hello
+    from netready.probes import http, tls_cert, tls_hello
 
     state = {"now": 0, "max": 0}
     lock = threading.Lock()
@@ -652,8 +652,8 @@ def test_every_rule_of_the_catalogue_has_a_fix_hint_in_both_languages():
 
 def _garbage_only() -> str:
     """The resolver's words for a server that sent only datagrams that are not answers until the timeout."""
-    from probes.dns import _failure
-    from probes.dns_transport import StrayTimeout
+    from netready.probes.dns import _failure
+    from netready.probes.dns_transport import StrayTimeout
 
     junk = StrayTimeout(["BadResponse: the answer does not repeat the question (garbage, or an answer to "
                          "another question)"] * 2)

@@ -13,8 +13,8 @@ from tls_fakes import HOST, MEMORY, RSA_AES128_CBC, FakeTLS, Key, ScsvStripper, 
 
 from netready.evaluate import registry
 from netready.model import Observation, ProbeSettings, Target
-from probes import tls
-from probes.tls_vulns import CHECKS, MAX_CONNECTIONS, find, skipped
+from netready.probes import tls
+from netready.probes.tls_vulns import CHECKS, MAX_CONNECTIONS, find, skipped
 
 
 @pytest.fixture(scope="module")
@@ -335,9 +335,9 @@ def test_edited_hellos_still_dissect():
     """The hello editing (compression, heartbeat, signature schemes, extra suites) keeps a valid ClientHello."""
     from scapy.layers.tls.record import TLS
 
-    from probes.tls_hello import client_hello
-    from probes.tls_vulns import WEAK_SCHEMES
-    from probes.tls_wire import EXT_HEARTBEAT, EXT_SIGALGS, edit_hello
+    from netready.probes.tls_hello import client_hello
+    from netready.probes.tls_vulns import WEAK_SCHEMES
+    from netready.probes.tls_wire import EXT_HEARTBEAT, EXT_SIGALGS, edit_hello
 
     base = client_hello(0x0303, [0xC02F, 0x002F], HOST, [29, 23])
     schemes = b"".join(s.to_bytes(2, "big") for s in WEAK_SCHEMES)
@@ -392,7 +392,7 @@ def test_sslv3_only_server_is_asked_about_renegotiation_with_the_scsv(key):
 
 
 def test_sslv2_answers_read_by_hand():
-    from probes.sslv2 import client_hello, parse_answer
+    from netready.probes.sslv2 import client_hello, parse_answer
 
     hello = client_hello(b"\x01" * 16)
     assert hello[:2] == bytes([0x80, len(hello) - 2]) and hello[2] == 1 and hello[3:5] == b"\x00\x02"
@@ -410,6 +410,6 @@ def test_scapy_version_from_its_dist_info_matches_the_metadata():
     """The hello cache is keyed by scapy's version, now read from the dist-info folder name (cheap)."""
     from importlib.metadata import version
 
-    from probes.tls_suites import _scapy_version
+    from netready.probes.tls_suites import _scapy_version
 
     assert _scapy_version() == version("scapy")

@@ -339,7 +339,7 @@ def _redirect_key(answer: dict[str, Any]) -> tuple | None:
     """What a redirect means: scheme, host, port and path. The query (session identifiers, SSO state,
     nonce and return parameters differ on every request) and path parameters such as ;jsessionid= are
     left out; an unusable Location is compared as written."""
-    from probes.http import split_location
+    from netready.probes.http import split_location
 
     loc = answer.get("location")
     if not loc:

@@ -54,7 +54,7 @@ def _pages(observations: list[Observation]) -> list[Observation]:
 def _transport_problem(rec: dict[str, Any], profile: Profile) -> tuple[str, str, str] | None:
     """(verdict, en, vi) for one host:port the proxy tried, or None when IPv6 worked."""
     if rec.get("address"):
-        from probes.ipv6 import classify  # here, not at import: probes.ipv6 (netaddr) costs ~65 ms per process
+        from netready.probes.ipv6 import classify  # here, not at import: probes.ipv6 (netaddr) costs ~65 ms per process
 
         cls = classify(rec["address"])
         if not acceptable(cls, profile):
@@ -102,7 +102,7 @@ def _uses(pages: list[Observation]) -> dict[str, list[tuple[str, str, str | None
             initiator = req.get("initiator") or ("" if req.get("in_html") is False else None)
             uses.setdefault(req["host"], []).append((req["kind"], req["url"], initiator))
         for form in page.data.get("forms") or []:
-            from probes.pagecheck import host_port
+            from netready.probes.pagecheck import host_port
 
             hp = host_port(form.get("action") or "")
             if hp:

@@ -17,9 +17,9 @@ from typing import Any
 
 from netready.evaluate import Outcome, by_probe, evaluator
 from netready.model import Observation, Target
-from probes.dns_transport import STRAYS_DISCARDED
-from probes.tls_suites import BAD_FLAGS, FFDHE, GROUP_BITS, LEGACY_VERSIONS, classify
-from probes.tls_vulns import find as find_vuln
+from netready.probes.dns_transport import STRAYS_DISCARDED
+from netready.probes.tls_suites import BAD_FLAGS, FFDHE, GROUP_BITS, LEGACY_VERSIONS, classify
+from netready.probes.tls_vulns import find as find_vuln
 
 RuleFn = Callable[[Observation, dict[str, Any], Any], Outcome]
 
@@ -243,7 +243,7 @@ def vn_https(target: Target, observations: list[Observation], profile: Any) -> l
 
 @evaluator("VN-HTTPS-FORCED")
 def vn_https_forced(target: Target, observations: list[Observation], profile: Any) -> list[Outcome]:
-    from probes.http import split_location
+    from netready.probes.http import split_location
 
     def judge(obs: Observation, d: dict[str, Any], _p: Any) -> Outcome:
         plain = (d.get("http") or {}).get("http")

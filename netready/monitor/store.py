@@ -74,7 +74,7 @@ RANDOM_LABEL = re.compile(r"\bnr-[0-9a-f]{6,}\b")
 
 @functools.cache
 def _budget_keys() -> frozenset[str]:
-    from probes.dnssec_crypto import Budget  # imported when first needed: it loads dnspython's DNSSEC module
+    from netready.probes.dnssec_crypto import Budget  # imported when first needed: it loads dnspython's DNSSEC module
 
     return frozenset(Budget().to_dict())
 
@@ -106,7 +106,7 @@ def parse_duration(text: str | int | None, default: int = DEFAULT_EVERY) -> int:
 
 
 def ascii_name(name: str) -> str:
-    from probes.dns import NameError_, to_ascii
+    from netready.probes.dns import NameError_, to_ascii
 
     try:
         return to_ascii(name)

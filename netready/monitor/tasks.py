@@ -126,7 +126,7 @@ def vantage_ipv6(settings: ProbeSettings) -> tuple[bool | None, str]:
     cached = _IPV6_CACHE.get("answer")
     if cached and time.monotonic() - _IPV6_CACHE["at"] < IPV6_TEST_TTL:
         return cached
-    from probes.dns import ask
+    from netready.probes.dns import ask
 
     servers = _ipv6_servers(settings)
     answer: tuple[bool | None, str] = (None, "no IPv6 root server or resolver to ask")

@@ -19,7 +19,7 @@ from netready.model import Observation
 # area -> the (module, function) of each of its text views, drawn in this order
 AREA_VIEWS: dict[str, tuple[tuple[str, str], ...]] = {
     "dnssec": (("netready.views.dnssec", "render_chain_text"),),
-    "tls": (("probes.tls", "render_tls_text"),),
+    "tls": (("netready.probes.tls", "render_tls_text"),),
     "ipv6": (("netready.views.ipv6", "render_ipv6_text"), ("netready.views.ipv6", "render_ipv6only_text")),
 }
 

@@ -137,7 +137,7 @@ def _gov_server(lab) -> str:
 
 def _dnssec_status(lab_settings, name: str) -> str:
     from netready.model import Target
-    from probes import dnssec
+    from netready.probes import dnssec
 
     obs = dnssec.run(Target(name, name), lab_settings)
     chain = next(o for o in obs if o.id.endswith(":chain"))

@@ -123,8 +123,6 @@ def test_remediate_check_on_the_lab_machines_from_the_wheel(installed, fresh_mac
         assert rules[(portal, "VN-DNSSEC")] == ("fail", None), portal
 
 
-@pytest.mark.xfail(strict=True, reason="issue #16: probes/ and cli.py become netready.probes and netready.cli by "
-                   "the import rename, applied after the parallel branches merged (docs/architecture.md)")
 def test_the_wheel_puts_nothing_generic_at_the_top_of_site_packages(netready_wheel):
     with zipfile.ZipFile(netready_wheel) as z:
         top = {n.split("/")[0] for n in z.namelist() if not n.split("/")[0].endswith((".dist-info", ".data"))}
