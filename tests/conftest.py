@@ -100,7 +100,17 @@ def netready_wheel(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("dist")
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                           str(out), str(root)], capture_output=True, text=True, timeout=600)
+    # setuptools-scm writes netready/_version.py into the tree it builds from; the checkout's own (written when
+    # its editable install was made) must stay, or `netready --version` and the installed metadata disagree.
+    version_file = root / "netready" / "_version.py"
+    kept = version_file.read_bytes() if version_file.exists() else None
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                               "-w", str(out), str(root)], capture_output=True, text=True, timeout=600)
+    finally:
+        if kept is None:
+            version_file.unlink(missing_ok=True)
+        else:
+            version_file.write_bytes(kept)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return next(out.glob("netready-*.whl"))
