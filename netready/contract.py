@@ -36,7 +36,8 @@ EVIDENCE_FORMAT = "netready-contract-evidence/1"
 STATUSES = ("met", "warn", "not-met", "not-verified", "manual")
 MD_TEMPLATE, HTML_TEMPLATE = "contract/clauses.md.j2", "contract/clauses.html.j2"
 
-__all__ = ["ContractReport", "SpecError", "clause_catalogue", "contract_clauses", "verify_contract",
+__all__ = ["ContractReport", "SpecError", "clause_catalogue", "contract_clauses", "not_contractual",
+           "rules_without_clause", "verify_contract",
            "render_contract_report", "write_contract_report", "write_clauses", "evidence_sha256"]
 
 
@@ -53,11 +54,18 @@ class Clause:
     title: dict[str, str]
     text: dict[str, str]
     addresses: bool = False
+    optional: bool = False  # in force only when a SPEC lists it ("clauses: all" leaves it out)
+    demands_pass: bool = False  # an "info" verdict of its rules is not enough: the clause asks for the thing itself
+
+
+@cache
+def _clause_data() -> dict[str, Any]:
+    return yaml.safe_load(resources.read_text("data", "clauses.yaml"))
 
 
 @cache
 def clause_catalogue() -> dict[str, Clause]:
-    raw = yaml.safe_load(resources.read_text("data", "clauses.yaml"))
+    raw = _clause_data()
     rules = catalogue()
     out: dict[str, Clause] = {}
     for c in raw["clauses"]:
@@ -66,8 +74,25 @@ def clause_catalogue() -> dict[str, Clause]:
             raise ContractError(f"clauses.yaml: clause {c['id']}: unknown rule id(s) {unknown}")
         out[c["id"]] = Clause(id=c["id"], services=tuple(c["services"]), scenarios=tuple(c["scenarios"]),
                               rules=tuple(c.get("rules", [])), title=c["title"], text=c["text"],
-                              addresses=bool(c.get("addresses")))
+                              addresses=bool(c.get("addresses")), optional=bool(c.get("optional")),
+                              demands_pass=bool(c.get("demands_pass")))
     return out
+
+
+@cache
+def not_contractual() -> dict[str, dict[str, str]]:
+    """Catalogue rules that are no provider's duty, each with its reason (vi/en), from clauses.yaml."""
+    out = dict(_clause_data().get("not_contractual") or {})
+    unknown = sorted(set(out) - set(catalogue()))
+    if unknown:
+        raise ContractError(f"clauses.yaml: not_contractual: unknown rule id(s) {unknown}")
+    return out
+
+
+def rules_without_clause() -> list[str]:
+    """Catalogue rules that no clause decides and that are not marked not contractual (should be none)."""
+    covered = {r for c in clause_catalogue().values() for r in c.rules} | set(not_contractual())
+    return [rid for rid in catalogue() if rid not in covered]
 
 
 def select_clauses(scenario: str, service: str) -> list[Clause]:
@@ -101,8 +126,11 @@ def contract_clauses(scenario: str = "outsourced", service: str = "both", lang: 
                    footer=_l("footer", lang))
     for n, c in enumerate(clauses, 1):
         doc.add(Heading(1, f"{_l('article', lang)} {n}. {c.title[lang]} [{c.id}]"), Para(c.text[lang]))
+        if c.optional:
+            doc.add(Para(_l("optional_note", lang, id=c.id), "note"))
         if c.rules:
-            doc.add(Para(f"{_l('acceptance', lang)}: " + _l("accept_rules", lang, rules=", ".join(c.rules))),
+            doc.add(Para(f"{_l('acceptance', lang)}: " + _l("accept_rules", lang, rules=", ".join(c.rules))
+                         + (" " + _l("accept_demands_pass", lang) if c.demands_pass else "")),
                     Para(f"netready contract verify SPEC.yml   # {c.id}\n"
                          f"netready check <{'tên' if lang == 'vi' else 'name'}> --profile circular32 -f json", "code"))
             if c.addresses:
@@ -116,6 +144,14 @@ def contract_clauses(scenario: str = "outsourced", service: str = "both", lang: 
             rule = rules.get(rid)
             rows.append([c.id, rid, rule.text("passes_when", lang) if rule else _l("accept_manual", lang)])
     doc.add(Table([_l("h_clause", lang), _l("h_rules", lang), _l("h_pass", lang)], rows))
+    # every other rule of the catalogue, so that a reader sees why no clause asks for it
+    in_doc = {r for c in clauses for r in c.rules}
+    reasons = not_contractual()
+    others = [[rid, reasons[rid][lang] if rid in reasons else _l("other_clause", lang)]
+              for rid in catalogue() if rid not in in_doc]
+    if others:
+        doc.add(Heading(1, _l("s_not_contractual", lang)),
+                Table([_l("h_rules", lang), _l("h_why_not", lang)], others))
     doc.add(Heading(1, _l("s_verify", lang)), Para(_l("verify_text", lang)),
             Para(f"netready contract verify SPEC.yml --lang {lang} -f pdf -o nghiem-thu.pdf\n"
                  f"netready contract verify SPEC.yml -f json -o evidence.json && sha256sum evidence.json", "code"))
@@ -239,7 +275,7 @@ def _clause_result(clause: Clause, spec: ContractSpec, report: Report,
     verdicts = [c["verdict"] for c in checks] + [a["status"] for a in addr]
     if not clause.rules:
         status = "manual"
-    elif "fail" in verdicts:
+    elif "fail" in verdicts or (clause.demands_pass and "info" in verdicts):
         status = "not-met"
     elif "error" in verdicts or not verdicts:
         status = "not-verified"

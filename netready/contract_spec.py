@@ -13,7 +13,7 @@ stays a plain string (no YAML dates or numbers that would not survive the JSON e
       - kind: dns
         zones: [example.gov.vn]
         names: [dichvucong.example.gov.vn]   # names to judge the DNS clauses on (default: the zones)
-    clauses: all                    # or a list of clause ids of netready/data/clauses.yaml
+    clauses: all                    # or a list of clause ids of data/clauses.yaml ("all": all but the optional)
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def parse_spec(text: str, path: str = "SPEC.yml", known_clauses: dict[str, Any] 
     cl_node = top["clauses"]
     if isinstance(cl_node, yaml.ScalarNode) and cl_node.value == "all":
         clauses = [cid for cid, c in (known_clauses or {}).items()
-                   if scenario in c.scenarios and kinds & set(c.services)]
+                   if scenario in c.scenarios and kinds & set(c.services) and not getattr(c, "optional", False)]
     else:
         clauses = []
         items = cl_node.value if isinstance(cl_node, yaml.SequenceNode) else None

@@ -13,7 +13,9 @@ from netready.contract import (
     canonical_json,
     clause_catalogue,
     contract_clauses,
+    not_contractual,
     render_clauses,
+    rules_without_clause,
     select_clauses,
     write_clauses,
     write_contract_report,
@@ -155,3 +157,83 @@ def test_evidence_hash_covers_the_json_bytes(tmp_path) -> None:
     assert hashlib.sha256(canonical_json(tampered)).hexdigest() != cr.sha256
     html = write_contract_report(cr, "html", tmp_path / "e.html", "vi").read_text(encoding="utf-8")
     assert cr.sha256 in html and "KHÔNG ĐẠT" in html and "Bên cung cấp" in html
+
+
+def test_every_catalogue_rule_has_a_contract_clause_or_a_reason() -> None:
+    # a rule added to data/rules.yaml without a clause (or a written reason why none) fails here
+    assert rules_without_clause() == []
+    in_clauses = {r for c in clause_catalogue().values() for r in c.rules}
+    for rid, reason in not_contractual().items():
+        assert rid not in in_clauses, f"{rid} is both in a clause and marked not contractual"
+        assert reason["vi"].strip() and reason["en"].strip()
+    # the document says why a rule of the catalogue has no clause in it
+    md = render_clauses(contract_clauses("outsourced", "both", "en"), "md")
+    assert "VN-NAMING" in md and "Decree 42/2022 Art. 13" in md.split("Rules with no clause")[1]
+    idc = render_clauses(contract_clauses("idc", "dns", "vi"), "md").split("Quy tắc không có điều khoản")[1]
+    assert "BP-TLS-VULNS" in idc and "kịch bản hoặc dịch vụ khác" in idc
+
+
+# rule -> what its clause must cite (in both languages): the standard or the flaw it names
+NEW_RULE_CITES = {
+    "BP-DNS-DELEGATION": ("RFC 1034", "RFC 2181", "RFC 2182", "glue", "lame"),
+    "BP-DNSSEC-CDS": ("RFC 7344", "RFC 8078", "RFC 9615", "CDNSKEY"),
+    "BP-TLS-VULNS": ("SSLv2", "RFC 5746", "CVE-2014-0160", "ROBOT", "CRIME", "RFC 7507", "CVE-2014-0224"),
+    "BP-TLS-PQ": ("X25519MLKEM768", "HelloRetryRequest", "FIPS 203"),
+    "BP-OCSP": ("RFC 6960", "RFC 7633", "must-staple", "nextUpdate"),
+    "VN-IPV6-ONLY": ("3369/QĐ-BKHCN", "AAAA"),
+    "BP-TLS13": ("RFC 8446",),
+    "BP-CAA": ("RFC 8659",),
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(NEW_RULE_CITES))
+def test_recent_rules_have_a_clause_citing_their_standard(rule_id: str) -> None:
+    clauses = [c for c in clause_catalogue().values() if rule_id in c.rules]
+    assert clauses, f"no clause decided by {rule_id}"
+    for lang in ("vi", "en"):
+        text = " ".join(c.text[lang] for c in clauses)
+        missing = [cite for cite in NEW_RULE_CITES[rule_id] if cite not in text]
+        assert not missing, f"{rule_id} ({lang}): clause text lacks {missing}"
+    scenario = next(s for s in ("outsourced", "idc") if s in clauses[0].scenarios)
+    md = render_clauses(contract_clauses(scenario, "both", "vi"), "md")
+    assert f"[{clauses[0].id}]" in md and rule_id in md
+
+
+def test_optional_clauses_are_offered_but_in_force_only_when_listed() -> None:
+    optional = {c.id for c in clause_catalogue().values() if c.optional}
+    assert {"WEB-TLS-PQ", "DNS-DNSSEC-CDS", "DNS-CAA"} <= optional
+    assert not optional & set(parse(SPEC).clauses)  # "all" leaves them out
+    listed = parse(SPEC.replace("clauses: all", "clauses: [WEB-TLS-VULNS, WEB-TLS-PQ, DNS-DNSSEC-CDS]"))
+    assert listed.clauses == ["WEB-TLS-VULNS", "WEB-TLS-PQ", "DNS-DNSSEC-CDS"]
+    md = render_clauses(contract_clauses("outsourced", "both", "en"), "md")
+    assert "Optional clause: in force only when the parties include it (list WEB-TLS-PQ" in md
+    assert "(list WEB-TLS-VULNS" not in md
+
+
+def build_listed(clauses: str, verdicts: dict[str, str]) -> ContractReport:
+    report = made_report(verdicts, ["2001:db8::20"])
+    return build_contract_report(parse(SPEC.replace("clauses: all", f"clauses: [{clauses}]")), report,
+                                 ProbeSettings(), "circular32", report.started, report.finished)
+
+
+def test_info_is_not_met_for_a_clause_that_demands_the_thing_itself() -> None:
+    # no CAA record / no CDS / no post-quantum group: the rule says "info", the clause asked for it
+    absent = {"BP-CAA": "info", "BP-DNSSEC-CDS": "info", "BP-TLS-PQ": "info", "BP-OCSP": "info"}
+    cr = build_listed("DNS-CAA, DNS-DNSSEC-CDS, WEB-TLS-PQ, WEB-TLS-OCSP", absent)
+    assert cr.status_of("DNS-CAA") == "not-met"
+    assert cr.status_of("DNS-DNSSEC-CDS") == "not-met"
+    assert cr.status_of("WEB-TLS-PQ") == "not-met"
+    assert cr.status_of("WEB-TLS-OCSP") == "met"  # stapling is a "should": no staple is not a breach
+    assert cr.exit_code() == 1
+    cr = build_listed("DNS-CAA, DNS-DNSSEC-CDS, WEB-TLS-PQ, WEB-TLS-OCSP", {})
+    assert {c["id"]: c["status"] for c in cr.clauses} == dict.fromkeys(
+        ("DNS-CAA", "DNS-DNSSEC-CDS", "WEB-TLS-PQ", "WEB-TLS-OCSP"), "met")
+
+
+def test_new_clauses_follow_their_rules_verdicts() -> None:
+    cr = build_listed("WEB-TLS-VULNS, DNS-DELEGATION, WEB-TLS13, WEB-TLS-OCSP",
+                      {"BP-TLS-VULNS": "fail", "BP-DNS-DELEGATION": "warn", "BP-TLS13": "error", "BP-OCSP": "fail"})
+    assert cr.status_of("WEB-TLS-VULNS") == "not-met"
+    assert cr.status_of("DNS-DELEGATION") == "warn"
+    assert cr.status_of("WEB-TLS13") == "not-verified"
+    assert cr.status_of("WEB-TLS-OCSP") == "not-met"  # a revoked or wrong staple, or must-staple without one
