@@ -123,7 +123,17 @@ def task_catalogue() -> dict[str, Any]:
         unknown = set(task.get("rules", [])) - known
         if unknown:
             raise PlanError(f"{TASKS_FILE}: task {task['id']}: unknown rule id(s) {sorted(unknown)}")
+    unknown = set(data.get("untasked") or {}) - known
+    if unknown:
+        raise PlanError(f"{TASKS_FILE}: untasked: unknown rule id(s) {sorted(unknown)}")
     return data
+
+
+def rules_without_task() -> list[str]:
+    """Catalogue rules that no task fixes and that are not marked untasked with a reason (should be none)."""
+    data = task_catalogue()
+    covered = {r for task in data["tasks"] for r in task.get("rules", [])} | set(data.get("untasked") or {})
+    return [rid for rid in catalogue() if rid not in covered]
 
 
 def _check_choice(value: str, allowed: tuple[str, ...], what: str) -> None:
@@ -309,8 +319,10 @@ def _gap_blocks(plan: PlanDocument, lang: str) -> list[Any]:
             continue
         blocks.append(Heading(2, portal.ascii_name))
         own = {id(g): task.id for task in plan.tasks if task.own_gaps for g in task.gaps}
+        untasked = task_catalogue().get("untasked") or {}
         rows = [[_rule_label(g.rule_id, lang), LEVEL_WORDS[lang].get(g.level, g.level), g.subject or "", g.reason,
-                 own.get(id(g)) or ", ".join(fixers.get(g.rule_id, [])) or t("no_task", lang)] for g in mine]
+                 own.get(id(g)) or ", ".join(fixers.get(g.rule_id, []))
+                 or (untasked[g.rule_id][lang] if g.rule_id in untasked else t("no_task", lang))] for g in mine]
         blocks.append(Table([t("h_rule", lang), t("h_level", lang), t("h_subject", lang), t("h_reason", lang),
                              t("h_task", lang)], rows))
     if plan.unverified:

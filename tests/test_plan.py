@@ -9,7 +9,7 @@ import pytest
 
 from netready.judge import summarize
 from netready.model import Finding, Report, Target
-from netready.plan import PlanError, draft_plan, render_plan, write_plan
+from netready.plan import PlanError, draft_plan, render_plan, rules_without_task, t, task_catalogue, write_plan
 from netready.rules import catalogue
 
 AGENCY = "Sở Thông tin và Truyền thông tỉnh Gia Lai"
@@ -132,3 +132,60 @@ def test_md_html_docx_keep_vietnamese(tmp_path) -> None:
     with zipfile.ZipFile(tmp_path / "plan.docx") as z:
         footer = "".join(z.read(n).decode() for n in z.namelist() if n.startswith("word/footer"))
     assert "PAGE" in footer and "fldChar" in footer
+
+
+def test_every_catalogue_rule_has_a_plan_task_or_a_reason() -> None:
+    # a rule added to data/rules.yaml that no task fixes (and with no written reason) fails here
+    assert rules_without_task() == []
+    data = task_catalogue()
+    tasked = {r for task in data["tasks"] for r in task.get("rules", [])}
+    for rid, reason in (data.get("untasked") or {}).items():
+        assert rid not in tasked, f"{rid} is both in a task and marked untasked"
+        assert reason["vi"].strip() and reason["en"].strip()
+
+
+def all_failing_report() -> Report:
+    target = Target("dichvucong.c.gov.vn", "dichvucong.c.gov.vn", ["198.51.100.22"], ["2001:db8::22"])
+    findings = [Finding(rid, target.ascii_name, "fail", rule.level, {"vi": f"lý do {rid}", "en": f"reason {rid}"},
+                        None, [f"obs:{rid}"]) for rid, rule in catalogue().items()]
+    return Report("0.1.0", "2026-11-26T00:00:00.000Z", "2026-11-26T00:00:01.000Z", "circular32", targets=[target],
+                  findings=findings, summary=summarize([target], findings))
+
+
+@pytest.mark.parametrize(("scenario", "dns"), [("outsourced", "outsourced"), ("outsourced", "own"),
+                                               ("idc", "outsourced"), ("idc", "own")])
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_plan_has_a_task_for_every_failing_rule_of_the_report(scenario: str, dns: str, lang: str) -> None:
+    plan = draft_plan(AGENCY, scenario, dns, all_failing_report(), lang)
+    assert {g.rule_id for g in plan.gaps} == set(catalogue())
+    untasked = task_catalogue().get("untasked") or {}
+    closed = {r for task in plan.tasks for r in task.rules}
+    for rid in catalogue():
+        assert rid in closed or rid in untasked, f"{scenario}/{dns}: no task in the plan closes {rid}"
+    for task in plan.tasks:
+        if task.rules:
+            assert task.status == "todo" and {g.rule_id for g in task.gaps} == set(task.rules)
+    gap_section = render_plan(plan, "md").split("## 3.")[1].split("## 4.")[0]
+    assert t("no_task", lang) not in gap_section
+    for rid in untasked:
+        assert untasked[rid][lang] in gap_section  # the reason, where a task would be
+
+
+def test_recent_rules_have_tasks_that_say_how_to_verify() -> None:
+    # issues #13, #14, #19: the task that closes each new rule names it in a netready command to check it
+    plan = draft_plan(AGENCY, "outsourced", "outsourced", None, "en")
+    tasks = {task.id: task for task in plan.tasks}
+    for rid, task_id, words in [("BP-DNS-DELEGATION", "T-DNS-DELEGATION", ("glue", "lame", "registrar")),
+                                ("BP-DNSSEC-CDS", "T-DNSSEC-MONITOR", ("CDS/CDNSKEY", "RFC 7344", "RFC 9615")),
+                                ("BP-TLS-VULNS", "T-TLS-CONFIG", ("SSLv2", "RFC 5746", "ROBOT", "Heartbleed")),
+                                ("BP-OCSP", "T-TLS-CONFIG", ("OCSP stapling", "RFC 7633")),
+                                ("BP-TLS-PQ", "T-TLS-CONFIG", ("X25519MLKEM768", "ClientHello"))]:
+        task = tasks[task_id]
+        assert rid in task.rules
+        steps = " ".join(task.steps)
+        assert f"check {rid} with netready" in steps or f"netready dnssec <name> ({rid} passes)" in steps \
+            or f"({rid} passes:" in steps, f"{task_id} does not say how to verify {rid}"
+        assert all(w in steps for w in words), (task_id, [w for w in words if w not in steps])
+    # the delegation is sound before the DS goes to the registrar
+    assert "T-DNS-DELEGATION" in tasks["T-DNSSEC-DS"].after
+    assert tasks["T-DNSSEC-DS"].start_week > tasks["T-DNS-DELEGATION"].end_week
