@@ -129,12 +129,13 @@ def contract_clauses(scenario: str = "outsourced", service: str = "both", lang: 
         if c.optional:
             doc.add(Para(_l("optional_note", lang, id=c.id), "note"))
         if c.rules:
-            doc.add(Para(f"{_l('acceptance', lang)}: " + _l("accept_rules", lang, rules=", ".join(c.rules))
-                         + (" " + _l("accept_demands_pass", lang) if c.demands_pass else "")),
+            doc.add(Para(f"{_l('acceptance', lang)}: " + _l("accept_rules", lang, rules=", ".join(c.rules))),
                     Para(f"netready contract verify SPEC.yml   # {c.id}\n"
                          f"netready check <{'tên' if lang == 'vi' else 'name'}> --profile circular32 -f json", "code"))
             if c.addresses:
                 doc.add(Para(_l("accept_addr", lang)))
+            if c.demands_pass:
+                doc.add(Para(_l("accept_demands_pass", lang)))
         else:
             doc.add(Para(f"{_l('acceptance', lang)}: {_l('accept_manual', lang)}", "note"))
     doc.add(Heading(1, _l("s_map", lang)))

@@ -237,3 +237,11 @@ def test_new_clauses_follow_their_rules_verdicts() -> None:
     assert cr.status_of("DNS-DELEGATION") == "warn"
     assert cr.status_of("WEB-TLS13") == "not-verified"
     assert cr.status_of("WEB-TLS-OCSP") == "not-met"  # a revoked or wrong staple, or must-staple without one
+
+
+def test_a_clause_that_demands_pass_says_so_after_its_commands() -> None:
+    md = render_clauses(contract_clauses("outsourced", "dns", "en"), "md")
+    cds = md.split("[DNS-DNSSEC-CDS]")[1].split("## ")[0]
+    assert cds.index("netready contract verify SPEC.yml   # DNS-DNSSEC-CDS") < cds.index(
+        'An "info" result (e.g. nothing published) does not count as a pass for this clause.')
+    assert "does not count as a pass" not in md.split("[DNS-DELEGATION]")[1].split("## ")[0]
