@@ -28,6 +28,7 @@ import dns.opcode
 import dns.rcode
 
 from netready.probes.runcache import MAX_TTL, RunCache
+from netready.tables.dns import STRAYS_DISCARDED
 
 PORT = 53
 MAX_UDP = 65535
@@ -112,11 +113,6 @@ def parse(wire: bytes) -> dns.message.Message:
 
 def _family(server: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in server else socket.AF_INET
-
-
-# How StrayTimeout.note says the server sent datagrams, none of them an answer (the judge reads it: a server
-# that answers only garbage is a definitive failure, not a silence).
-STRAYS_DISCARDED = "that did not answer the question discarded"
 
 
 class StrayTimeout(dns.exception.Timeout):

@@ -20,6 +20,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from netready.tables.web import parse_location, split_location  # noqa: F401  (probes.http API, docs/probes/http.md)
+
 BODY_CAP = 256 * 1024  # bytes of body kept for hashing; the rest is not read
 HEAD_CAP = 64 * 1024  # status line + headers
 USER_AGENT = "netready/0.1"
@@ -415,26 +417,6 @@ def fetch_shared(address: str, port: int, host: str, tls: bool, ca_file: str | N
     return {**result, "shared": True} if shared else dict(result)
 
 
-def split_location(location: str, base: str) -> dict[str, Any]:
-    """A Location header resolved against the request URL (relative ones too), then read by parse_location
-    (the one Location parser), with its path and query; never raises. A bad port or a broken IPv6 literal
-    gives {"error": "..."} naming the problem: a finding, not an exception."""
-    from urllib.parse import urljoin, urlsplit
-
-    try:
-        url = urljoin(base, location.strip())
-    except ValueError as exc:
-        return {"error": f"bad Location {location[:80]!r}: {exc}", "url": location[:200]}
-    out: dict[str, Any] = {**parse_location(url), "url": url}
-    if out["error"]:
-        return out
-    parts = urlsplit(url)
-    out["path"] = parts.path or "/"
-    out["query"] = parts.query
-    out["path_query"] = out["path"] + (f"?{parts.query}" if parts.query else "")
-    return out
-
-
 def tcp_connect(address: str, port: int, timeout: float) -> dict[str, Any]:
     """A bare TCP connect: {port, open, error, elapsed_ms}. Used for reachability checks."""
     t0 = time.monotonic()
@@ -543,22 +525,4 @@ def parse_hsts(value: str) -> dict[str, Any]:
             out["preload"] = True
     if "max-age" not in seen:
         out["errors"].append("max-age missing")
-    return out
-
-
-# --- Location -------------------------------------------------------------------------------------------
-
-def parse_location(value: str) -> dict[str, Any]:
-    """Scheme, host (lower case, no trailing dot) and port of a Location value; never raises (issue #15): a
-    server that sends `https://host:99999/` or `https://[host/` gets error set, not a crashed judge."""
-    from urllib.parse import urlsplit
-
-    out: dict[str, Any] = {"scheme": "", "host": "", "port": None, "error": None}
-    try:
-        u = urlsplit(value)
-        out["scheme"] = u.scheme.lower()
-        out["host"] = (u.hostname or "").rstrip(".").lower()
-        out["port"] = u.port
-    except ValueError as exc:
-        out["error"] = f"bad Location {value[:80]!r}: {exc}"
     return out

@@ -28,55 +28,18 @@ import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
-from netaddr import IPAddress, IPNetwork
 
 from netready.model import Observation, ObservationTimer, ProbeSettings, Target
 from netready.probes import dns as pdns
 from netready.probes import runcache
 from netready.probes.dnssec_walk import query_once, soa_key
 from netready.probes.http import fetch, fetch_shared, retry_worthy
+from netready.tables.web import ipv6_class as classify
 
 PROBE = "ipv6"
 MAX_WORKERS = 16
 ICMP_HOPS = 8  # hop trace length: enough for a lab or the last hops of a real path
 ICMP_WAIT = 0.5  # seconds to collect echo replies / time-exceeded messages
-
-# Most specific first; the first prefix an address falls in gives its class.
-ADDRESS_CLASSES: tuple[tuple[str, str], ...] = (
-    ("::/128", "unspecified"),
-    ("::1/128", "loopback"),
-    ("::ffff:0:0/96", "ipv4-mapped"),
-    ("::/96", "ipv4-compatible"),
-    ("64:ff9b::/96", "nat64"),
-    ("64:ff9b:1::/48", "nat64"),
-    ("100::/64", "discard"),
-    ("2001::/32", "teredo"),
-    ("2001:2::/48", "benchmarking"),
-    ("2001:10::/28", "orchid"),
-    ("2001:20::/28", "orchid"),
-    ("2001:db8::/32", "documentation"),
-    ("3fff::/20", "documentation"),
-    ("2002::/16", "6to4"),
-    ("fc00::/7", "unique-local"),
-    ("fe80::/10", "link-local"),
-    ("fec0::/10", "site-local"),
-    ("ff00::/8", "multicast"),
-    ("2000::/3", "global"),
-)
-_NETS = tuple((IPNetwork(net), cls) for net, cls in ADDRESS_CLASSES)
-
-
-def classify(address: str) -> str:
-    """Class of an IPv6 address: global, documentation, link-local, ipv4-mapped... or invalid."""
-    try:
-        ip = IPAddress(address.split("%")[0], 6)
-    except (ValueError, TypeError, Exception):  # netaddr raises AddrFormatError (a subclass of Exception)
-        return "invalid"
-    for net, cls in _NETS:
-        if ip in net:
-            return cls
-    return "reserved"
-
 
 # --- web over each address -------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 from netready.probes.browser import Browser, BrowserError
 from netready.probes.webproxy import IPv6OnlyProxy
+from netready.tables.web import host_port
 
 MAX_REQUESTS = 500  # requests recorded per page (a hostile page may make thousands: the rest are counted)
 MAX_LINKS = 300
@@ -95,7 +96,6 @@ class PageResult:
         return asdict(self)
 
 
-_HOST_RE = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.?)+$|^[0-9a-f:.]+$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -106,22 +106,6 @@ def clean(text: str | None, limit: int = 2048) -> str | None:
         return None
     out = _CONTROL_RE.sub(lambda m: f"%{ord(m.group()):02X}", text)
     return out if len(out) <= limit else out[:limit] + "…"
-
-
-def host_port(url: str) -> tuple[str, int] | None:
-    """(host, port) of an http(s) URL, or None for other schemes (data:, blob:, javascript:...) and for
-    host names no resolver would take (the page is hostile or broken: nothing to reach)."""
-    try:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
-            return None
-        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
-    except ValueError:
-        return None
-    host = parts.hostname.lower().rstrip(".")
-    if len(host) > 253 or not _HOST_RE.match(host):
-        return None
-    return host, port
 
 
 # ---------------------------------------------------------------------------------------- browser

@@ -42,10 +42,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netready.probes import tls_suites as S
+from netready.tables.tls import VULN_CHECKS as CHECKS
 
 MAX_CONNECTIONS = 12
-CHECKS = ("sslv2", "secure_renegotiation", "client_renegotiation", "compression", "fallback_scsv", "heartbleed",
-          "robot", "kex_signature_hash")  # fmt: skip
 LEGACY_ORDER = ("TLSv1.2", "TLSv1.1", "TLSv1.0", "SSLv3")  # best first
 OFFER_GROUPS = [29, 23, 24, 25, 30, 256, 257, 258, 259, 260]
 FALLBACK_SCSV, RENEG_SCSV = 0x5600, 0x00FF
@@ -94,14 +93,6 @@ def _entry(name: str, result: str, evidence: str, **details: Any) -> dict[str, A
 def _no_room(name: str) -> dict[str, Any]:
     return _entry(name, "unknown", f"not tested: the {MAX_CONNECTIONS}-connection allowance or the time budget "
                   "of this address is used up")
-
-
-def find(data: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """The entry of one sub-check in a TLS observation's data (None in reports made before it existed)."""
-    for entry in (data.get("vulns") or {}).get("checks") or []:
-        if entry.get("name") == name:
-            return entry
-    return None
 
 
 # --- the entry point ----------------------------------------------------------------------------------------
@@ -595,32 +586,3 @@ def _robot(ctx: _Ctx, versions: dict[str, Any]) -> dict[str, Any]:
                       lambda: client_hello(version, offer, ctx.sni, []), ctx.reserve)
     return _entry("robot", res.pop("result"), res.pop("evidence"), version=vname,
                   suites=[S.suite_name(s) for s in offer], **res)
-
-
-# --- text for `netready tls` -------------------------------------------------------------------------------
-
-# Names of the sub-checks for people (en, vi): `netready tls` lines and BP-TLS-VULNS messages.
-TITLES = {
-    "sslv2": ("SSLv2", "SSLv2"),
-    "secure_renegotiation": ("secure renegotiation", "đàm phán lại an toàn"),
-    "client_renegotiation": ("client-initiated renegotiation", "đàm phán lại do máy khách khởi tạo"),
-    "compression": ("TLS compression", "nén TLS"),
-    "fallback_scsv": ("TLS_FALLBACK_SCSV", "TLS_FALLBACK_SCSV"),
-    "heartbleed": ("Heartbleed", "Heartbleed"),
-    "robot": ("ROBOT", "ROBOT"),
-    "kex_signature_hash": ("key exchange signature hash", "hàm băm của chữ ký trao đổi khóa"),
-}
-
-
-def render_lines(data: dict[str, Any], lang: str = "en") -> list[str]:
-    """Lines for render_tls_text: one per sub-check (its result and evidence)."""
-    vulns = data.get("vulns") or {}
-    if not vulns.get("checks"):
-        return []
-    i = 1 if lang == "vi" else 0
-    head = ("Weaknesses", "Điểm yếu")[i] + f" ({vulns.get('connections')} " + ("connections", "kết nối")[i] + ")"
-    lines = [f"   {head}:"]
-    for e in vulns["checks"]:
-        title = TITLES.get(e["name"], (e["name"], e["name"]))[i]
-        lines.append(f"       {title:33} {e['result']:15} {e['evidence']}")
-    return lines

@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from netready.evaluate import registry
 from netready.model import ProbeSettings, Target
 from netready.probes import tls
+from netready.views.tls import render_tls_text
 
 HOST = "portal.example"
 NOW = dt.datetime.now(dt.UTC)
@@ -164,7 +165,7 @@ def test_good_chain(pki, settings):
     assert v["VN-TLS-KEY2048"] == "pass" and v["BP-TLS-LEGACY-OFF"] == "pass" and v["BP-TLS13"] == "pass"
     assert v["BP-HSTS"] == "pass" and v["BP-OCSP"] == "info" and v["BP-TLS-CERT"] == "pass"
     assert v["VN-HTTPS-FORCED"] == "error"  # port 80 is only probed when the port is 443
-    text = tls.render_tls_text([obs], "vi")
+    text = render_tls_text([obs], "vi")
     assert "TLSv1.2" in text and "chấp nhận" in text
 
 

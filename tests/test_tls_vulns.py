@@ -14,7 +14,9 @@ from tls_fakes import HOST, MEMORY, RSA_AES128_CBC, FakeTLS, Key, ScsvStripper, 
 from netready.evaluate import registry
 from netready.model import Observation, ProbeSettings, Target
 from netready.probes import tls
-from netready.probes.tls_vulns import CHECKS, MAX_CONNECTIONS, find, skipped
+from netready.probes.tls_vulns import CHECKS, MAX_CONNECTIONS, skipped
+from netready.tables.tls import vuln_entry as find
+from netready.views.tls import render_tls_text
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,7 @@ def test_modern_openssl_server_has_none_of_the_weaknesses(pem):
     legacy = _judge(obs, "BP-TLS-LEGACY-OFF")
     assert legacy.verdict == "pass" and "SSLv2, SSLv3" in legacy.en and "not probed" not in legacy.en
     assert "chưa kiểm tra" not in legacy.vi
-    text = tls.render_tls_text([obs], "vi")
+    text = render_tls_text([obs], "vi")
     assert "Điểm yếu" in text and "Heartbleed" in text
 
 

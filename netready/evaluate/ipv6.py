@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from netready.evaluate import Outcome, by_probe, evaluator
 from netready.model import Observation, Target
+from netready.tables.web import split_location
 
 if TYPE_CHECKING:
     from netready.profiles import Profile
@@ -339,8 +340,6 @@ def _redirect_key(answer: dict[str, Any]) -> tuple | None:
     """What a redirect means: scheme, host, port and path. The query (session identifiers, SSO state,
     nonce and return parameters differ on every request) and path parameters such as ;jsessionid= are
     left out; an unusable Location is compared as written."""
-    from netready.probes.http import split_location
-
     loc = answer.get("location")
     if not loc:
         return None

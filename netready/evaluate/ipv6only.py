@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from netready.evaluate import Outcome, by_probe, evaluator
 from netready.evaluate.ipv6 import CLASS_TEXT, acceptable
 from netready.model import Observation, Target
+from netready.tables.web import host_port, ipv6_class
 
 if TYPE_CHECKING:
     from netready.profiles import Profile
@@ -54,9 +55,7 @@ def _pages(observations: list[Observation]) -> list[Observation]:
 def _transport_problem(rec: dict[str, Any], profile: Profile) -> tuple[str, str, str] | None:
     """(verdict, en, vi) for one host:port the proxy tried, or None when IPv6 worked."""
     if rec.get("address"):
-        from netready.probes.ipv6 import classify  # here, not at import: probes.ipv6 (netaddr) costs ~65 ms per process
-
-        cls = classify(rec["address"])
+        cls = ipv6_class(rec["address"])
         if not acceptable(cls, profile):
             en, vi = CLASS_TEXT.get(cls, (cls, cls))
             return ("fail", f"it answers only on {rec['address']}, {en}, not a global unicast address",
@@ -102,8 +101,6 @@ def _uses(pages: list[Observation]) -> dict[str, list[tuple[str, str, str | None
             initiator = req.get("initiator") or ("" if req.get("in_html") is False else None)
             uses.setdefault(req["host"], []).append((req["kind"], req["url"], initiator))
         for form in page.data.get("forms") or []:
-            from netready.probes.pagecheck import host_port
-
             hp = host_port(form.get("action") or "")
             if hp:
                 uses.setdefault(hp[0], []).append(("form-action", form["action"], None))

@@ -17,9 +17,21 @@ from typing import Any
 
 from netready.evaluate import Outcome, by_probe, evaluator
 from netready.model import Observation, Target
-from netready.probes.dns_transport import STRAYS_DISCARDED
-from netready.probes.tls_suites import BAD_FLAGS, FFDHE, GROUP_BITS, LEGACY_VERSIONS, classify
-from netready.probes.tls_vulns import find as find_vuln
+from netready.tables.dns import STRAYS_DISCARDED
+from netready.tables.tls import (
+    BAD_FLAGS,
+    FFDHE,
+    GROUP_BITS,
+    LEGACY_VERSIONS,
+    MOZILLA_HSTS_AGE,
+    MOZILLA_INTERMEDIATE_GROUPS,
+    MOZILLA_INTERMEDIATE_TLS12,
+    MOZILLA_INTERMEDIATE_TLS13,
+    VERSIONS,
+    classify,
+)
+from netready.tables.tls import vuln_entry as find_vuln
+from netready.tables.web import split_location
 
 RuleFn = Callable[[Observation, dict[str, Any], Any], Outcome]
 
@@ -243,8 +255,6 @@ def vn_https(target: Target, observations: list[Observation], profile: Any) -> l
 
 @evaluator("VN-HTTPS-FORCED")
 def vn_https_forced(target: Target, observations: list[Observation], profile: Any) -> list[Outcome]:
-    from netready.probes.http import split_location
-
     def judge(obs: Observation, d: dict[str, Any], _p: Any) -> Outcome:
         plain = (d.get("http") or {}).get("http")
         host = (d.get("sni") or d.get("host") or "").rstrip(".").lower()
@@ -788,3 +798,53 @@ def bp_tls_pq(target: Target, observations: list[Observation], profile: Any) -> 
                   f"Không có nhóm lai hậu lượng tử: máy chủ chọn nhóm cổ điển ({answer})", "none")
 
     return _per_address(observations, profile, judge)
+
+
+# --- Mozilla "intermediate" (a summary, not a rule) -----------------------------------------------------
+
+
+def mozilla_intermediate(data: dict[str, Any]) -> dict[str, Any]:
+    """How one address (the data of a "tls" observation) differs from Mozilla server-side TLS 6.0 "intermediate"
+    (REQUIREMENTS §4). Not a rule: a summary that `netready tls` shows (netready/views/tls.py); deviations
+    break the profile, advice does not."""
+    dev: list[str] = []
+    advice: list[str] = []
+    versions = data.get("versions") or {}
+    for v in LEGACY_VERSIONS:
+        if (versions.get(v) or {}).get("accepted"):
+            dev.append(f"{v} accepted")
+    for v in ("TLSv1.2", "TLSv1.3"):
+        if (versions.get(v) or {}).get("accepted") is False:
+            dev.append(f"{v} not accepted")
+    extra12 = [s for s in (versions.get("TLSv1.2") or {}).get("suites", []) if s not in MOZILLA_INTERMEDIATE_TLS12]
+    if extra12:
+        dev.append("TLS 1.2 suites outside the profile: " + ", ".join(extra12))
+    extra13 = [s for s in (versions.get("TLSv1.3") or {}).get("suites", []) if s not in MOZILLA_INTERMEDIATE_TLS13]
+    if extra13:
+        dev.append("TLS 1.3 suites outside the profile: " + ", ".join(extra13))
+    groups = (data.get("groups") or {}).get("accepted", [])
+    extra_groups = [g for g in groups if g not in MOZILLA_INTERMEDIATE_GROUPS]
+    if extra_groups:
+        dev.append("groups outside the profile: " + ", ".join(extra_groups))
+    cert = data.get("certificate") or {}
+    leaf = (cert.get("chain") or [{}])[0]
+    if leaf.get("key_type") == "RSA" and (leaf.get("key_bits") or 0) < 2048:
+        dev.append(f"RSA key {leaf.get('key_bits')} bits < 2048")
+    if leaf.get("key_type") == "EC" and leaf.get("curve") not in ("secp256r1", "secp384r1"):
+        dev.append(f"ECDSA curve {leaf.get('curve')} not P-256/P-384")
+    if cert and not cert.get("ocsp_stapled"):
+        advice.append("no OCSP staple")
+    hsts = (data.get("http") or {}).get("hsts")
+    if not hsts or (hsts.get("max_age") or 0) < MOZILLA_HSTS_AGE:
+        advice.append(f"HSTS max-age below {MOZILLA_HSTS_AGE}")
+    for v in ("TLSv1.2", "TLSv1.3"):
+        if (versions.get(v) or {}).get("preference") == "server" and v == "TLSv1.2":
+            advice.append("server enforces its own cipher order (the profile says prefer_server_ciphers off)")
+    complete = bool(versions) and all((versions.get(v) or {}).get("complete") for v in VERSIONS)
+    return {
+        "profile": "Mozilla server-side TLS 6.0 intermediate",
+        "compliant": complete and not dev,
+        "complete": complete,
+        "deviations": dev,
+        "advice": advice,
+    }

@@ -14,7 +14,8 @@ from typing import Any
 from netready.evaluate import Outcome, evaluator
 from netready.evaluate.tls import _per_address, _tls_up
 from netready.model import Observation, Target
-from netready.probes.tls_vulns import CHECKS, TITLES
+from netready.tables.tls import VULN_CHECKS as CHECKS
+from netready.tables.tls import VULN_TITLES as TITLES
 
 # (name, result) -> (verdict, en, vi); results not listed are clean ("pass").
 FINDINGS: dict[tuple[str, str], tuple[str, str, str]] = {

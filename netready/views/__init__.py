@@ -4,7 +4,7 @@ only, so a report can be drawn again offline.
 
     dnssec  netready/views/dnssec.py   chain tree (text) and the DNSViz-style SVG
     ipv6    netready/views/ipv6.py     AAAA, web per address, name servers over IPv6, IPv6-only pages
-    tls     probes/tls.py render_tls_text (moves here after issue #14's TLS work has landed)
+    tls     netready/views/tls.py     versions, suites, certificates, groups, HTTP, weaknesses, Mozilla profile
 
 Each module is imported only by the command that draws it.
 """
@@ -19,7 +19,7 @@ from netready.model import Observation
 # area -> the (module, function) of each of its text views, drawn in this order
 AREA_VIEWS: dict[str, tuple[tuple[str, str], ...]] = {
     "dnssec": (("netready.views.dnssec", "render_chain_text"),),
-    "tls": (("netready.probes.tls", "render_tls_text"),),
+    "tls": (("netready.views.tls", "render_tls_text"),),
     "ipv6": (("netready.views.ipv6", "render_ipv6_text"), ("netready.views.ipv6", "render_ipv6only_text")),
 }
 

@@ -4,7 +4,7 @@ tables (facts only; the verdicts come from the judge and are rendered below them
 from __future__ import annotations
 
 from netready.model import Observation
-from netready.probes.pagecheck import host_port
+from netready.tables.web import host_port
 
 _IPV6_LABELS = {
     "en": {
