@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from netready.evaluate import Outcome, by_probe, evaluator
+from netready.evaluate.ladder import Ladder
 from netready.model import Observation, Target
 from netready.tables.dns import STRAYS_DISCARDED
 from netready.tables.tls import (
@@ -586,8 +587,7 @@ def _cert_one(obs: Observation, cert: dict[str, Any], profile: Any) -> tuple[str
     rsa_min = int(profile.threshold("rsa_min_bits", 2048))
     chain = cert["chain"]
     leaf = chain[0]
-    fails: list[tuple[str, str, str]] = []
-    warns: list[tuple[str, str, str]] = []
+    found = Ladder()
     # SHA-1 and key sizes on the verified path (what clients use), not on whatever else the server sent
     path = cert.get("verified_path") or []
     on_path = bool(path)
@@ -598,40 +598,40 @@ def _cert_one(obs: Observation, cert: dict[str, Any], profile: Any) -> tuple[str
         who = "leaf" if i == 0 else f"intermediate {c['subject']}"
         who_vi = "chứng thư máy chủ" if i == 0 else f"chứng thư trung gian {c['subject']}"
         if (c.get("signature_hash") or "").lower() in ("sha1", "md5"):
-            fails.append((f"{who} signed with {c['signature_hash'].upper()}",
-                          f"{who_vi} ký bằng {c['signature_hash'].upper()}", "sha1"))
+            found.fail(f"{who} signed with {c['signature_hash'].upper()}",
+                       f"{who_vi} ký bằng {c['signature_hash'].upper()}", "sha1")
         if i > 0 and c.get("key_type") == "RSA" and (c.get("key_bits") or 0) < rsa_min:
-            fails.append((f"{who} has an RSA key of {c['key_bits']} bits", f"{who_vi} có khóa RSA {c['key_bits']} bit",
-                          "weak_ca_key"))
+            found.fail(f"{who} has an RSA key of {c['key_bits']} bits", f"{who_vi} có khóa RSA {c['key_bits']} bit",
+                       "weak_ca_key")
     if not on_path:
         note = ("no verified path: judged on the certificates as sent",
                 "không có đường xác thực: đánh giá trên các chứng thư máy chủ gửi", None)
     else:
         note = None
     if "missing_intermediate" in (cert.get("reasons") or []) and not cert.get("intermediates_sent"):
-        fails.append(("intermediate certificate not sent by the server", "máy chủ không gửi chứng thư trung gian",
-                      "intermediate"))
+        found.fail("intermediate certificate not sent by the server", "máy chủ không gửi chứng thư trung gian",
+                   "intermediate")
     elif not cert.get("intermediates_sent") and len(path or cert.get("verified_chain") or []) > 2:
-        warns.append(("intermediate not sent (validation only works because the client already has it)",
-                      "không gửi chứng thư trung gian (chỉ xác thực được vì máy khách đã có sẵn)", "intermediate"))
+        found.warn("intermediate not sent (validation only works because the client already has it)",
+                   "không gửi chứng thư trung gian (chỉ xác thực được vì máy khách đã có sẵn)", "intermediate")
     life = leaf.get("lifetime_days")
     if life is not None and leaf.get("not_before"):
         limit = max_lifetime_days(leaf["not_before"], cap)
         if life > limit:
-            warns.append((f"lifetime {life:.0f} days > {limit:.0f} (CA/B SC-081 limit for a certificate issued "
-                          f"{leaf['not_before'][:10]})",
-                          f"thời hạn {life:.0f} ngày > {limit:.0f} (giới hạn CA/B SC-081 cho chứng thư cấp ngày "
-                          f"{leaf['not_before'][:10]})", "lifetime"))
+            found.warn(f"lifetime {life:.0f} days > {limit:.0f} (CA/B SC-081 limit for a certificate issued "
+                       f"{leaf['not_before'][:10]})",
+                       f"thời hạn {life:.0f} ngày > {limit:.0f} (giới hạn CA/B SC-081 cho chứng thư cấp ngày "
+                       f"{leaf['not_before'][:10]})", "lifetime")
     if leaf.get("self_issued"):
-        fails.append(("self-signed leaf: no CA chain at all", "chứng thư máy chủ tự ký: không có chuỗi CA",
-                      "self_signed"))
+        found.fail("self-signed leaf: no CA chain at all", "chứng thư máy chủ tự ký: không có chuỗi CA",
+                   "self_signed")
     left = _days_left(obs, leaf) if leaf.get("not_after") else 0.0
     margin = max(floor, (life or 0) * fraction)
     if left < 0:
-        fails.append((f"expired {-left:.0f} days ago", f"đã hết hạn {-left:.0f} ngày trước", "expired"))
+        found.fail(f"expired {-left:.0f} days ago", f"đã hết hạn {-left:.0f} ngày trước", "expired")
     elif left < margin:
-        warns.append((f"{left:.0f} days left (< {margin:.0f}: a third of its {life or 0:.0f}-day lifetime)",
-                      f"còn {left:.0f} ngày (< {margin:.0f}: một phần ba thời hạn {life or 0:.0f} ngày)", "renew"))
+        found.warn(f"{left:.0f} days left (< {margin:.0f}: a third of its {life or 0:.0f}-day lifetime)",
+                   f"còn {left:.0f} ngày (< {margin:.0f}: một phần ba thời hạn {life or 0:.0f} ngày)", "renew")
     good = good_vi = ""
     if leaf.get("key_type") == "RSA" and (leaf.get("key_bits") or 0) >= rsa_good:
         good, good_vi = f"; RSA {leaf['key_bits']} bits: good", f"; RSA {leaf['key_bits']} bit: tốt"
@@ -639,13 +639,8 @@ def _cert_one(obs: Observation, cert: dict[str, Any], profile: Any) -> tuple[str
         good, good_vi = good + f"; {note[0]}", good_vi + f"; {note[1]}"
     summary = f"{leaf.get('signature_algorithm')}, {life or 0:.0f}-day lifetime, {left:.0f} days left"
     summary_vi = f"{leaf.get('signature_algorithm')}, thời hạn {life or 0:.0f} ngày, còn {left:.0f} ngày"
-    if fails:
-        return ("fail", "; ".join(e for e, _, _ in fails + warns) + good,
-                "; ".join(v for _, v, _ in fails + warns) + good_vi, fails[0][2])
-    if warns:
-        return ("warn", "; ".join(e for e, _, _ in warns) + good, "; ".join(v for _, v, _ in warns) + good_vi,
-                warns[0][2])
-    return "pass", summary + good, summary_vi + good_vi, None
+    out = found.outcome((summary, summary_vi), tail=(good, good_vi))
+    return out.verdict, out.en, out.vi, out.hint
 
 
 @evaluator("BP-TLS-CERT")
