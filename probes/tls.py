@@ -505,6 +505,9 @@ def _no_tls(data: dict[str, Any], hs: dict[str, Any], address: str, port: int, h
 
 
 def _scan_address(host: str, address: str, port: int, sni: str | None, settings: ProbeSettings) -> dict[str, Any]:
+    """Everything about one address: the OpenSSL handshake first (no TCP at all: _no_tls), then side by side in
+    one pool the versions and suites, HTTP, the other key type's and the no-SNI certificates, the weaknesses,
+    groups, DHE size and post-quantum hybrids; then the certificates judged for trust, errors and counts."""
     from netready.probes.tls_cert import handshake_retried
     from netready.probes.tls_vulns import check_vulns, skipped
 
@@ -557,29 +560,39 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
         data["fatal"] = f"no TLS on port {port}: {scan.stop or hs.get('error') or 'every hello refused'}"
         data["no_tls"] = {"kind": hs.get("kind"), "stage": hs.get("stage"), "error": hs.get("error"),
                           "attempts": hs.get("attempts", 1)}
-    # certificates: the default one, and the other key type's if the server has one
-    if hs.get("chain"):
-        data["certificate"] = _certificate(hs, sni or host, settings, when)
-    else:
-        data["certificate"] = None
-    data["certificates"] = []
-    if other is not None:
-        handshakes += 1
-        default_sha = data["certificate"]["chain"][0]["sha256"] if data["certificate"] else None
-        if other.get("found") and other["certificate"]["chain"][0]["sha256"] != default_sha:
-            data["certificates"].append(other["certificate"])
-        data["other_key_type"] = {"auth": other["auth"], "found": bool(other.get("found")),
-                                  "answer": other.get("answer")}
+    handshakes += _add_certificates(data, hs, other, sni or host, settings, when)
     if data["no_sni"] is not None:
         handshakes += 1
     data["http"] = http
-    for v, r in versions.items():
+    _add_errors_and_counts(data, hs, scan, handshakes)
+    return data
+
+
+def _add_certificates(data: dict[str, Any], hs: dict[str, Any], other: dict[str, Any] | None, host: str,
+                      settings: ProbeSettings, when: datetime) -> int:
+    """data["certificate"] (the default one), data["certificates"] (the other key type's, when the server has
+    one) and data["other_key_type"]; the handshakes this took beyond the first (0 or 1)."""
+    data["certificate"] = _certificate(hs, host, settings, when) if hs.get("chain") else None
+    data["certificates"] = []
+    if other is None:
+        return 0
+    default_sha = data["certificate"]["chain"][0]["sha256"] if data["certificate"] else None
+    if other.get("found") and other["certificate"]["chain"][0]["sha256"] != default_sha:
+        data["certificates"].append(other["certificate"])
+    data["other_key_type"] = {"auth": other["auth"], "found": bool(other.get("found")), "answer": other.get("answer")}
+    return 1
+
+
+def _add_errors_and_counts(data: dict[str, Any], hs: dict[str, Any], scan: _Scan, handshakes: int) -> None:
+    """What went wrong per version and in the OpenSSL handshake, and how many connections the address cost."""
+    for v, r in data["versions"].items():
         if r.get("error"):
             data["errors"].append(f"{v}: {r['error']}")
     if hs.get("error"):
         data["errors"].append(f"OpenSSL handshake: {hs['error']}")
     if scan.stop and not data.get("fatal"):
         data["errors"].append(f"raw probing stopped early: {scan.stop}")
+    http = data["http"]
     http_requests = http["requests"] if http else 0
     extra = (data["vulns"] or {}).get("connections", 0)
     data["counts"] = {
@@ -589,7 +602,6 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
         "retries": scan.retries,
         "http_requests": http_requests,
     }
-    return data
 
 
 def _cross_check(data: dict[str, Any], hs: dict[str, Any], versions: dict[str, Any], scan: _Scan) -> None:
