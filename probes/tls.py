@@ -262,7 +262,7 @@ def _pq(scan: _Scan, groups_future) -> dict[str, Any]:
 
 def _same_host_https(location: str | None, base: str, host: str) -> str | None:
     """The path of a redirect to https on the same host and port 443, else None (never raises)."""
-    from netready.probes.http import split_location
+    from netready.tables.web import split_location
 
     if not location:
         return None

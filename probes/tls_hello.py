@@ -366,7 +366,8 @@ def _parse_key_exchange(body: bytes, ans: Answer) -> None:
     """ECDHE: curve_type 3 + named curve (RFC 8422 5.4); DHE: the modulus p comes first (RFC 5246 7.4.3).
     Which one it is comes from the negotiated suite, never from the first byte: a 6144-bit prime is
     768 bytes long, so its length field starts with 0x03 too."""
-    from netready.probes.tls_suites import classify, suite_name
+    from netready.probes.tls_suites import suite_name
+    from netready.tables.tls import classify
 
     kx = classify(suite_name(ans.cipher)).kx if ans.cipher is not None else ""
     if kx.startswith("ECDH"):
