@@ -521,12 +521,14 @@ def main() -> None:
     args = ap.parse_args()
     rng = random.Random(args.seed)
     if args.evidence_from:
-        report = json.loads(Path(args.evidence_from).read_text(encoding="utf-8"))
-        first = report["targets"][0]["ascii_name"]
-        template = {"schema_version": 1, "target": report["targets"][0],
-                    "observations": [o for o in report["observations"] if o["target"] == first],
-                    "findings": [f for f in report["findings"] if f["target"] == first],
-                    "summary": report["summary"]["targets"][first]}
+        from netready.model import Report
+
+        report = Report.load(args.evidence_from)  # any schema netready reads
+        first = report.targets[0].ascii_name
+        template = {"schema_version": 1, "target": report.targets[0].to_dict(),
+                    "observations": [o.to_dict() for o in report.observations if o.target == first],
+                    "findings": [f.to_dict() for f in report.findings if f.target == first],
+                    "summary": report.summary["targets"][first]}
     else:
         template = synthetic_report(rng)
     sizes = evidence_sizes(template, rng)

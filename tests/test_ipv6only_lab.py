@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from netready.evaluate.ipv6only import ipv6_only
+from netready.model import Report
 from netready.probes import browser as browser_mod
 from netready.probes import ipv6only
 from netready.profiles import load_profile
@@ -173,7 +174,8 @@ def test_cli_ipv6_shows_the_ipv6_only_view_and_no_browser_switch(lab):
     assert r.returncode == 0, r.stderr  # VN-IPV6-ONLY is recommended in the lab/circular32 profiles
     report = json.loads(r.stdout)
     assert report["settings"]["browser"] is False
-    fails = {f["subject"] for f in report["findings"] if f["rule_id"] == "VN-IPV6-ONLY" and f["verdict"] == "fail"}
+    fails = {f.subject for f in Report.from_dict(report).findings
+             if f.rule_id == "VN-IPV6-ONLY" and f.verdict == "fail"}
     assert fails == {"static.v4deps.gov.vn", "sso.v4deps.gov.vn"}
     r = subprocess.run([NETREADY, "ipv6", "--lab", "--lang", "vi", V6READY], capture_output=True, text=True,
                        timeout=120, env=env)

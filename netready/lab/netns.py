@@ -99,13 +99,17 @@ NODAD = {
     "net.ipv6.conf.all.disable_ipv6": "0",
     "net.ipv6.conf.default.disable_ipv6": "0",
 }
-ROUTER_SYSCTLS = {
-    "net.ipv4.ip_forward": "1",
-    "net.ipv6.conf.all.forwarding": "1",
-    # ICMP errors unrated: v6dead must fail at once for every probe, not once per second.
+# ICMP errors unrated wherever the lab sends them: v6dead (router) must fail at once for every probe, not once
+# per second, and a name server the lab has "refuse" (port unreachable from the DNS namespace) refuses every
+# question of a batch, not one per second (the scaled lab's dnsrefused portals came out undetermined).
+ICMP_UNRATED = {
     "net.ipv6.icmp.ratelimit": "0",
     "net.ipv4.icmp_ratelimit": "0",
 }
+ROUTER_SYSCTLS = {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv6.conf.all.forwarding": "1",
+} | ICMP_UNRATED
 
 
 def build(
@@ -121,8 +125,8 @@ def build(
     rtr, dns, web = (holders[r].pid for r in ROLES)
     # DAD off before any veth exists in the namespace, so new interfaces inherit it from `default`.
     _ns_script(tools, rtr, NODAD | ROUTER_SYSCTLS, [])
-    _ns_script(tools, dns, NODAD, [])
-    _ns_script(tools, web, NODAD, [])
+    _ns_script(tools, dns, NODAD | ICMP_UNRATED, [])
+    _ns_script(tools, web, NODAD | ICMP_UNRATED, [])
     _links(tools, host_if, rtr, dns, web)
     host, l_dns, l_web = plan.links(host_if)
     _router_addresses(tools, rtr, host, l_dns, l_web)

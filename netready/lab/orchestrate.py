@@ -35,7 +35,7 @@ from .sysutil import Keeper, alive, check_root, cmdline, find_pids, find_tools, 
 log = logging.getLogger("netready.lab")
 
 SERVICES = ("named-auth", "named-res", "knot-gov", "knot-agency", "nginx", "pqweb")
-LAB_VERSION = 8  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
+LAB_VERSION = 9  # bumped when what `up` builds changes: an older running lab is rebuilt, not reused
 
 
 @contextlib.contextmanager

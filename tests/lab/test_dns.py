@@ -210,3 +210,27 @@ def test_lame_name_server_answers_without_aa(lab, dig):
 
 def plan_web4(portal) -> str:
     return portal.ipv4[0]
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_a_port_nobody_listens_on_refuses_every_question_of_a_burst(lab, v6):
+    """The lab's "refused" is reliable: the DNS namespace answers every datagram to a closed port with ICMP port
+    unreachable, not one per second (Linux rate-limits ICMP errors by default; a batch of dnsrefused portals then
+    saw silence and judged them undetermined)."""
+    import socket
+
+    addr = _ns(lab.portal("good"), v6)
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    refused = 0
+    for _ in range(30):
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.settimeout(2.0)
+            s.connect((addr, 9))  # discard: nothing listens there in the lab
+            s.send(b"\x00" * 12)
+            try:
+                s.recv(512)
+            except ConnectionRefusedError:
+                refused += 1
+            except TimeoutError:
+                pass
+    assert refused == 30

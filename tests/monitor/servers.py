@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,7 +184,25 @@ class Prometheus:
             [binary, f"--config.file={self.dir / 'prometheus.yml'}", f"--storage.tsdb.path={self.dir / 'data'}",
              f"--web.listen-address=127.0.0.1:{self.port}"], stdout=log, stderr=subprocess.STDOUT)
         wait_port("127.0.0.1", self.port, 60, self.proc)
+        self._wait_ready(60)
         return self
+
+    def _wait_ready(self, limit: float) -> None:
+        """The port opens before the storage is: until /-/ready says 200, every query answers 503."""
+        import time
+
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=5) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                log = (self.dir / "prometheus.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"prometheus not ready within {limit:.0f} s:\n{log}")
+            time.sleep(0.2)
 
     def api(self, path: str) -> dict:
         import json

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from netready.model import Report
 from netready.monitor.store import CRASHED
 
 from .servers import free_port
@@ -253,9 +254,8 @@ def test_the_ipv6_only_check_says_since_when_from_the_monitor(lab, tmp_path):
                         "-o", str(out), v4deps], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "NO_COLOR": "1"})
     assert r.returncode == 0, r.stderr
-    failing = [f for f in json.loads(out.read_text(encoding="utf-8"))["findings"]
-               if f["rule_id"] == "VN-IPV6-ONLY" and f["verdict"] == "fail"]
-    assert {f["subject"] for f in failing} >= {"static.v4deps.gov.vn", "sso.v4deps.gov.vn"}
+    failing = [f for f in Report.load(out).findings if f.rule_id == "VN-IPV6-ONLY" and f.verdict == "fail"]
+    assert {f.subject for f in failing} >= {"static.v4deps.gov.vn", "sso.v4deps.gov.vn"}
     for f in failing:
-        assert f"first seen {first} (netready monitor)" in f["message"]["en"], f["message"]["en"]
-        assert f"phát hiện lần đầu {first} (netready monitor)" in f["message"]["vi"]
+        assert f"first seen {first} (netready monitor)" in f.message["en"], f.message["en"]
+        assert f"phát hiện lần đầu {first} (netready monitor)" in f.message["vi"]

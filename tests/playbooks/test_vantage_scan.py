@@ -94,7 +94,7 @@ def test_playbook_checks_fetches_and_merges(setup):
         assert fetched.read_bytes() == remote.read_bytes()
         raw = json.loads(fetched.read_text(encoding="utf-8"))
         jsonschema.validate(raw, SCHEMA)
-        assert [t["ascii_name"] for t in raw["targets"]] == names
+        assert [t.ascii_name for t in Report.from_dict(raw).targets] == names
         assert raw["profile"] == "lab"
     merged_raw = json.loads((d / "fetched" / "merged.json").read_text(encoding="utf-8"))
     jsonschema.validate(merged_raw, SCHEMA)
