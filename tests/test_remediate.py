@@ -182,9 +182,11 @@ def test_config_check_accepts_good_and_refuses_broken_nginx(tmp_path):
 
 
 def test_config_check_bind_policy_and_knot(tmp_path):
-    env = {"dnssec_policy_name": "netready", "dnssec_algorithm": "ecdsap256sha256", "dnssec_nsec3": True,
-           "dnssec_nsec3_iterations": 0, "dnssec_nsec3_salt_length": 0, "dnssec_signature_validity": "14d",
-           "dnssec_signature_refresh": "5d", "ansible_managed": "test"}
+    # The role's own defaults (the rollover timings among them), then what this test sets.
+    defaults = yaml.safe_load((ROLES / "dnssec/defaults/main.yml").read_text(encoding="utf-8"))
+    env = defaults | {"dnssec_policy_name": "netready", "dnssec_algorithm": "ecdsap256sha256", "dnssec_nsec3": True,
+                      "dnssec_nsec3_iterations": 0, "dnssec_nsec3_salt_length": 0, "dnssec_signature_validity": "14d",
+                      "dnssec_signature_refresh": "5d", "ansible_managed": "test"}
     tpl = jinja2.Template((ROLES / "dnssec/templates/named.conf.netready-dnssec.j2").read_text())
     pol = tmp_path / "policy.conf"
     pol.write_text(tpl.render(**env))
