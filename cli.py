@@ -9,7 +9,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -707,6 +707,14 @@ def monitor_add(
     lang: LangOpt = Lang.en,
 ) -> None:
     """Add portals to the monitor (or change the organisation, interval, profile of known ones)."""
+    from netready.monitor import store
+
+    _monitor_write(db, lang, "added", lambda session: store.add_portals(session, names, org, every, profile,
+                                                                         vantage or []), org=org, every=every)
+
+
+def _monitor_write(db: str | None, lang: Lang, message: str, write: Any, **fields: Any) -> None:
+    """One write to the monitor's portal list in one transaction; a refused input is a usage error (exit 3)."""
     from sqlalchemy.orm import Session
 
     from netready.monitor import store
@@ -715,10 +723,10 @@ def monitor_add(
     engine = _monitor_db(db)
     try:
         with Session(engine) as session, session.begin():
-            got = store.add_portals(session, names, org, every, profile, vantage or [])
+            got = write(session)
     except store.StoreError as exc:
         _fail_usage(str(exc))
-    typer.echo(t(lang.value, "added", n=len(got.added), m=len(got.updated), org=org, every=every,
+    typer.echo(t(lang.value, message, n=len(got.added), m=len(got.updated), **fields,
                  db=engine.url.render_as_string(hide_password=True)), err=True)
 
 
@@ -729,19 +737,9 @@ def monitor_import(
     lang: LangOpt = Lang.en,
 ) -> None:
     """Add portals from a CSV file, grouped by organisation."""
-    from sqlalchemy.orm import Session
-
     from netready.monitor import store
-    from netready.monitor.texts import t
 
-    engine = _monitor_db(db)
-    try:
-        with Session(engine) as session, session.begin():
-            got = store.import_csv(session, file)
-    except store.StoreError as exc:
-        _fail_usage(str(exc))
-    typer.echo(t(lang.value, "imported", n=len(got.added), m=len(got.updated), file=file,
-                 db=engine.url.render_as_string(hide_password=True)), err=True)
+    _monitor_write(db, lang, "imported", lambda session: store.import_csv(session, file), file=file)
 
 
 @monitor_app.command("run")
