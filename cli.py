@@ -266,17 +266,17 @@ def demo(
                f"{out}/demo-report.html; stop the lab with: netready lab down", err=True)
 
 
-def _area_command(area: str, name: str, fmt: Fmt, lang: Lang, output: str | None, profile: str,
-                  settings_args: dict, extra: dict | None = None) -> None:  # type: ignore[type-arg]
-    from netready.app import area_command
+def _area_command(area: str, target: str, options: dict[str, Any]) -> None:
+    """The area command after parsing (netready.app.area_main; netready/entry.py calls it too, without typer)."""
+    from netready.app import area_main
     from netready.errors import UsageError
     from netready.profiles import ProfileError
 
+    options = {k: v.value if isinstance(v, StrEnum) else v for k, v in options.items()}
     try:
-        text, code = area_command(area, name, fmt.value, lang.value, profile, settings_args, extra)
+        code = area_main(area, target, options)
     except (UsageError, ProfileError) as exc:
         _fail_usage(str(exc))
-    _emit(text, output)
     raise typer.Exit(code)
 
 
@@ -298,9 +298,8 @@ def dnssec(
     if svg:
         _write_svg(name, svg, dict(resolvers=resolver, root_hints=root_hints, trust_anchor=trust_anchor,
                                    timeout=timeout, use_lab=lab))
-    _area_command("dnssec", name, fmt, lang, output, profile,
-                  dict(resolvers=resolver, root_hints=root_hints, trust_anchor=trust_anchor, timeout=timeout,
-                       use_lab=lab))
+    _area_command("dnssec", name, dict(trust_anchor=trust_anchor, root_hints=root_hints, resolver=resolver, lab=lab,
+                                       profile=profile, fmt=fmt, lang=lang, output=output, timeout=timeout))
 
 
 def _write_svg(name: str, path: str, settings_args: dict) -> None:  # type: ignore[type-arg]
@@ -334,16 +333,8 @@ def tls(
     timeout: Annotated[float, typer.Option(help="Seconds per connection.")] = 2.0,
 ) -> None:
     """Protocol versions, cipher suites, key exchange, certificate chain, redirect and HSTS per address."""
-    from netready.app import split_host_port
-    from netready.errors import UsageError
-
-    try:
-        name, port = split_host_port(host)
-    except UsageError as exc:
-        _fail_usage(str(exc))
-    _area_command("tls", name, fmt, lang, output, profile,
-                  dict(resolvers=resolver, root_hints=root_hints, ca_file=ca_file, timeout=timeout, use_lab=lab),
-                  dict(port=port, addresses=address, sni=sni))
+    _area_command("tls", host, dict(address=address, ca_file=ca_file, sni=sni, resolver=resolver, root_hints=root_hints,
+                                    lab=lab, profile=profile, fmt=fmt, lang=lang, output=output, timeout=timeout))
 
 
 @app.command()
@@ -364,9 +355,9 @@ def ipv6(
 ) -> None:
     """The portal and its name servers over IPv6: AAAA sanity, reachability, parity with IPv4, and the whole
     portal on an IPv6-only network (pages in headless Chromium through an IPv6-only proxy)."""
-    _area_command("ipv6", name, fmt, lang, output, profile,
-                  dict(resolvers=resolver, root_hints=root_hints, ca_file=ca_file, timeout=timeout, use_lab=lab,
-                       ipv6only=dict(browser=not no_browser, follow=follow, history=history)))
+    _area_command("ipv6", name, dict(root_hints=root_hints, resolver=resolver, ca_file=ca_file, lab=lab,
+                                     profile=profile, fmt=fmt, lang=lang, output=output, timeout=timeout,
+                                     no_browser=no_browser, follow=follow, history=history))
 
 
 class DocFmt(StrEnum):

@@ -84,7 +84,7 @@ def read_names(names: list[str], input_file: str | None) -> list[str]:
     if not out:
         raise UsageError("no name to check: give names as arguments or --input FILE")
     # The same portal written twice (case, trailing dot, Unicode vs punycode) is checked once.
-    from netready.probes.dns import NameError_, to_ascii
+    from netready.probes.dns_names import NameError_, to_ascii
 
     seen: set[str] = set()
     unique = []
@@ -318,6 +318,34 @@ def _tls_scan_result(name: str, settings: ProbeSettings, profile: Any, port: int
         target.ipv6 = sorted(a for a in probed if ":" in a)
     target, observations = admit(target, observations)
     return TargetResult(target, observations, judge_target(target, observations, profile))
+
+
+def area_main(area: str, target: str, options: dict[str, Any]) -> int:
+    """`netready dnssec|tls|ipv6 TARGET` after parsing, for cli.py and the typer-free path of netready/entry.py
+    alike: the report written to options["output"] or stdout; the exit code. options: the command's
+    parameters by cli.py's names (resolver, root_hints, lab, profile, fmt, lang, output, timeout;
+    dnssec: trust_anchor; tls: address, ca_file, sni; ipv6: ca_file, no_browser, follow, history). Raises
+    UsageError or ProfileError on bad input (exit 3 for the caller)."""
+    settings_args: dict[str, Any] = dict(resolvers=options.get("resolver"), root_hints=options.get("root_hints"),
+                                         timeout=options["timeout"], use_lab=options["lab"])
+    for key in ("trust_anchor", "ca_file"):
+        if key in options:
+            settings_args[key] = options[key]
+    extra = None
+    if area == "tls":
+        target, port = split_host_port(target)
+        extra = dict(port=port, addresses=options.get("address"), sni=options.get("sni"))
+    if area == "ipv6":
+        settings_args["ipv6only"] = dict(browser=not options["no_browser"], follow=options.get("follow"),
+                                         history=options.get("history"))
+    text, code = area_command(area, target, options["fmt"], options["lang"], options["profile"], settings_args, extra)
+    if options.get("output"):
+        Path(options["output"]).write_text(text, encoding="utf-8")
+    else:
+        import sys
+
+        sys.stdout.write(text)
+    return code
 
 
 def area_command(area: str, name: str, fmt: str, lang: str, profile: str, settings_args: dict[str, Any],

@@ -1,11 +1,13 @@
 """The `netready` command's entry point.
 
 `netready --version` is answered here from the version the build wrote into the package.
-`netready dnssec NAME [options]` is what a user (and the DNSSEC bench) runs most to look at one portal: it
-is answered here without typer, whose import with its pydantic adapters costs about as much as the whole
-DNSSEC check. The options are the ones cli.py declares for the command (tests/test_cli_fast.py keeps the
-two in step and compares their output); anything else (--help, --svg, a malformed option, another command)
-goes to the typer application in cli.py, which also gives the usage errors.
+`netready dnssec|tls|ipv6 NAME [options]`, what a user (and the DNSSEC and TLS benches) runs most to look at
+one portal, is answered here without typer, whose import with its pydantic adapters costs about a quarter
+of a second, more than a whole TLS scan of one address. COMMANDS declares each command's options once more,
+the way cli.py declares them (tests/test_cli_fast.py keeps the two in step, flag by flag with kinds and
+defaults, and compares their output); after parsing, both paths call the same netready.app.area_main.
+Anything unusual (--help, --svg, a malformed option, a short option with its value attached, another
+command) goes to the typer application in cli.py, which also gives the usage errors.
 """
 
 from __future__ import annotations
@@ -21,60 +23,95 @@ LANGS = ("vi", "en")
 EXIT_USAGE = 3
 
 
+class Opt:
+    """One option of a command as cli.py declares it. kind: text (one value, the last one given wins), many
+    (repeatable: a list, None when absent), flag (present or not), number (a float), choice (one of choices)."""
+
+    __slots__ = ("flags", "kind", "default", "choices", "dest")
+
+    def __init__(self, *flags: str, kind: str = "text", default: object = None, choices: tuple[str, ...] = (),
+                 dest: str | None = None):
+        self.flags, self.kind, self.default, self.choices = flags, kind, default, choices
+        self.dest = dest or flags[0].lstrip("-").replace("-", "_")  # the parameter's name in cli.py
+
+
+# Options every area command has, then each command's own, in cli.py's names and defaults.
+_COMMON = (
+    Opt("--resolver", kind="many"),
+    Opt("--root-hints"),
+    Opt("--lab", kind="flag", default=False),
+    Opt("--profile", default="circular32"),
+    Opt("--format", "-f", kind="choice", default="table", choices=FORMATS, dest="fmt"),
+    Opt("--lang", kind="choice", default="en", choices=LANGS),
+    Opt("--output", "-o"),
+    Opt("--timeout", kind="number", default=2.0),
+)
+# command -> (its argument's name in cli.py, its options, the options only the typer application handles)
+COMMANDS: dict[str, tuple[str, tuple[Opt, ...], tuple[str, ...]]] = {
+    "dnssec": ("name", (*_COMMON, Opt("--trust-anchor")), ("--svg",)),
+    "tls": ("host", (*_COMMON, Opt("--address", kind="many"), Opt("--ca-file"), Opt("--sni")), ()),
+    "ipv6": ("name", (*_COMMON, Opt("--ca-file"), Opt("--no-browser", kind="flag", default=False),
+                      Opt("--follow", kind="many"), Opt("--history", kind="many")), ()),
+}
+
+
 class _Refuse(Exception):
-    """The arguments are not a plain, valid `dnssec` invocation: let typer handle them."""
+    """The arguments are not a plain, valid invocation of the command: let typer handle them."""
 
 
-def dnssec_parser() -> argparse.ArgumentParser:
+def parser(command: str) -> argparse.ArgumentParser:
+    """An argparse parser for one of COMMANDS that never prints or exits (it raises _Refuse)."""
     import argparse  # here, not above: `netready --version` needs none of it
 
     class _Parser(argparse.ArgumentParser):
         def error(self, message: str) -> None:  # never print or exit: typer answers malformed input
             raise _Refuse(message)
 
-    ap = _Parser(prog="netready dnssec", add_help=False, allow_abbrev=False)
-    ap.add_argument("name")
-    ap.add_argument("--trust-anchor")
-    ap.add_argument("--root-hints")
-    ap.add_argument("--resolver", action="append")
-    ap.add_argument("--lab", action="store_true")
-    ap.add_argument("--profile", default="circular32")
-    ap.add_argument("--format", "-f", default="table", choices=FORMATS)
-    ap.add_argument("--lang", default="en", choices=LANGS)
-    ap.add_argument("--output", "-o")
-    ap.add_argument("--timeout", type=float, default=2.0)
+    argument, options, _ = COMMANDS[command]
+    ap = _Parser(prog=f"netready {command}", add_help=False, allow_abbrev=False)
+    ap.add_argument(argument)
+    for opt in options:
+        if opt.kind == "flag":
+            ap.add_argument(*opt.flags, dest=opt.dest, action="store_true")
+        elif opt.kind == "many":
+            ap.add_argument(*opt.flags, dest=opt.dest, action="append")
+        else:
+            ap.add_argument(*opt.flags, dest=opt.dest, default=opt.default, choices=opt.choices or None,
+                            type=float if opt.kind == "number" else str)
     return ap
 
 
-DELEGATED = ("--help", "--svg")  # options of the dnssec command that only the typer application handles
+def _plain(argv: list[str], command: str) -> bool:
+    """No help, no option of typer's own, and no short option other than the bare ones declared (click reads
+    `-o=x` as the value "=x" where argparse reads "x"; such corners are typer's)."""
+    _, options, delegated = COMMANDS[command]
+    shorts = {f for opt in options for f in opt.flags if not f.startswith("--")}
+    for a in argv:
+        if a in ("-h", "--help") or a.split("=", 1)[0] in delegated:
+            return False
+        if a.startswith("-") and not a.startswith("--") and a != "-" and a not in shorts:
+            return False
+    return True
 
 
-def dnssec(argv: list[str]) -> int | None:
-    """Run `netready dnssec` on argv (after the command word); None when typer must handle it."""
-    if any(a == "-h" or a.split("=", 1)[0] in DELEGATED for a in argv):
+def run(command: str, argv: list[str]) -> int | None:
+    """Run `netready COMMAND` on argv (after the command word); None when typer must handle it."""
+    if command not in COMMANDS or not _plain(argv, command):
         return None
     try:
-        args = dnssec_parser().parse_args(argv)
+        args = vars(parser(command).parse_args(argv))
     except _Refuse:
         return None
-    from netready.app import area_command
+    from netready.app import area_main
     from netready.errors import UsageError
     from netready.profiles import ProfileError
 
-    settings_args = dict(resolvers=args.resolver, root_hints=args.root_hints, trust_anchor=args.trust_anchor,
-                         timeout=args.timeout, use_lab=args.lab)
+    argument = COMMANDS[command][0]
     try:
-        text, code = area_command("dnssec", args.name, args.format, args.lang, args.profile, settings_args)
+        return area_main(command, args.pop(argument), args)
     except (UsageError, ProfileError) as exc:
         sys.stderr.write(f"netready: {exc}\n")
         return EXIT_USAGE
-    if args.output:
-        from pathlib import Path
-
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return code
 
 
 def main() -> None:
@@ -84,8 +121,8 @@ def main() -> None:
 
         sys.stdout.write(version_line() + "\n")
         sys.exit(0)
-    if argv[:1] == ["dnssec"]:
-        code = dnssec(argv[1:])
+    if argv[:1] and argv[0] in COMMANDS:
+        code = run(argv[0], argv[1:])
         if code is not None:
             sys.stdout.flush()
             sys.exit(code)

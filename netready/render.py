@@ -1,4 +1,5 @@
-"""Report rendering: table (tabulate), json, csv (one row per target), junit and html.
+"""Report rendering: table (tabulate's "simple" layout, netready/simple_table.py), json, csv (one row per
+target), junit and html.
 
 Renderers take a Report and return text; they never probe or judge.
 """
@@ -113,7 +114,7 @@ def summary_line(report: Report, target: str, lang: str) -> str:
 
 
 def render_table(report: Report, lang: str = "en", colour: bool = False) -> str:
-    from tabulate import tabulate  # each format loads only what it uses (tabulate pulls in importlib.metadata)
+    from netready.simple_table import simple_table  # tabulate's layout; tabulate itself only for odd cells
 
     labels = LABELS[lang]
     rules = catalogue()
@@ -134,8 +135,8 @@ def render_table(report: Report, lang: str = "en", colour: bool = False) -> str:
                 _short(f.text(lang)),
             ])
         rows.sort(key=lambda r: list(rules).index(r[0]) if r[0] in rules else 999)
-        out.append(tabulate(rows, headers=[labels["rule"], labels["level"], labels["verdict"], labels["subject"],
-                                           labels["reason"]], tablefmt="simple"))
+        out.append(simple_table(rows, [labels["rule"], labels["level"], labels["verdict"], labels["subject"],
+                                       labels["reason"]]))
         fixes = sorted({(f.rule_id, fix_line(f, lang)) for f in report.findings_for(name) if f.fix},
                        key=lambda x: list(rules).index(x[0]) if x[0] in rules else 999)
         if fixes:
@@ -159,7 +160,7 @@ def render_table(report: Report, lang: str = "en", colour: bool = False) -> str:
 
 def render_overview(report: Report, lang: str = "en", colour: bool = False) -> str:
     """One line per target: status, scores, and the required rules that fail or could not run."""
-    from tabulate import tabulate
+    from netready.simple_table import simple_table
 
     labels = LABELS[lang]
     head = {"en": ["target", "status", "score", "HTTPS/TLS", "IPv6", "DNSSEC", "required rules failing / not run"],
@@ -176,7 +177,7 @@ def render_overview(report: Report, lang: str = "en", colour: bool = False) -> s
         problems = ", ".join(s["failed_required"] + [f"{r} (error)" for r in s["error_required"]])
         rows.append([target.ascii_name, _paint(labels[s["status"]], verdict, colour), pct("overall"), pct("https"),
                      pct("ipv6"), pct("dnssec"), problems or "-"])
-    return tabulate(rows, headers=head, tablefmt="simple") + "\n"
+    return simple_table(rows, head) + "\n"
 
 
 def render_csv(report: Report) -> str:

@@ -20,7 +20,6 @@ from netready import __version__, probes
 from netready.judge import judge_target, summarize
 from netready.model import Observation, ProbeSettings, Report, Target, TargetResult, utc_now
 from netready.probes import runcache
-from netready.probes.dns import NameError_, resolve_addresses, to_ascii
 from netready.profiles import Profile
 
 DEFAULT_PROBES = tuple(probes.PROBE_MODULES)
@@ -28,6 +27,9 @@ DEFAULT_PROBES = tuple(probes.PROBE_MODULES)
 
 def make_target(name: str, settings: ProbeSettings) -> tuple[Target, list[Observation]]:
     """Normalise the name (IDN -> punycode) and resolve its A/AAAA."""
+    # here, not above: building a report (`netready tls NAME --address A`) needs no DNS (dnspython ~20 ms)
+    from netready.probes.dns import NameError_, resolve_addresses, to_ascii
+
     try:
         ascii_name = to_ascii(name)
     except NameError_ as exc:

@@ -30,36 +30,12 @@ from netready.model import Observation, ObservationTimer, ProbeSettings
 from netready.probes import dns_transport as transport
 from netready.probes import runcache
 
-MAX_LABEL = 63
-MAX_NAME = 253
+# A name's ASCII form and its checks have their home in probes/dns_names.py (a plain name needs no dnspython);
+# they are read from here too, as before.
+from netready.probes.dns_names import MAX_LABEL, MAX_NAME, NameError_, to_ascii  # noqa: F401
+
 MAX_REFERRALS = 24
 MAX_CNAME_HOPS = 8
-
-
-class NameError_(ValueError):
-    """The user's name cannot be a DNS host name (empty or over-long label, bad IDN...)."""
-
-
-def to_ascii(name: str) -> str:
-    """IDNA 2008 (RFC 5891, UTS 46 mapping, non-transitional) conversion of a user-given name to its ASCII
-    form, with length checks. Explicitly IDNA 2008 through the `idna` package (dnspython[idna]): without
-    it dnspython silently falls back to IDNA 2003, which maps "faß" to "fass" and accepts symbols such as
-    U+2603 that IDNA 2008 forbids."""
-    raw = name.strip().rstrip(".")
-    if not raw:
-        raise NameError_("empty name")
-    try:
-        ascii_name = dns.name.from_unicode(raw, idna_codec=dns.name.IDNA_2008_Practical).to_text(omit_final_dot=True)
-    except (dns.exception.DNSException, UnicodeError) as exc:
-        raise NameError_(f"not a valid domain name: {raw!r} ({exc})") from exc
-    labels = ascii_name.split(".")
-    if any(len(label) == 0 for label in labels):
-        raise NameError_(f"empty label in {raw!r}")
-    if any(len(label) > MAX_LABEL for label in labels):
-        raise NameError_(f"label longer than {MAX_LABEL} characters in {raw!r}")
-    if len(ascii_name) > MAX_NAME:
-        raise NameError_(f"name longer than {MAX_NAME} characters: {raw!r}")
-    return ascii_name.lower()
 
 
 @dataclass

@@ -671,7 +671,7 @@ def scan_host(
         sni = sni or None
         name = name or host.strip("[]")
     else:
-        from netready.probes.dns import NameError_, resolve_addresses, to_ascii
+        from netready.probes.dns_names import NameError_, to_ascii
 
         try:
             ascii_host = to_ascii(host)
@@ -681,6 +681,8 @@ def scan_host(
         sni = sni or ascii_host
         host = ascii_host
         if not addresses:
+            from netready.probes.dns import resolve_addresses
+
             try:
                 v4, v6, resolved = resolve_addresses(ascii_host, settings)
             except Exception as exc:  # noqa: BLE001 - resolution failures are observations
