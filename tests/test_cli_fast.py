@@ -76,7 +76,7 @@ def test_the_option_test_sees_an_option_the_fast_path_lacks(monkeypatch):
     ("tls", ["--help"]), ("tls", []), ("tls", ["x", "y"]), ("tls", ["x", "--sni"]), ("tls", ["x", "-fjson"]),
     ("tls", ["x", "-o=out.txt"]), ("tls", ["x", "--lab=yes"]), ("tls", ["x", "--timeout", "-1"]),
     ("tls", ["x", "--address"]), ("tls", ["x", "--trust-anchor", "ta"]), ("tls", ["x", "--lang", "fr"]),
-    ("tls", ["x", "--form", "json"]),  # no abbreviations, as in click
+    ("tls", ["x", "--form", "json"]), ("tls", ["x", "--form=json"]),  # no abbreviations, as in click
     ("ipv6", ["x", "--browser"]), ("ipv6", ["x", "--no-browser=1"]), ("ipv6", ["x", "--sni", "y"]),
     ("check", ["x"]), ("lab", ["up"]),
 ])
