@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -342,8 +343,6 @@ def area_main(area: str, target: str, options: dict[str, Any]) -> int:
     if options.get("output"):
         Path(options["output"]).write_text(text, encoding="utf-8")
     else:
-        import sys
-
         sys.stdout.write(text)
     return code
 
