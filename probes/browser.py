@@ -10,7 +10,8 @@ kind, frame, redirects, failures) and one DOM read (forms and links).
 Chromium is started headless with --no-sandbox --disable-gpu --disable-quic --no-first-run
 --disable-background-networking --disable-component-update --disable-sync, a new empty --user-data-dir, a
 proxy that refuses everything for the default context and --host-resolver-rules that make every name
-lookup of its own fail: it can never resolve a name or reach a host except through netready's proxy.
+lookup of its own fail: it can never resolve a name or reach a host except through netready's proxy. It is
+started with no URL and the pages it opens by itself are closed: only the checks' pages have a renderer.
 Debian's chromium-headless-shell (the old headless mode, no browser UI: about half the memory) is used when
 installed, else Debian's chromium; NETREADY_CHROMIUM names another binary.
 """
@@ -170,7 +171,7 @@ class Browser:
         log = os.open(os.path.join(self.user_data_dir, "chromium.log"), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC,
                       0o600)
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        argv = [self.binary, *BASE_FLAGS, f"--user-data-dir={self.user_data_dir}", "about:blank"]
+        argv = [self.binary, *BASE_FLAGS, f"--user-data-dir={self.user_data_dir}"]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.user_data_dir,
                "LANG": "C.UTF-8", "TMPDIR": self.user_data_dir}
         try:
@@ -198,10 +199,23 @@ class Browser:
             self.stop()
             raise BrowserError(f"{exc}; log: {self.log_tail()}") from exc
         self.version = info.get("product", "")
+        self._close_own_pages()
         self.started_ms = round((time.monotonic() - t0) * 1000, 1)
         global STARTS
         STARTS += 1
         return self
+
+    def _close_own_pages(self) -> None:
+        """Close the pages the browser opened by itself: started with no URL, the headless shell opens none,
+        the full Chromium its New Tab page. Each would keep a renderer (60-90 MB PSS) alive beside every check
+        and between checks; a check opens its own page in its own context."""
+        try:
+            targets = self.call("Target.getTargets", timeout=START_TIMEOUT).get("targetInfos", [])
+            for t in targets:
+                if t.get("type") == "page":
+                    self.call("Target.closeTarget", {"targetId": t["targetId"]}, timeout=START_TIMEOUT)
+        except BrowserError:
+            pass  # a browser that cannot list or close its tabs still serves checks (with more memory)
 
     def log_tail(self, n: int = 3) -> str:
         try:
