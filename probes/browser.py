@@ -152,6 +152,7 @@ class Browser:
         self._next_id = 0
         self._pending: dict[int, Future] = {}
         self._sessions: dict[str, Session] = {}
+        self._contexts: set[str] = set()  # browser contexts the checks made (pages elsewhere are the browser's)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._dead: str | None = None
@@ -199,23 +200,24 @@ class Browser:
             self.stop()
             raise BrowserError(f"{exc}; log: {self.log_tail()}") from exc
         self.version = info.get("product", "")
-        self._close_own_pages()
+        try:  # every target, existing and new, is announced (Target.targetCreated): see _browser_event
+            self.call("Target.setDiscoverTargets", {"discover": True}, timeout=START_TIMEOUT)
+        except BrowserError:
+            pass  # a browser that cannot announce its tabs still serves checks (with more memory)
         self.started_ms = round((time.monotonic() - t0) * 1000, 1)
         global STARTS
         STARTS += 1
         return self
 
-    def _close_own_pages(self) -> None:
-        """Close the pages the browser opened by itself: started with no URL, the headless shell opens none,
-        the full Chromium its New Tab page. Each would keep a renderer (60-90 MB PSS) alive beside every check
-        and between checks; a check opens its own page in its own context."""
-        try:
-            targets = self.call("Target.getTargets", timeout=START_TIMEOUT).get("targetInfos", [])
-            for t in targets:
-                if t.get("type") == "page":
-                    self.call("Target.closeTarget", {"targetId": t["targetId"]}, timeout=START_TIMEOUT)
-        except BrowserError:
-            pass  # a browser that cannot list or close its tabs still serves checks (with more memory)
+    def _browser_event(self, method: str, params: dict[str, Any]) -> None:
+        """Close the pages the browser opens by itself, whenever they appear: started with no URL, the headless
+        shell opens none, the full Chromium its New Tab page (announced a moment after it answers). Each would
+        keep a renderer (60-90 MB PSS) beside every check and between checks; a check's page lives in the
+        check's own browser context."""
+        info = params.get("targetInfo", {})
+        if (method == "Target.targetCreated" and info.get("type") == "page"
+                and info.get("browserContextId") not in self._contexts):
+            self.send("Target.closeTarget", {"targetId": info.get("targetId")})
 
     def log_tail(self, n: int = 3) -> str:
         try:
@@ -299,7 +301,13 @@ class Browser:
                 else:
                     fut.set_result(msg.get("result", {}))
             return
-        session = self._sessions.get(msg.get("sessionId", ""))
+        if "sessionId" not in msg:
+            try:
+                self._browser_event(msg.get("method", ""), msg.get("params", {}))
+            except Exception:  # noqa: BLE001 - as below: the reader of every page must go on
+                pass
+            return
+        session = self._sessions.get(msg["sessionId"])
         if session is not None:
             try:
                 session.on_event(msg.get("method", ""), msg.get("params", {}))
@@ -359,6 +367,7 @@ class Browser:
         """A blank page in a new browser context whose every request goes to proxy_url."""
         ctx = self.call("Target.createBrowserContext", {"proxyServer": proxy_url, "proxyBypassList": "<-loopback>",
                                                         "disposeOnDetach": True}, timeout=timeout)["browserContextId"]
+        self._contexts.add(ctx)  # before its page exists: _browser_event must never close a check's page
         try:
             target = self.call("Target.createTarget", {"url": "about:blank", "browserContextId": ctx},
                                timeout=timeout)["targetId"]
@@ -367,6 +376,7 @@ class Browser:
         except BrowserError:
             with contextlib.suppress(BrowserError):
                 self.call("Target.disposeBrowserContext", {"browserContextId": ctx}, timeout=2)
+            self._contexts.discard(ctx)
             raise
         session = Session(sid, target, ctx, on_event)
         self._sessions[sid] = session
@@ -376,6 +386,7 @@ class Browser:
         self._sessions.pop(session.session_id, None)
         with contextlib.suppress(BrowserError):
             self.call("Target.disposeBrowserContext", {"browserContextId": session.context_id}, timeout=5)
+        self._contexts.discard(session.context_id)
 
 
 # ---------------------------------------------------------------------- the process-wide browser
