@@ -68,7 +68,8 @@ def group_memory(pid: int) -> tuple[float, float, list[tuple[str, float]]]:
             continue
         pss += m.get("Pss", 0)
         private += m.get("Pss_Anon", 0) + m.get("Pss_Shmem", 0)
-        kind = next((a[7:].decode() for a in args if a.startswith(b"--type=")), "browser")
+        kind = "browser" if int(entry) == pid else next(
+            (a[7:].decode() for a in args if a.startswith(b"--type=")), "helper")
         each.append((kind, m.get("Pss", 0) / 1024))
     return pss / 1024, private / 1024, each
 
