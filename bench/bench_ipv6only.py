@@ -52,24 +52,16 @@ def _smaps_rollup(pid: int | str) -> dict[str, int]:
 
 
 def group_memory(pid: int) -> tuple[float, float, list[tuple[str, float]]]:
-    """(PSS, private anon+shmem) in MB of every process in the browser's process group, and (type, PSS) each."""
+    """(PSS, private anon+shmem) in MB of every process in the browser's process group, and (kind, PSS) each."""
     pss = private = 0
     each = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for proc, kind in browser_mod.processes(pid):
         try:
-            if os.getpgid(int(entry)) != pid:
-                continue
-            m = _smaps_rollup(entry)
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                args = f.read().replace(b"\0", b" ").split()  # Chromium may rewrite argv into one string
-        except (OSError, ProcessLookupError):
+            m = _smaps_rollup(proc)
+        except OSError:  # gone meanwhile
             continue
         pss += m.get("Pss", 0)
         private += m.get("Pss_Anon", 0) + m.get("Pss_Shmem", 0)
-        kind = "browser" if int(entry) == pid else next(
-            (a[7:].decode() for a in args if a.startswith(b"--type=")), "helper")
         each.append((kind, m.get("Pss", 0) / 1024))
     return pss / 1024, private / 1024, each
 

@@ -389,6 +389,26 @@ class Browser:
         self._contexts.discard(session.context_id)
 
 
+def processes(browser_pid: int) -> list[tuple[int, str]]:
+    """(pid, kind) of each process of a browser: its own process group (started with setsid). kind: browser
+    (the group's leader), else Chromium's --type (renderer, utility, gpu-process...). For the bench and tests."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry)) != browser_pid:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().replace(b"\0", b" ").split()  # Chromium may rewrite its argv into one string
+        except (OSError, ProcessLookupError):
+            continue
+        kind = "browser" if int(entry) == browser_pid else next(
+            (a[7:].decode(errors="replace") for a in args if a.startswith(b"--type=")), "helper")
+        found.append((int(entry), kind))
+    return found
+
+
 # ---------------------------------------------------------------------- the process-wide browser
 
 _LIVE: dict[int, Browser] = {}

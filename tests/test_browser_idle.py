@@ -10,27 +10,13 @@ import time
 
 import pytest
 
-from netready.probes.browser import Browser
+from netready.probes.browser import Browser, processes
 
 BINARIES = ("/usr/lib/chromium/chromium-headless-shell", "/usr/lib/chromium/chromium")
 
 
 def _renderers(browser_pid: int) -> list[int]:
-    """Renderer processes of this browser (its own process group: the browser was started with setsid)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.getpgid(int(entry)) != browser_pid:
-                continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                args = f.read().replace(b"\0", b" ").split()  # Chromium may rewrite its argv into one string
-        except (OSError, ProcessLookupError):
-            continue
-        if b"--type=renderer" in args:
-            found.append(int(entry))
-    return found
+    return [pid for pid, kind in processes(browser_pid) if kind == "renderer"]
 
 
 def _wait_for(predicate, seconds: float = 5.0) -> bool:
