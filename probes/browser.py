@@ -10,7 +10,8 @@ kind, frame, redirects, failures) and one DOM read (forms and links).
 Chromium is started headless with --no-sandbox --disable-gpu --disable-quic --no-first-run
 --disable-background-networking --disable-component-update --disable-sync, a new empty --user-data-dir, a
 proxy that refuses everything for the default context and --host-resolver-rules that make every name
-lookup of its own fail: it can never resolve a name or reach a host except through netready's proxy.
+lookup of its own fail: it can never resolve a name or reach a host except through netready's proxy. It is
+started with no URL and the pages it opens by itself are closed: only the checks' pages have a renderer.
 Debian's chromium-headless-shell (the old headless mode, no browser UI: about half the memory) is used when
 installed, else Debian's chromium; NETREADY_CHROMIUM names another binary.
 """
@@ -151,6 +152,7 @@ class Browser:
         self._next_id = 0
         self._pending: dict[int, Future] = {}
         self._sessions: dict[str, Session] = {}
+        self._contexts: set[str] = set()  # browser contexts the checks made (pages elsewhere are the browser's)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._dead: str | None = None
@@ -170,7 +172,7 @@ class Browser:
         log = os.open(os.path.join(self.user_data_dir, "chromium.log"), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC,
                       0o600)
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        argv = [self.binary, *BASE_FLAGS, f"--user-data-dir={self.user_data_dir}", "about:blank"]
+        argv = [self.binary, *BASE_FLAGS, f"--user-data-dir={self.user_data_dir}"]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.user_data_dir,
                "LANG": "C.UTF-8", "TMPDIR": self.user_data_dir}
         try:
@@ -198,10 +200,24 @@ class Browser:
             self.stop()
             raise BrowserError(f"{exc}; log: {self.log_tail()}") from exc
         self.version = info.get("product", "")
+        try:  # every target, existing and new, is announced (Target.targetCreated): see _browser_event
+            self.call("Target.setDiscoverTargets", {"discover": True}, timeout=START_TIMEOUT)
+        except BrowserError:
+            pass  # a browser that cannot announce its tabs still serves checks (with more memory)
         self.started_ms = round((time.monotonic() - t0) * 1000, 1)
         global STARTS
         STARTS += 1
         return self
+
+    def _browser_event(self, method: str, params: dict[str, Any]) -> None:
+        """Close the pages the browser opens by itself, whenever they appear: started with no URL, the headless
+        shell opens none, the full Chromium its New Tab page (announced a moment after it answers). Each would
+        keep a renderer (60-90 MB PSS) beside every check and between checks; a check's page lives in the
+        check's own browser context."""
+        info = params.get("targetInfo", {})
+        if (method == "Target.targetCreated" and info.get("type") == "page"
+                and info.get("browserContextId") not in self._contexts):
+            self.send("Target.closeTarget", {"targetId": info.get("targetId")})
 
     def log_tail(self, n: int = 3) -> str:
         try:
@@ -285,7 +301,13 @@ class Browser:
                 else:
                     fut.set_result(msg.get("result", {}))
             return
-        session = self._sessions.get(msg.get("sessionId", ""))
+        if "sessionId" not in msg:
+            try:
+                self._browser_event(msg.get("method", ""), msg.get("params", {}))
+            except Exception:  # noqa: BLE001 - as below: the reader of every page must go on
+                pass
+            return
+        session = self._sessions.get(msg["sessionId"])
         if session is not None:
             try:
                 session.on_event(msg.get("method", ""), msg.get("params", {}))
@@ -345,6 +367,7 @@ class Browser:
         """A blank page in a new browser context whose every request goes to proxy_url."""
         ctx = self.call("Target.createBrowserContext", {"proxyServer": proxy_url, "proxyBypassList": "<-loopback>",
                                                         "disposeOnDetach": True}, timeout=timeout)["browserContextId"]
+        self._contexts.add(ctx)  # before its page exists: _browser_event must never close a check's page
         try:
             target = self.call("Target.createTarget", {"url": "about:blank", "browserContextId": ctx},
                                timeout=timeout)["targetId"]
@@ -353,6 +376,7 @@ class Browser:
         except BrowserError:
             with contextlib.suppress(BrowserError):
                 self.call("Target.disposeBrowserContext", {"browserContextId": ctx}, timeout=2)
+            self._contexts.discard(ctx)
             raise
         session = Session(sid, target, ctx, on_event)
         self._sessions[sid] = session
@@ -362,6 +386,27 @@ class Browser:
         self._sessions.pop(session.session_id, None)
         with contextlib.suppress(BrowserError):
             self.call("Target.disposeBrowserContext", {"browserContextId": session.context_id}, timeout=5)
+        self._contexts.discard(session.context_id)
+
+
+def processes(browser_pid: int) -> list[tuple[int, str]]:
+    """(pid, kind) of each process of a browser: its own process group (started with setsid). kind: browser
+    (the group's leader), else Chromium's --type (renderer, utility, gpu-process...). For the bench and tests."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry)) != browser_pid:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().replace(b"\0", b" ").split()  # Chromium may rewrite its argv into one string
+        except (OSError, ProcessLookupError):
+            continue
+        kind = "browser" if int(entry) == browser_pid else next(
+            (a[7:].decode(errors="replace") for a in args if a.startswith(b"--type=")), "helper")
+        found.append((int(entry), kind))
+    return found
 
 
 # ---------------------------------------------------------------------- the process-wide browser
