@@ -397,6 +397,12 @@ def fetch(
     return asdict(result)
 
 
+# After two silences (a timeout after the TCP connect, twice), one more try waiting this many timeouts before a
+# silence counts as the server's answer: a busy server (or a checking machine busy with a national sweep)
+# answers late; a path MTU black hole or a server that never speaks TLS does not answer at all.
+SECOND_LOOK_WAIT = 3.0
+
+
 def retry_worthy(result: dict[str, Any]) -> bool:
     """A GET that timed out after its TCP connect, or was reset: one silence or one reset is not an answer,
     worth one more (unshared) try. A connect that timed out, a refusal or an HTTP answer are answers."""

@@ -33,7 +33,7 @@ from netready.model import Observation, ObservationTimer, ProbeSettings, Target
 from netready.probes import dns as pdns
 from netready.probes import runcache
 from netready.probes.dnssec_walk import query_once, soa_key
-from netready.probes.http import fetch, fetch_shared, retry_worthy
+from netready.probes.http import SECOND_LOOK_WAIT, fetch, fetch_shared, retry_worthy
 from netready.tables.web import ipv6_class as classify
 
 PROBE = "ipv6"
@@ -58,6 +58,10 @@ def _web(name: str, address: str, family: int, settings: ProbeSettings) -> Obser
         https = fetch_shared(address, 443, name, True, settings.ca_file, settings.timeout)
         if retry_worthy(https):  # one silence or one reset after the connect is not an answer: once more
             https = {**fetch(address, 443, name, True, settings.ca_file, settings.timeout), "retried": True}
+            if retry_worthy(https) and https["error"].startswith("timeout"):  # busy, or an MTU black hole?
+                wait = SECOND_LOOK_WAIT * settings.timeout
+                https = {**fetch(address, 443, name, True, settings.ca_file, wait), "retried": True,
+                         "second_wait_s": wait}
         plain = fetch_shared(address, 80, name, False, None, settings.timeout)
         t80, t443 = _port_from_fetch(plain), _port_from_fetch(https)
         obs.data = {

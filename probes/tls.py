@@ -59,16 +59,18 @@ class _Scan:
     stop: str | None = None  # set when the address cannot be probed further (refused, unreachable, not TLS)
 
     def hello(self, version: int, ciphers: list[int], groups: list[int], key_share: bool = True,
-              want_kex: bool = False, share_groups: list[int] | None = None):
-        """One hello and the server's answer, a timeout or a reset tried once more, checked against the offer."""
+              want_kex: bool = False, share_groups: list[int] | None = None, wait: float | None = None,
+              attempts: int = 2):
+        """One hello and the server's answer, a timeout or a reset tried once more, checked against the offer;
+        `wait` replaces the timeout for each attempt (the second look at a silent version)."""
         from netready.probes.tls_hello import check_answer, client_hello, exchange
 
         raw = client_hello(version, ciphers, self.sni, groups, key_share, share_groups)
-        for attempt in (1, 2):
+        for attempt in range(1, attempts + 1):
             left = self.deadline - time.monotonic()
             if left <= 0.05 or self.stop:
                 raise _OutOfBudget(self.stop or "time budget for this address used up")
-            ans = exchange(self.address, self.port, raw, min(self.settings.timeout, left), want_kex)
+            ans = exchange(self.address, self.port, raw, min(wait or self.settings.timeout, left), want_kex)
             with self.lock:
                 self.hellos += 1
                 self.retries += attempt - 1
@@ -80,6 +82,41 @@ class _Scan:
             # OpenSSL handshake got no TLS
             self.stop = self.stop or f"{ans.kind}: {ans.detail}"
         return check_answer(ans, version, ciphers, groups)
+
+
+def _second_look(scan: _Scan, versions: dict[str, dict[str, Any]], pool: ThreadPoolExecutor) -> None:
+    """Versions whose hellos went unanswered, on an address that answers TLS, asked once more with a longer
+    wait (side by side). An answer now means the server was only slow: the version is enumerated again with
+    that wait (`late_answer_wait_s`). Still silence: "no answer" stands, and says how long it waited
+    (`second_wait_s`). Either way the verdict rests on what the server did, not on a busy moment."""
+    from netready.probes.http import SECOND_LOOK_WAIT
+
+    spoke = scan.tls_seen or any(r.get("accepted") for r in versions.values())
+    # only versions no hello of which got any answer (a refusal of the first suites settles the version)
+    silent = [v for v, r in versions.items() if r.get("no_answer") and str(r.get("answer")).startswith("no answer")]
+    left = scan.deadline - time.monotonic()
+    if not silent or not spoke or scan.stop or left <= scan.settings.timeout:
+        return
+    wait = min(SECOND_LOOK_WAIT * scan.settings.timeout, left - 0.1)  # probes.http: a busy server answers late
+    futures = {v: pool.submit(_answers_at_all, scan, v, wait) for v in silent}
+    again = {v: pool.submit(_enumerate, scan, v, wait) for v, f in futures.items() if f.result()}
+    for v in silent:
+        if v in again:
+            versions[v] = {**again[v].result(), "late_answer_wait_s": round(wait, 1)}
+        else:
+            versions[v]["second_wait_s"] = round(wait, 1)
+
+
+def _answers_at_all(scan: _Scan, vname: str, wait: float) -> bool:
+    """One hello of this version (its first chunk of suites), one attempt, waiting `wait`: any answer?"""
+    version = S.VERSIONS[vname]
+    offer = list(S.TLS13_SUITES) if version == 0x0304 else list(next(iter(S.suite_chunks())))
+    groups = OFFER_GROUPS if version == 0x0304 else [*EC_GROUPS, *[g for g in OFFER_GROUPS if g not in EC_GROUPS]]
+    try:
+        ans = scan.hello(version, offer, groups, key_share=version != 0x0304, wait=wait, attempts=1)
+    except _OutOfBudget:
+        return False
+    return ans.kind != "timeout"
 
 
 def _answer_text(ans) -> str:
@@ -94,7 +131,7 @@ def _answer_text(ans) -> str:
     return ans.kind + (f" ({ans.detail})" if ans.detail else "")
 
 
-def _enumerate(scan: _Scan, vname: str) -> dict[str, Any]:
+def _enumerate(scan: _Scan, vname: str, wait: float | None = None) -> dict[str, Any]:
     """Accepted suites for one version: offer a chunk, remove the chosen suite, offer again (testssl-style),
     chunk after chunk (no hello carries 128 suites or more). TLS 1.3 hellos carry no key share: the server's
     HelloRetryRequest names the suite it chose, and costs it no signature (a ServerHello flight does)."""
@@ -110,7 +147,7 @@ def _enumerate(scan: _Scan, vname: str) -> dict[str, Any]:
             offer = list(chunk)
             ans = None
             while offer:
-                ans = scan.hello(version, offer, groups, key_share=share)
+                ans = scan.hello(version, offer, groups, key_share=share, wait=wait)
                 if out["answer"] is None or (ans.accepted and not accepted):
                     out["answer"] = _answer_text(ans)
                 if ans.accepted and ans.version == version:
@@ -155,7 +192,7 @@ def _enumerate(scan: _Scan, vname: str) -> dict[str, Any]:
             out["accepted"] = False
         if len(accepted) >= 2 and out["complete"]:
             pref = accepted[::-1][: S.MAX_SUITES_PER_HELLO]
-            ans = scan.hello(version, pref, groups, key_share=share)
+            ans = scan.hello(version, pref, groups, key_share=share, wait=wait)
             if ans.accepted and ans.cipher == pref[0]:
                 out["preference"] = "client"
             elif ans.accepted and ans.cipher == accepted[0]:
@@ -534,6 +571,7 @@ def _scan_address(host: str, address: str, port: int, sni: str | None, settings:
         no_sni_future = (pool.submit(_no_sni, address, port, sni, settings, (hs.get("chain") or [{}])[0].get("sha256"))
                          if sni and hs.get("chain") else None)
         versions = {v: f.result() for v, f in futures.items()}
+        _second_look(scan, versions, pool)
         versions = {v: versions[v] for v in S.VERSIONS}  # report lowest first
         _cross_check(data, hs, versions, scan)
         # weaknesses (SSLv2, renegotiation, compression, SCSV, Heartbleed, ROBOT, kex hashes): probes/tls_vulns.py

@@ -196,6 +196,68 @@ def test_silent_tls10_is_not_offered_and_the_rest_is_still_probed(good_chain, se
     assert "no answer" in judge(obs)["BP-TLS-LEGACY-OFF"].en
 
 
+def test_tls12_answered_late_under_load_is_accepted_not_judged_not_offered(good_chain, settings):
+    # A server (or the checker's own machine) so busy that the first TLS 1.2 hellos get their ServerHello only
+    # after the timeout: "no answer" must get a second, longer look before VN-TLS12 fails a working portal.
+    late = {"n": 0}
+
+    def busy_then_fine(hello, n):
+        if hello.top_version == 0x0303 and late["n"] < 2:
+            late["n"] += 1
+            return ("late", 1.6)
+        return "proxy"
+
+    with gated(busy_then_fine, ssl_backend([good_chain])) as (gate, _):
+        obs = scan(gate.port, settings)
+    r = obs.data["versions"]["TLSv1.2"]
+    assert r["accepted"] is True and r["suites"] and not r.get("no_answer"), r
+    assert r.get("late_answer_wait_s"), r  # the evidence says it took the longer wait
+    assert verdicts(obs)["VN-TLS12"] == "pass", judge(obs)["VN-TLS12"].en
+
+
+def test_tls12_silent_even_on_the_longer_wait_still_fails_and_says_how_long_it_waited(good_chain, settings):
+    def drop_tls12(hello, n):
+        return "silent" if hello.top_version == 0x0303 else "proxy"
+
+    with gated(drop_tls12, ssl_backend([good_chain])) as (gate, _):
+        obs = scan(gate.port, settings)
+    r = obs.data["versions"]["TLSv1.2"]
+    assert r["accepted"] is False and r["no_answer"] is True and r["second_wait_s"] >= 2 * settings.timeout, r
+    out = judge(obs)["VN-TLS12"]
+    assert out.verdict == "fail" and "waiting" in out.en, out.en
+
+
+def test_ipv6_https_answered_late_twice_passes_vn_ipv6_web_after_the_longer_wait(good_chain, settings):
+    # "TCP accepted, then silence" over IPv6 is the path MTU black hole's signature, judged a failure. A server
+    # that is only busy answers when waited for: it must not be judged broken over IPv6.
+    from tls_gate import Gate, Listener
+
+    from netready.probes import ipv6
+
+    late = {"n": 0}
+
+    def busy_then_fine(hello, n):
+        if late["n"] < 2:
+            late["n"] += 1
+            return ("late", 1.6)
+        return "proxy"
+
+    back = Listener(ssl_backend([good_chain]))
+    try:
+        front = Listener(Gate(busy_then_fine, back).handle, "::1", 443)
+    except OSError as exc:  # port 443 of ::1 is taken: the test environment, not the behaviour
+        back.close()
+        pytest.fail(f"cannot listen on [::1]:443 for this test: {exc}")
+    try:
+        obs = ipv6._web(HOST, "::1", 6, settings)
+    finally:
+        front.close()
+        back.close()
+    https = obs.data["https"]
+    assert https["status"] == 200 and https["second_wait_s"] == 3 * settings.timeout, https
+    assert obs.error is None  # VN-IPV6-WEB reads an answered GET: no "accepts TCP but HTTPS fails"
+
+
 def test_warning_alert_before_server_hello_is_not_a_refusal(good_chain, settings):
     unrecognized_name = b"\x15\x03\x03\x00\x02\x01\x70"  # level warning, unrecognized_name (RFC 6066 §3)
 

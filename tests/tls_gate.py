@@ -15,6 +15,7 @@ import ssl
 import struct
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -179,7 +180,12 @@ class Listener:
 
     def close(self) -> None:
         self.stop.set()
+        try:  # wakes the accept() of the loop: a bare close() would leave the port bound until it returns
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self.thread.join(5)
 
 
 def ssl_backend(chains: list[tuple[Path, Path]], *, ciphers: str | None = None, protocols=(ssl.TLSVersion.TLSv1_2,
@@ -300,7 +306,8 @@ ALERT_HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
 
 @dataclass
 class Gate:
-    """Policy: hello -> "proxy" | "silent" | "reset" | bytes (sent, then the connection closes)."""
+    """Policy: hello -> "proxy" | "silent" | "reset" | bytes (sent, then the connection closes) | ("late", s):
+    the real server's answer, but only after s seconds (a server too busy to answer in time)."""
 
     policy: Callable[[Hello, int], object]
     backend: Listener | None = None
@@ -346,6 +353,8 @@ class Gate:
             return
         if isinstance(action, tuple) and action[0] == "prefix":  # some bytes, then the real server's answer
             conn.sendall(action[1])
+        if isinstance(action, tuple) and action[0] == "late":
+            time.sleep(action[1])
         assert self.backend is not None
         up = socket.create_connection((self.backend.address, self.backend.port), timeout=5)
         up.sendall(hello.raw)

@@ -434,12 +434,18 @@ def _version_rule(name: str, want: bool) -> RuleFn:
             return _o("error", f"Could not tell whether {name} is accepted: {why}",
                       f"Không xác định được {name} có được chấp nhận không: {why}")
         if acc:
-            how = " (seen in the OpenSSL handshake)" if r.get("by_openssl_handshake") else ""
-            return _o("pass" if want else "fail", f"{name} accepted{how}", f"{name} được chấp nhận{how}")
+            how = how_vi = " (seen in the OpenSSL handshake)" if r.get("by_openssl_handshake") else ""
+            if late := r.get("late_answer_wait_s"):
+                how += f" (answered only when waited for up to {late:g} s)"
+                how_vi += f" (chỉ trả lời khi được chờ tới {late:g} giây)"
+            return _o("pass" if want else "fail", f"{name} accepted{how}", f"{name} được chấp nhận{how_vi}")
         extra = f"; {r['protocol_error']}" if r.get("protocol_error") else ""
         if r.get("no_answer"):
-            return _o("fail" if want else "pass", f"{name} not offered: no answer to its hellos (tried twice){extra}",
-                      f"{name} không được cung cấp: không trả lời các gói chào (đã thử hai lần){extra}")
+            waited = r.get("second_wait_s")
+            en = f"tried twice, then once more waiting {waited:g} s" if waited else "tried twice"
+            vi = f"đã thử hai lần, rồi thêm một lần chờ {waited:g} giây" if waited else "đã thử hai lần"
+            return _o("fail" if want else "pass", f"{name} not offered: no answer to its hellos ({en}){extra}",
+                      f"{name} không được cung cấp: không trả lời các gói chào ({vi}){extra}")
         return _o("fail" if want else "pass", f"{name} refused ({r.get('answer')}){extra}",
                   f"{name} bị từ chối ({r.get('answer')}){extra}")
 
