@@ -106,6 +106,7 @@ class Interner:
         self._shapes: OrderedDict[tuple[str, ...], tuple[int, dict[str, str]]] = OrderedDict()
         self._owner = 0
         self._memo: dict[int, tuple[str, bytes | None]] = {}
+        self._marks: list[tuple[str, str]] = []
         self._local: dict[bytes, int] = {}
         self._defs: dict[int, str] = {}
         self._keep: list[Any] = []  # the record's values: ids in _memo stay valid while it is encoded
@@ -115,9 +116,12 @@ class Interner:
 
     # --- one record ---------------------------------------------------------------------------------------
 
-    def begin(self, owner: int, values: Iterable[Any]) -> None:
-        """Start a record; `values` are all it will encode (measured first, for values it repeats itself)."""
+    def begin(self, owner: int, values: Iterable[Any], names: list[str] | None = None) -> None:
+        """Start a record; `values` are all it will encode (measured first, for values it repeats itself).
+        names: the record's values have its names written as marks (with_marks); a part that other records
+        carry unmarked (a certificate naming many portals) is then shared in its unmarked form."""
         self._owner = owner
+        self._marks = list(zip(NAME_MARKS, names, strict=False)) if names else []
         self._memo = {}
         self._local = {}
         self._defs = {}
@@ -162,6 +166,10 @@ class Interner:
         if ref is not None:
             self._shared.move_to_end(digest)
             return f'{{"{REF}":{ref}}}'
+        if self._marks and any(mark in text for mark, _ in self._marks):
+            shared_unmarked = self._unmarked(text)
+            if shared_unmarked is not None:
+                return shared_unmarked
         first = self._seen.get(digest)
         if self._local.get(digest, 0) >= 2 or (first is not None and first != self._owner):
             return f'{{"{REF}":{self._define(value, text, digest)}}}'
@@ -174,6 +182,25 @@ class Interner:
         if not whole and type(value) is dict and all(type(k) is str for k in value) and not _needs_escape(value):
             return self._changes(value, text, digest)
         return self._rebuild(value, text)
+
+    def _unmarked(self, text: str) -> str | None:
+        """A reference to the unmarked form of a marked value when other records carry that form (shared, or
+        seen in another record: then defined now); else None, the unmarked form noted as seen here. Exact:
+        the record holds no mark of its own, so reading a part written unmarked changes nothing."""
+        for mark, name in self._marks:
+            text = text.replace(mark, name)
+        digest = hashlib.blake2b(text.encode(), digest_size=_DIGEST).digest()
+        ref = self._shared.get(digest)
+        if ref is not None:
+            self._shared.move_to_end(digest)
+            return f'{{"{REF}":{ref}}}'
+        first = self._seen.get(digest)
+        if first is not None and first != self._owner:
+            value = json.loads(text)
+            return f'{{"{REF}":{self._define(value, text, digest)}}}'
+        if first is None:
+            self._seen[digest] = self._owner
+        return None
 
     def _define(self, value: Any, text: str, digest: bytes) -> int:
         body = self._rebuild(value, text)  # its own shared parts are defined first
@@ -245,6 +272,74 @@ def plain(value: Any) -> str:
     """Compact JSON of value with nothing shared, escaped so that it reads back as itself."""
     text = dumps(value)
     return text if '"$' not in text else _PLAIN.encode(value)
+
+
+# --- the target's own names ------------------------------------------------------------------------------
+#
+# What differs between two portals' evidence is often only their name: "dichvucong.agency0001.gov.vn" in
+# observation ids, messages and answers, and its zone "agency0001.gov.vn" in the DNSSEC chain and the name
+# server checks. A target's entry stores them as two marks from Unicode's private use area, with the names in
+# the entry ("names": [name, zone]), so values that differ only in the name become equal and are shared
+# across targets like any other. A target whose evidence already holds a mark (a server can send one) is
+# stored as it is, without "names": reading is exact either way.
+
+NAME_MARKS = ("\ue000", "\ue001")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
+
+
+def stand_in_names(ascii_name: str) -> list[str]:
+    """The names a target's entry writes as marks: the name and the name without its first label, when each
+    has at least two labels and only the characters of a DNS host name (nothing JSON escapes)."""
+    name = ascii_name.lower().rstrip(".")
+    if ascii_name != name or not name or not set(name) <= _NAME_CHARS or "." not in name or ".." in name:
+        return []
+    parent = name.split(".", 1)[1]
+    return [name, parent] if "." in parent else [name]
+
+
+def with_marks(values: list[Any], names: list[str]) -> tuple[list[Any], bool]:
+    """values with every occurrence of names[i] (in strings and keys) written as NAME_MARKS[i], and True; or
+    values unchanged and False when there is nothing to replace or the values already hold a mark."""
+    if not names:
+        return values, False
+    text = _ENCODE(values)
+    if any(mark in text for mark in NAME_MARKS) or names[0] not in text and names[-1] not in text:
+        return values, False
+    for name, mark in zip(names, NAME_MARKS, strict=False):  # the name before its parent (a suffix of it)
+        text = text.replace(name, mark)
+    return json.loads(text), True
+
+
+def without_marks(values: list[Any], names: list[str]) -> list[Any]:
+    """The inverse of with_marks (references already resolved). Containers are rebuilt only where a mark is
+    found, once per call (a value shared within the entry stays one object); shared values are never changed."""
+    pairs = list(zip(NAME_MARKS, names, strict=False))
+    memo: dict[int, Any] = {}
+
+    def unmark(value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            for mark, name in pairs:
+                if mark in value:
+                    value = value.replace(mark, name)
+            return value
+        if kind is not dict and kind is not list:
+            return value
+        done = memo.get(id(value))
+        if done is not None:
+            return done
+        if kind is dict:
+            items = {unmark(k): unmark(v) for k, v in value.items()}
+            same = all(a is b for a, b in zip(items, value, strict=True)) and all(
+                items[k] is value[k] for k in value)
+            new = value if same else items
+        else:
+            listed = [unmark(v) for v in value]
+            new = value if all(a is b for a, b in zip(listed, value, strict=True)) else listed
+        memo[id(value)] = new
+        return new
+
+    return [unmark(v) for v in values]
 
 
 # --- reading --------------------------------------------------------------------------------------------

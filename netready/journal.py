@@ -210,12 +210,13 @@ class LineEncoder:
         with self._lock:
             self._lines += 1
             interner = self._interner
-            interner.begin(self._lines, [record["observations"], record["findings"]])
+            interner.begin(self._lines, [record["observations"], record["findings"]], record.get("names"))
             # The entry's frame is never shared (readers find the target and the lists in every line); its
             # observations and findings, and anything in them, may be.
             body = (f'{{"target":{plain(record["target"])},"observations":['
                     + ",".join(interner.encode_entry(o) for o in record["observations"]) + '],"findings":['
-                    + ",".join(interner.encode_entry(f) for f in record["findings"]) + "]}")
+                    + ",".join(interner.encode_entry(f) for f in record["findings"]) + "]"
+                    + (f',"names":{dumps(record["names"])}' if "names" in record else "") + "}")
             shared = ",".join(f'"{ref}":{text}' for ref, text in interner.end().items())
         text = (f'{{"kind":"target","input":{dumps(result.target.name)},"profile":{dumps(self.profile)},'
                 f'"shared":{{{shared}}},"result":{body},"summary":{dumps(summary)}}}\n')
@@ -337,14 +338,13 @@ def write_journal_report(path: Path, journal: Path, names: list[str], head: dict
                 raw = _raw_result(record)
                 summary = record.get("summary")
                 encode = dumps if "result" in record else plain  # version 1 lines were never escaped
-                findings = [encode(f) for f in raw["findings"]]
                 if record.get("profile") != fingerprint or not isinstance(summary, dict):
                     result = reader.result(record)  # judged again: new findings, written without references
                     found = judge_target(result.target, result.observations, profile)
                     summary = target_summary(found)
-                    findings = [plain(f) for f in
-                                result_record(result.target, result.observations, found)["findings"]]
-                writer.write_result(out, encode(raw["target"]), [encode(o) for o in raw["observations"]], findings)
+                    raw, encode = result_record(result.target, result.observations, found), plain
+                writer.write_result(out, encode(raw["target"]), [encode(o) for o in raw["observations"]],
+                                    [encode(f) for f in raw["findings"]], raw.get("names"))
                 ascii_name = raw["target"].get("ascii_name", name)
                 summaries.write(("," if totals["targets"] else "") + f"\n      {dumps(ascii_name)}: {dumps(summary)}")
                 totals["targets"] += 1

@@ -18,8 +18,10 @@ from typing import IO, Any, Literal
 
 from netready.sanitize import clean
 
-SCHEMA_VERSION = 2  # 2: results grouped per target, shared evidence stored once (netready/evidence.py)
-READABLE_SCHEMA_VERSIONS = (1, 2)
+# 2: results grouped per target, shared evidence stored once (netready/evidence.py); 3: a result's own name and
+# zone written as marks ("names", evidence.stand_in_names), so evidence that differs only in them is shared
+SCHEMA_VERSION = 3
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 
 Verdict = Literal["pass", "fail", "warn", "info", "error"]
 Level = Literal["required", "recommended", "info"]
@@ -244,16 +246,16 @@ class Report:
         parts = []
         for n, (target, observations, findings) in enumerate(self.grouped()):
             record = result_record(target, observations, findings)
-            interner.begin(n, [record["observations"], record["findings"]])
+            interner.begin(n, [record["observations"], record["findings"]], record.get("names"))
             parts.append((plain(record["target"]), [interner.encode_entry(o) for o in record["observations"]],
-                          [interner.encode_entry(f) for f in record["findings"]]))
+                          [interner.encode_entry(f) for f in record["findings"]], record.get("names")))
             writer.shared.update(interner.end())
         out = io.StringIO()
         writer.start(out, self.head())
         writer.write_shared(out, writer.shared.items())
         writer.begin_results(out)
-        for target_text, obs_texts, finding_texts in parts:
-            writer.write_result(out, target_text, obs_texts, finding_texts)
+        for target_text, obs_texts, finding_texts, names in parts:
+            writer.write_result(out, target_text, obs_texts, finding_texts, names)
         writer.end(out, self.summary)
         return out.getvalue()
 
@@ -373,11 +375,26 @@ def result_record(target: Target, observations: list[Observation], findings: lis
             if d[optional] is None:
                 del d[optional]
         found.append(d)
-    return {"target": target.to_dict(), "observations": obs, "findings": found}
+    from netready.evidence import stand_in_names, with_marks
+
+    names = stand_in_names(name)
+    (obs, found), marked = with_marks([obs, found], names)
+    record = {"target": target.to_dict(), "observations": obs, "findings": found}
+    if marked:
+        record["names"] = names
+    return record
 
 
 def result_from_record(record: dict[str, Any]) -> tuple[Target, list[Observation], list[Finding]]:
     """The inverse of result_record (references already resolved)."""
+    if "names" in record:
+        from netready.evidence import without_marks
+
+        names = record["names"]
+        if not (isinstance(names, list) and names and all(type(n) is str and n for n in names)):
+            raise TypeError(f"malformed names of a result: {names!r}")
+        obs, found = without_marks([record["observations"], record["findings"]], names)
+        record = {**record, "observations": obs, "findings": found}
     target = Target.from_dict(record["target"])
     name = target.ascii_name
     observations = [Observation.from_dict({**o, "target": o.get("target", name)}) for o in record["observations"]]
@@ -427,11 +444,14 @@ class ReportWriter:
         out.write("," + self._nl(2) + '"results": [')
         self._first = True
 
-    def write_result(self, out: IO[str], target: str, observations: list[str], findings: list[str]) -> None:
+    def write_result(self, out: IO[str], target: str, observations: list[str], findings: list[str],
+                     names: list[str] | None = None) -> None:
         out.write(("" if self._first else ",") + self._nl(4) + '{"target": ' + target)
         self._first = False
         for key, items in (("observations", observations), ("findings", findings)):
             out.write(f', "{key}": [' + ",".join(self._nl(6) + item for item in items) + "]")
+        if names:  # the names the entry writes as marks (netready/evidence.py, stand_in_names)
+            out.write(', "names": ' + json.dumps(names))
         out.write("}")
 
     def end_results(self, out: IO[str]) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from netready.evidence import Interner, Resolver, UnknownReference, table_resolver
-from netready.model import Finding, Observation, Report, Target
+from netready.model import SCHEMA_VERSION, Finding, Observation, Report, Target
 
 CHAIN = {"subject": "CN=dichvucong.agency0001.gov.vn", "dns_names": [f"dichvucong.agency{i:04d}.gov.vn"
                                                                       for i in range(1, 101)]}
@@ -48,7 +48,7 @@ def test_a_value_many_targets_carry_is_written_once_and_read_back_as_one_object(
     chains = {id(o.data["certificate"]["chain"]) for o in back.observations if o.probe == "tls"}
     assert len(chains) == 1  # equal evidence is one object in memory too
     data = json.loads(text)
-    assert data["schema_version"] == 2 and data["shared"]
+    assert data["schema_version"] == SCHEMA_VERSION and data["shared"]
     assert data["results"][0]["findings"][0]["evidence"] == [0]  # the position of the observation
     assert "target" not in data["results"][0]["observations"][0]
 
@@ -131,3 +131,63 @@ def test_observations_and_findings_are_never_written_as_changes():
     entries = [e for r in data["results"] for e in r["observations"] + r["findings"]]
     assert not any("$with" in e for e in entries)
     assert all("id" in o or set(o) == {"$"} for r in data["results"] for o in r["observations"])
+
+
+# --- schema 3: a target's own name and zone written as marks ---------------------------------------------------
+
+
+def _named_report(n: int, extra: str = "") -> Report:
+    """n portals whose evidence differs only in their names: ids, subjects, messages, their zone's answers."""
+    targets, observations, findings = [], [], []
+    for i in range(n):
+        name = f"dichvucong.agency{i:04d}.gov.vn"
+        zone = f"agency{i:04d}.gov.vn."
+        targets.append(Target(name=name, ascii_name=name, ipv4=["198.51.100.190"]))
+        chain = {"qname": name + ".", "zones": [{"zone": zone, "ns": [f"ns{k}.{zone}" for k in (1, 2)],
+                                                 "reason": f"{zone}: DS 23689 -> DNSKEY, self-signature valid"}]}
+        observations.append(Observation(id=f"dnssec:{name}:chain", probe="dnssec", target=name, subject=name,
+                                        data={**chain, "note": extra}))
+        findings.append(Finding("VN-DNSSEC", name, "pass", "required",
+                                {"vi": f"an toàn: chuỗi tin cậy tới {name}", "en": f"secure: chain down to {name}"},
+                                subject=name, evidence=[f"dnssec:{name}:chain"]))
+    return Report(tool_version="0", started="2026-01-01T00:00:00Z", finished="2026-01-01T00:00:01Z",
+                  profile="lab", targets=targets, observations=observations, findings=findings,
+                  summary={"totals": {"targets": n}})
+
+
+def test_evidence_that_differs_only_in_the_portal_name_is_stored_once_and_read_back_exactly(monkeypatch):
+    report = _named_report(40)
+    text = report.to_json()
+    assert text.count("DS 23689 -> DNSKEY") == 1 and text.count("secure: chain down to") == 1
+    data = json.loads(text)
+    assert data["results"][7]["names"] == ["dichvucong.agency0007.gov.vn", "agency0007.gov.vn"]
+    assert _flat(Report.from_json(text)) == _flat(report)
+    monkeypatch.setattr("netready.evidence.stand_in_names", lambda name: [])  # schema 2's way: no marks
+    unmarked = report.to_json()
+    assert "names" not in json.loads(unmarked)["results"][7]
+    assert len(text) < 0.6 * len(unmarked), (len(text), len(unmarked))
+
+
+def test_a_portal_whose_evidence_holds_a_mark_is_stored_without_marks_and_read_back_exactly():
+    # A server may send U+E000 (private use): that target's entry is written as it is, without "names".
+    report = _named_report(3, extra="sent by the server: \ue000 and \ue001")
+    data = json.loads(report.to_json())
+    assert all("names" not in r for r in data["results"])
+    assert _flat(Report.from_json(report.to_json())) == _flat(report)
+
+
+@pytest.mark.parametrize("name", ["Upper.Gov.VN", "dot.gov.vn.", "a..b", "vn", "xn--dchvcng-o0a4b6c.gov.vn",
+                                  'q"uote.gov.vn', "dichvucong.gov.vn"])
+def test_names_that_are_not_plain_host_names_round_trip_whatever_is_marked(name):
+    from netready.evidence import stand_in_names
+
+    marks = stand_in_names(name)
+    assert all(m and "." in m for m in marks) and (not marks or name.startswith(marks[0]))
+    target = Target(name=name, ascii_name=name, ipv4=["198.51.100.1"])
+    obs = Observation(id=f"dns:{name}:addresses", probe="dns", target=name, subject=name,
+                      data={name: [name, name.upper(), f"x.{name}", "gov.vn."]})
+    finding = Finding("VN-HTTPS", name, "pass", "required", {"vi": name, "en": name}, subject=name,
+                      evidence=[obs.id])
+    report = Report(tool_version="0", started="2026-01-01T00:00:00Z", finished="2026-01-01T00:00:01Z",
+                    profile="lab", targets=[target], observations=[obs], findings=[finding], summary={})
+    assert _flat(Report.from_json(report.to_json())) == _flat(report)

@@ -118,7 +118,7 @@ def test_a_schema1_report_still_loads_rejudges_merges_and_renders(tmp_path):
     assert consequences & stored.keys() and all(verdicts[k] == "info" for k in consequences & stored.keys())
     assert again.summary["totals"] == raw["summary"]["totals"]
     new = Report.from_json(old.to_json())  # written again: schema 2, same meaning
-    assert json.loads(old.to_json())["schema_version"] == SCHEMA_VERSION == 2
+    assert json.loads(old.to_json())["schema_version"] == SCHEMA_VERSION == 3
     assert [o.to_dict() for o in new.observations] == raw["observations"]
     (tmp_path / "isp-a.json").write_text(SCHEMA1_FIXTURE.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "isp-b.json").write_text(old.to_json(), encoding="utf-8")
