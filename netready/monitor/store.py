@@ -311,7 +311,8 @@ def hashed_content(evidence: dict[str, Any]) -> dict[str, Any]:
     denial check of a random name, the name and the records that cover it), lists in a canonical order."""
     observations = sorted((_normalise(o, denial=":denial:" in str(o.get("id", "")))
                            for o in evidence.get("observations", [])), key=_canon)
-    body = {k: _normalise(v) for k, v in evidence.items() if k != "observations"}
+    # the report schema's number says how netready lays reports out, not what the probes saw
+    body = {k: _normalise(v) for k, v in evidence.items() if k not in ("observations", "schema_version")}
     return {**body, "observations": observations}
 
 

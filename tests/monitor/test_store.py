@@ -97,6 +97,14 @@ def test_reordered_lists_and_volatile_fields_hash_the_same():
     assert store.evidence_hash({"observations": [d1]}) != store.evidence_hash({"observations": [d2]})
 
 
+def test_a_new_report_schema_number_is_not_a_change_of_what_the_probes_saw():
+    evidence = {"schema_version": 2, "target": {"name": "x"}, "observations": [{"id": "a", "data": {"k": 1}}],
+                "findings": [], "summary": {}}
+    assert store.evidence_hash(evidence) == store.evidence_hash({**evidence, "schema_version": 3})
+    assert store.evidence_hash(evidence) != store.evidence_hash(
+        {**evidence, "observations": [{"id": "a", "data": {"k": 2}}]})
+
+
 def test_dnssec_signature_work_counts_from_the_process_cache_hash_the_same(engine, portal):
     """The DNSSEC check's verification budget says how many signatures were verified and how many came from the
     process's cache: the second scan of a `monitor run` (or any portal after another of the same parent zone)
