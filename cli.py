@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from netready.app import progress as _progress  # the progress bar of long runs: one home
 
 app = typer.Typer(
     name="netready",
@@ -42,15 +43,6 @@ def _options(version: Annotated[bool, typer.Option("--version", callback=_print_
     pass
 
 EXIT_USAGE = 3
-CHECK_MSG = {
-    "en": {"written": "report written to {output} ({done} of {total} targets{resumed}; journal {output}.jsonl)",
-           "resumed": ", {n} resumed",
-           "interrupted": "interrupted: the report holds the finished targets; run again with --resume to complete it"},
-    "vi": {"written": "đã ghi báo cáo vào {output} ({done}/{total} tên miền{resumed}; nhật ký {output}.jsonl)",
-           "resumed": ", {n} lấy lại từ lần chạy trước",
-           "interrupted": "đã dừng: báo cáo chứa các tên miền đã kiểm tra xong; chạy lại với --resume để hoàn tất"},
-}
-
 
 class Fmt(StrEnum):
     table = "table"
@@ -123,49 +115,19 @@ def check(
 ) -> None:
     """Check portals against the Circular 32 rules and print the verdicts. Exit 0 all compliant,
     1 some not compliant, 2 a required check could not run, 3 usage error."""
-    from netready.app import build_settings, read_names, run_check, with_ipv6only_options
+    from netready.app import check_main
     from netready.errors import UsageError
-    from netready.judge import exit_code
-    from netready.profiles import ProfileError, load_for_run
-    from netready.render import render, use_colour
+    from netready.profiles import ProfileError
 
+    options = dict(input_file=input_file, profile=profile, fmt=fmt.value, lang=lang.value, output=output,
+                   resume=resume, resolver=resolver, root_hints=root_hints, trust_anchor=trust_anchor,
+                   ca_file=ca_file, lab=lab, concurrency=concurrency, timeout=timeout, budget=budget,
+                   browser=browser, follow=follow, history=history)
     try:
-        targets = read_names(names or [], input_file)
-        prof = load_for_run(profile, lab)
-        settings = build_settings(resolver, root_hints, trust_anchor, ca_file, timeout, budget, use_lab=lab)
-        with_ipv6only_options(settings, browser, follow, history, names=len(targets))
-        if resume and not output:
-            raise UsageError("--resume needs --output FILE (the run to resume)")
+        code = check_main(names, options)
     except (UsageError, ProfileError) as exc:
         _fail_usage(str(exc))
-    with _progress(len(targets)) as on_result:
-        run = run_check(targets, settings, prof, concurrency, output, resume, fmt.value, lang.value, on_result)
-    if output:
-        typer.echo(CHECK_MSG[lang.value]["written"].format(
-            output=output, done=run.targets, total=len(targets),
-            resumed=CHECK_MSG[lang.value]["resumed"].format(n=run.resumed) if run.resumed else ""), err=True)
-    else:
-        sys.stdout.write(render(run.report, fmt.value, lang.value, colour=use_colour()))
-    if run.interrupted:
-        typer.echo(CHECK_MSG[lang.value]["interrupted"], err=True)
-        sys.stdout.flush()
-        os._exit(130)  # in-flight probes are abandoned; everything finished is already on disk
-    raise typer.Exit(exit_code(run.summary))
-
-
-@contextlib.contextmanager
-def _progress(total: int):  # type: ignore[no-untyped-def]
-    """A progress bar on a terminal for more than one target; yields the per-result callback."""
-    if total <= 1 or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("checking", total=total)
-        yield lambda r: progress.update(task, advance=1, description=r.target.ascii_name)
+    raise typer.Exit(code)
 
 
 @app.command()

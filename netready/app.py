@@ -5,6 +5,7 @@ cli.py stays thin; everything here is callable (and tested) without typer.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import sys
@@ -319,6 +320,68 @@ def _tls_scan_result(name: str, settings: ProbeSettings, profile: Any, port: int
         target.ipv6 = sorted(a for a in probed if ":" in a)
     target, observations = admit(target, observations)
     return TargetResult(target, observations, judge_target(target, observations, profile))
+
+
+CHECK_MSG = {
+    "en": {"written": "report written to {output} ({done} of {total} targets{resumed}; journal {output}.jsonl)",
+           "resumed": ", {n} resumed",
+           "interrupted": "interrupted: the report holds the finished targets; run again with --resume to complete it"},
+    "vi": {"written": "đã ghi báo cáo vào {output} ({done}/{total} tên miền{resumed}; nhật ký {output}.jsonl)",
+           "resumed": ", {n} lấy lại từ lần chạy trước",
+           "interrupted": "đã dừng: báo cáo chứa các tên miền đã kiểm tra xong; chạy lại với --resume để hoàn tất"},
+}
+
+
+def check_main(names: list[str] | None, options: dict[str, Any]) -> int:
+    """`netready check` after parsing, for cli.py and the typer-free path of netready/entry.py alike (a national
+    sweep's main process then carries no typer, click or pydantic: about 13 MB). options: the command's
+    parameters by cli.py's names. Raises UsageError or ProfileError on bad input (exit 3 for the caller);
+    returns the exit code, or ends the process with 130 when interrupted (everything finished is on disk)."""
+    import os
+
+    from netready.judge import exit_code
+    from netready.profiles import load_for_run
+    from netready.render import render, use_colour
+
+    lang, output = options["lang"], options.get("output")
+    targets = read_names(names or [], options.get("input_file"))
+    prof = load_for_run(options["profile"], options["lab"])
+    settings = build_settings(options.get("resolver"), options.get("root_hints"), options.get("trust_anchor"),
+                              options.get("ca_file"), options["timeout"], options["budget"], use_lab=options["lab"])
+    with_ipv6only_options(settings, options.get("browser"), options.get("follow"), options.get("history"),
+                          names=len(targets))
+    if options.get("resume") and not output:
+        raise UsageError("--resume needs --output FILE (the run to resume)")
+    with progress(len(targets)) as on_result:
+        run = run_check(targets, settings, prof, options["concurrency"], output, bool(options.get("resume")),
+                        options["fmt"], lang, on_result)
+    if output:
+        resumed = CHECK_MSG[lang]["resumed"].format(n=run.resumed) if run.resumed else ""
+        sys.stderr.write(CHECK_MSG[lang]["written"].format(output=output, done=run.targets, total=len(targets),
+                                                           resumed=resumed) + "\n")
+    else:
+        sys.stdout.write(render(run.report, options["fmt"], lang, colour=use_colour()))
+    if run.interrupted:
+        sys.stderr.write(CHECK_MSG[lang]["interrupted"] + "\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)  # in-flight probes are abandoned; everything finished is already on disk
+    return exit_code(run.summary)
+
+
+@contextlib.contextmanager
+def progress(total: int):  # type: ignore[no-untyped-def]
+    """A progress bar on a terminal for more than one target; yields the per-result callback."""
+    if total <= 1 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("checking", total=total)
+        yield lambda r: progress.update(task, advance=1, description=r.target.ascii_name)
 
 
 def area_main(area: str, target: str, options: dict[str, Any]) -> int:

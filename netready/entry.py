@@ -2,7 +2,8 @@
 
 `netready --version` is answered here from the version the build wrote into the package.
 `netready dnssec|tls|ipv6 NAME [options]`, what a user (and the DNSSEC and TLS benches) runs most to look at
-one portal, is answered here without typer, whose import with its pydantic adapters costs about a quarter
+one portal, and `netready check` (one portal, or a national sweep whose main process then holds no typer,
+click or pydantic), are answered here without typer, whose import with its pydantic adapters costs about a quarter
 of a second, more than a whole TLS scan of one address. COMMANDS declares each command's options once more,
 the way cli.py declares them (tests/test_cli_fast.py keeps the two in step, flag by flag with kinds and
 defaults, and compares their output); after parsing, both paths call the same netready.app.area_main.
@@ -25,13 +26,15 @@ EXIT_USAGE = 3
 
 class Opt:
     """One option of a command as cli.py declares it. kind: text (one value, the last one given wins), many
-    (repeatable: a list, None when absent), flag (present or not), number (a float), choice (one of choices)."""
+    (repeatable: a list, None when absent), flag (present or not; with two flags --x/--no-x: True, False, or
+    the default None when neither is given), number (a float), integer (an int within bounds), choice (one
+    of choices)."""
 
-    __slots__ = ("flags", "kind", "default", "choices", "dest")
+    __slots__ = ("flags", "kind", "default", "choices", "dest", "bounds")
 
     def __init__(self, *flags: str, kind: str = "text", default: object = None, choices: tuple[str, ...] = (),
-                 dest: str | None = None):
-        self.flags, self.kind, self.default, self.choices = flags, kind, default, choices
+                 dest: str | None = None, bounds: tuple[int, int] | None = None):
+        self.flags, self.kind, self.default, self.choices, self.bounds = flags, kind, default, choices, bounds
         self.dest = dest or flags[0].lstrip("-").replace("-", "_")  # the parameter's name in cli.py
 
 
@@ -52,7 +55,16 @@ COMMANDS: dict[str, tuple[str, tuple[Opt, ...], tuple[str, ...]]] = {
     "tls": ("host", (*_COMMON, Opt("--address", kind="many"), Opt("--ca-file"), Opt("--sni")), ()),
     "ipv6": ("name", (*_COMMON, Opt("--ca-file"), Opt("--no-browser", kind="flag", default=False),
                       Opt("--follow", kind="many"), Opt("--history", kind="many")), ()),
+    # a national sweep's main process: no typer in it (netready.app.check_main). Its argument takes any
+    # number of names ("*"), options may come between them.
+    "check": ("names", (*_COMMON, Opt("--input", "-i", dest="input_file"), Opt("--resume", kind="flag", default=False),
+                        Opt("--trust-anchor"), Opt("--ca-file"),
+                        Opt("--concurrency", kind="integer", default=16, bounds=(1, 512)),
+                        Opt("--budget", kind="number", default=30.0),
+                        Opt("--browser", "--no-browser", kind="flag", default=None),
+                        Opt("--follow", kind="many"), Opt("--history", kind="many")), ()),
 }
+MANY_NAMES = ("check",)  # commands whose argument is a list of names (possibly none)
 
 
 class _Refuse(Exception):
@@ -69,16 +81,31 @@ def parser(command: str) -> argparse.ArgumentParser:
 
     argument, options, _ = COMMANDS[command]
     ap = _Parser(prog=f"netready {command}", add_help=False, allow_abbrev=False)
-    ap.add_argument(argument)
+    ap.add_argument(argument, nargs="*" if command in MANY_NAMES else None)
     for opt in options:
-        if opt.kind == "flag":
+        if opt.kind == "flag" and len(opt.flags) == 2:  # --x/--no-x
+            ap.add_argument(opt.flags[0], dest=opt.dest, action="store_const", const=True, default=opt.default)
+            ap.add_argument(opt.flags[1], dest=opt.dest, action="store_const", const=False, default=opt.default)
+        elif opt.kind == "flag":
             ap.add_argument(*opt.flags, dest=opt.dest, action="store_true")
         elif opt.kind == "many":
             ap.add_argument(*opt.flags, dest=opt.dest, action="append")
         else:
             ap.add_argument(*opt.flags, dest=opt.dest, default=opt.default, choices=opt.choices or None,
-                            type=float if opt.kind == "number" else str)
+                            type=_integer(opt.bounds) if opt.kind == "integer" else
+                            float if opt.kind == "number" else str)
     return ap
+
+
+def _integer(bounds: tuple[int, int] | None):  # type: ignore[no-untyped-def]
+    """argparse type for an int option: digits only, within bounds (else typer gives the usage error)."""
+    def parse(text: str) -> int:
+        value = int(text)  # a ValueError reaches argparse, which calls error(): typer handles the input
+        if bounds and not bounds[0] <= value <= bounds[1]:
+            raise ValueError(f"{value} not in {bounds}")
+        return value
+
+    return parse
 
 
 def _plain(argv: list[str], command: str) -> bool:
@@ -99,15 +126,18 @@ def run(command: str, argv: list[str]) -> int | None:
     if command not in COMMANDS or not _plain(argv, command):
         return None
     try:
-        args = vars(parser(command).parse_args(argv))
+        ap = parser(command)
+        args = vars(ap.parse_intermixed_args(argv) if command in MANY_NAMES else ap.parse_args(argv))
     except _Refuse:
         return None
-    from netready.app import area_main
+    from netready.app import area_main, check_main
     from netready.errors import UsageError
     from netready.profiles import ProfileError
 
     argument = COMMANDS[command][0]
     try:
+        if command == "check":
+            return check_main(args.pop(argument) or None, args)
         return area_main(command, args.pop(argument), args)
     except (UsageError, ProfileError) as exc:
         sys.stderr.write(f"netready: {exc}\n")

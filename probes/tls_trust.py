@@ -26,9 +26,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.utils import CryptographyDeprecationWarning
+
 from netready.probes.tls_cert import describe
 
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+# A few system roots have non-positive serials: still roots. One filter for that warning, set once when this
+# module is imported: a warnings.catch_warnings() around each load is not thread-safe (checks run in threads)
+# and let it through now and then, and so would setting the filter again on every load.
+warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive",
+                        category=CryptographyDeprecationWarning)
 
 
 @functools.lru_cache(maxsize=8)
@@ -47,9 +55,7 @@ def trust_store(ca_file: str | None) -> tuple[Any, int]:
             continue
         for block in _PEM.findall(data):
             try:
-                with warnings.catch_warnings():  # a few system roots have non-positive serials: still roots
-                    warnings.simplefilter("ignore")
-                    certs.append(x509.load_pem_x509_certificate(block))
+                certs.append(x509.load_pem_x509_certificate(block))
             except ValueError:
                 continue
     return Store(certs), len(certs)

@@ -46,8 +46,9 @@ def _typer_options(command: str) -> tuple[str, dict[str, tuple]]:  # type: ignor
         elif isinstance(hint, type) and issubclass(hint, enum.Enum):
             kind, choices = "choice", tuple(e.value for e in hint)
         else:
-            kind, choices = ("number" if hint is float else "text"), ()
-        options[p.name] = (tuple(sorted([*p.opts, *p.secondary_opts])), kind, default, choices)
+            kind, choices = {float: "number", int: "integer"}.get(hint, "text"), ()
+        bounds = (p.min, p.max) if kind == "integer" and getattr(p, "min", None) is not None else None
+        options[p.name] = (tuple(sorted([*p.opts, *p.secondary_opts])), kind, default, choices, bounds)
     return argument, options
 
 
@@ -55,7 +56,7 @@ def _typer_options(command: str) -> tuple[str, dict[str, tuple]]:  # type: ignor
 def test_fast_path_knows_exactly_the_options_cli_declares(command):
     argument, options, delegated = entry.COMMANDS[command]
     typer_argument, typer_options = _typer_options(command)
-    fast = {o.dest: (tuple(sorted(o.flags)), o.kind, o.default, o.choices) for o in options}
+    fast = {o.dest: (tuple(sorted(o.flags)), o.kind, o.default, o.choices, o.bounds) for o in options}
     left_to_typer = {k: v for k, v in typer_options.items() if set(v[0]) & set(delegated)}
     assert argument == typer_argument
     assert fast == {k: v for k, v in typer_options.items() if k not in left_to_typer}
@@ -78,7 +79,8 @@ def test_the_option_test_sees_an_option_the_fast_path_lacks(monkeypatch):
     ("tls", ["x", "--address"]), ("tls", ["x", "--trust-anchor", "ta"]), ("tls", ["x", "--lang", "fr"]),
     ("tls", ["x", "--form", "json"]), ("tls", ["x", "--form=json"]),  # no abbreviations, as in click
     ("ipv6", ["x", "--browser"]), ("ipv6", ["x", "--no-browser=1"]), ("ipv6", ["x", "--sni", "y"]),
-    ("check", ["x"]), ("lab", ["up"]),
+    ("check", ["x", "--concurrency", "0"]), ("check", ["x", "--concurrency", "1.5"]), ("check", ["-ix.txt"]),
+    ("check", ["--browser=1"]), ("check", ["x", "--budget"]), ("rejudge", ["x"]), ("lab", ["up"]),
 ])
 def test_anything_unusual_goes_to_typer(command, argv):
     assert entry.run(command, argv) is None
@@ -235,3 +237,41 @@ def test_version_loads_nothing_but_the_version():
             "print(sorted(m for m in sys.modules if m.startswith('netready') or m in ('argparse', 'typing')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.splitlines()[-1] == "['netready', 'netready._version', 'netready.entry']", out.stderr
+
+
+def _verdicts(path: Path) -> tuple:
+    from netready.model import Report
+
+    report = Report.load(path)
+    return sorted((f.target, f.rule_id, f.subject, f.verdict) for f in report.findings), report.summary["totals"]
+
+
+def test_fast_and_typer_paths_check_names_alike(lab, tmp_path):
+    """`netready check` with names between the options, a journal and a report: the same verdicts, exit code
+    and message on both paths (a national sweep's main process runs the fast one)."""
+    names = ["dichvucong.good.gov.vn", next(p.name for p in lab.portals if p.scenario == "legacy")]
+    runs = {}
+    for path, cmd in (("fast", [NETREADY]), ("typer", TYPER)):
+        out = tmp_path / f"{path}.json"
+        argv = ["check", names[0], "--lab", "--no-browser", "-f", "json", names[1], "-o", str(out),
+                "--concurrency", "2", "--lang", "vi"]
+        runs[path] = subprocess.run([*cmd, *argv], capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert (tmp_path / f"{path}.json.jsonl").is_file()
+        runs[path].verdicts = _verdicts(out)  # type: ignore[attr-defined]
+    fast, slow = runs["fast"], runs["typer"]
+    assert fast.returncode == slow.returncode == 1, (fast.stderr, slow.stderr)  # the legacy portal fails
+    assert fast.stderr.replace("fast.json", "X") == slow.stderr.replace("typer.json", "X")
+    assert "đã ghi báo cáo" in fast.stderr
+    assert fast.verdicts == slow.verdicts and fast.verdicts[1]["targets"] == 2  # type: ignore[attr-defined]
+
+
+def test_a_sweep_main_process_loads_no_typer(tmp_path):
+    """The fast path of `check` (here on a name that does not resolve: nothing to reach) imports no typer,
+    click or pydantic: the main process of a national sweep is that much smaller."""
+    hints = tmp_path / "root.hints"
+    hints.write_text(". 3600000 NS a.root.invalid.\na.root.invalid. 3600000 A 127.0.0.1\n", encoding="utf-8")
+    code = ("import sys; from netready import entry; "
+            f"rc = entry.run('check', ['a..b', '--root-hints', {str(hints)!r}, '-f', 'json', '--timeout', '0.2']); "
+            "print(rc, [m for m in ('typer', 'click', 'pydantic', 'rich') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.stdout.splitlines()[-1] == "2 []", out.stdout[-800:] + out.stderr  # an invalid name: undetermined
