@@ -72,7 +72,9 @@ def _scalar(value: Any) -> str:
         return "true" if value else "false"
     if t is int:
         return int.__repr__(value)
-    return _ENCODE(value)  # floats (NaN, infinities), int subclasses, anything else
+    if t is float and value - value == 0:  # finite: json writes float.__repr__ (NaN and infinities differ)
+        return float.__repr__(value)
+    return _ENCODE(value)  # NaN, infinities, int subclasses, anything else
 
 
 _CONTAINERS = (dict, list, tuple)
@@ -144,7 +146,11 @@ class Interner:
             digest = hashlib.blake2b(text.encode(), digest_size=_DIGEST).digest()
             seen = self._local.get(digest, 0)
             self._local[digest] = seen + 1
-            if not seen:  # the parts of a repeated value were counted with its first occurrence
+            # The parts of a repeated value were counted with its first occurrence; a value already shared, or
+            # seen in another record, is written as a reference (or defined, its parts measured then): its
+            # parts need no counting here.
+            elsewhere = digest in self._shared or self._seen.get(digest, self._owner) != self._owner
+            if not seen and not elsewhere:
                 for child in value.values() if type(value) is dict else value:
                     if type(child) in _CONTAINERS:
                         self._measure(child)
@@ -197,6 +203,7 @@ class Interner:
         first = self._seen.get(digest)
         if first is not None and first != self._owner:
             value = json.loads(text)
+            self._keep.append(value)  # alive while the record is encoded: _memo is keyed by id()
             return f'{{"{REF}":{self._define(value, text, digest)}}}'
         if first is None:
             self._seen[digest] = self._owner

@@ -191,3 +191,47 @@ def test_names_that_are_not_plain_host_names_round_trip_whatever_is_marked(name)
     report = Report(tool_version="0", started="2026-01-01T00:00:00Z", finished="2026-01-01T00:00:01Z",
                     profile="lab", targets=[target], observations=[obs], findings=[finding], summary={})
     assert _flat(Report.from_json(report.to_json())) == _flat(report)
+
+
+_NAMES = ["dichvucong.agency0001.gov.vn", "dichvucong.agency0002.gov.vn", "hanoi.gov.vn", "a.b", "Upper.Gov.VN",
+          'q"uote.gov.vn', "x..y.vn"]
+
+
+def _fragments():
+    from hypothesis import strategies as st
+
+    return st.sampled_from([*_NAMES, "agency0001.gov.vn", "agency0002.gov.vn", "gov.vn", ".", "\ue000", "\ue001",
+                            "$", "$with", "$literal", "é"]) | st.text(
+        st.characters(blacklist_categories=("Cc", "Cf", "Cs")), max_size=6)  # control characters: cleaned on read
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    text = st.lists(_fragments(), max_size=4).map("".join)
+    leaves = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | text
+    return st.recursive(leaves, lambda kids: st.lists(kids, max_size=5) | st.dictionaries(text, kids, max_size=5),
+                        max_leaves=25)
+
+
+def test_any_evidence_with_names_marks_and_lookalike_references_reads_back_exactly():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(st.tuples(st.sampled_from(_NAMES), _json_values(), _json_values()), min_size=1, max_size=5,
+                    unique_by=lambda entry: entry[0]), _json_values())  # a report names each target once
+    def round_trip(entries, common):
+        targets, observations, findings = [], [], []
+        for i, (name, data, extra) in enumerate(entries):
+            targets.append(Target(name=name, ascii_name=name))
+            for k, value in enumerate((data, common, {"shared": common, "own": extra})):  # repeats across targets
+                observations.append(Observation(id=f"p:{name}:{i}:{k}", probe="dns", target=name, subject=name,
+                                                data={"v": value}))
+            findings.append(Finding("VN-HTTPS", name, "pass", "required", {"vi": str(extra)[:50], "en": name},
+                                    subject=name, evidence=[f"p:{name}:{i}:0"]))
+        report = Report(tool_version="0", started="2026-01-01T00:00:00Z", finished="2026-01-01T00:00:01Z",
+                        profile="lab", targets=targets, observations=observations, findings=findings, summary={})
+        assert _flat(Report.from_json(report.to_json())) == _flat(report)
+
+    round_trip()
