@@ -196,6 +196,15 @@ class Run:
         return self.size / self.seconds * 60 if self.seconds else 0.0
 
 
+def _entry(code: Path | None) -> str:
+    """What the `netready` console script runs, in that tree: netready.entry (whose `check` needs no typer) where
+    it answers `check`, else the typer application of cli.py (older trees)."""
+    entry = (code or REPO) / "netready" / "entry.py"
+    if entry.is_file() and '"check": ("names"' in entry.read_text(encoding="utf-8"):
+        return "import sys; sys.argv[0] = 'netready'; from netready.entry import main; main()"
+    return "from netready import cli; cli.main()"
+
+
 def run_sweep(label: str, code: Path | None, names: list[str], broken: set[str], browser: bool, args, env_lab: dict,
               work: Path) -> Run:
     run = Run(label, len(names), browser)
@@ -203,7 +212,7 @@ def run_sweep(label: str, code: Path | None, names: list[str], broken: set[str],
     d.mkdir(parents=True, exist_ok=True)
     (d / "names.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
     out = d / "sweep.json"
-    cmd = [sys.executable, "-c", "from netready import cli; cli.main()", "check", "--lab", "-i", str(d / "names.txt"),
+    cmd = [sys.executable, "-c", _entry(code), "check", "--lab", "-i", str(d / "names.txt"),
            "-f", "json", "-o", str(out), "--concurrency", str(args.concurrency), "--timeout", str(args.timeout),
            "--budget", str(args.budget)] + _browser_flags(code, browser)
     environ = dict(os.environ)
