@@ -21,6 +21,7 @@ import functools
 import ipaddress
 import re
 import ssl
+import threading
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,11 +33,19 @@ from netready.probes.tls_cert import describe
 
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
-# A few system roots have non-positive serials: still roots. One filter for that warning, set once when this
-# module is imported: a warnings.catch_warnings() around each load is not thread-safe (checks run in threads)
-# and let it through now and then, and so would setting the filter again on every load.
-warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive",
-                        category=CryptographyDeprecationWarning)
+# A few system roots have non-positive serials: still roots. A warnings.catch_warnings() around each load is
+# not thread-safe (checks run in threads) and let the warning through now and then; so is setting the filter
+# again while another thread loads (filterwarnings removes, then inserts). The filter is added only where it is
+# missing (a caller's own catch_warnings, pytest's for one, may have taken it away), under a lock.
+_SERIAL_WARNING = "Parsed a serial number which wasn't positive"
+_FILTER_LOCK = threading.Lock()
+
+
+def _quiet_serial_warning() -> None:
+    with _FILTER_LOCK:
+        if not any(f[0] == "ignore" and f[2] is CryptographyDeprecationWarning and f[1] is not None
+                   and f[1].pattern == _SERIAL_WARNING for f in warnings.filters):
+            warnings.filterwarnings("ignore", message=_SERIAL_WARNING, category=CryptographyDeprecationWarning)
 
 
 @functools.lru_cache(maxsize=8)
@@ -46,6 +55,7 @@ def trust_store(ca_file: str | None) -> tuple[Any, int]:
     from cryptography import x509
     from cryptography.x509.verification import Store
 
+    _quiet_serial_warning()
     certs = []
     files = [f for f in (ssl.get_default_verify_paths().cafile, ca_file) if f]
     for f in files:

@@ -57,3 +57,20 @@ print("roots", tls_trust.trust_store({str(bundle)!r})[1])
     assert "serial number" in out.stderr  # the precondition's own load and read warn: the warning is on
     assert "tls_trust.py" not in out.stderr, out.stderr
     assert out.stdout.startswith("roots ") and int(out.stdout.split()[1]) >= 1
+
+
+def test_the_store_warns_nothing_under_a_callers_own_warning_filters(tmp_path):
+    # pytest (or any caller) sets its own filters around each test: a filter set once at import was gone there
+    # and the warning reached the test summary; the store adds its filter where it is missing.
+    import warnings
+
+    from netready.probes import tls_trust
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(_negative_serial_root())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        tls_trust.trust_store.cache_clear()
+        tls_trust.trust_store(str(bundle))
+    assert not [w for w in caught if "serial number" in str(w.message)], [str(w.message) for w in caught]
