@@ -107,11 +107,18 @@ def _second_look(scan: _Scan, versions: dict[str, dict[str, Any]], pool: ThreadP
             versions[v]["second_wait_s"] = round(wait, 1)
 
 
+def _version_offer(version: int) -> tuple[list[tuple[int, ...]], list[int]]:
+    """What the hellos of one version offer: the suites in hellos (chunks) and the groups."""
+    if version == 0x0304:
+        return [tuple(S.TLS13_SUITES)], OFFER_GROUPS
+    return list(S.suite_chunks()), [*EC_GROUPS, *[g for g in OFFER_GROUPS if g not in EC_GROUPS]]
+
+
 def _answers_at_all(scan: _Scan, vname: str, wait: float) -> bool:
     """One hello of this version (its first chunk of suites), one attempt, waiting `wait`: any answer?"""
     version = S.VERSIONS[vname]
-    offer = list(S.TLS13_SUITES) if version == 0x0304 else list(next(iter(S.suite_chunks())))
-    groups = OFFER_GROUPS if version == 0x0304 else [*EC_GROUPS, *[g for g in OFFER_GROUPS if g not in EC_GROUPS]]
+    chunks, groups = _version_offer(version)
+    offer = list(chunks[0])
     try:
         ans = scan.hello(version, offer, groups, key_share=version != 0x0304, wait=wait, attempts=1)
     except _OutOfBudget:
@@ -137,8 +144,7 @@ def _enumerate(scan: _Scan, vname: str, wait: float | None = None) -> dict[str, 
     HelloRetryRequest names the suite it chose, and costs it no signature (a ServerHello flight does)."""
     version = S.VERSIONS[vname]
     share = version != 0x0304
-    chunks = [tuple(S.TLS13_SUITES)] if version == 0x0304 else list(S.suite_chunks())
-    groups = OFFER_GROUPS if version == 0x0304 else [*EC_GROUPS, *[g for g in OFFER_GROUPS if g not in EC_GROUPS]]
+    chunks, groups = _version_offer(version)
     out: dict[str, Any] = {"accepted": None, "answer": None, "suites": [], "preference": None, "complete": False}
     accepted: list[int] = []
     refused = False  # a definitive no for at least one hello
