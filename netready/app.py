@@ -334,8 +334,8 @@ CHECK_MSG = {
 
 def check_main(names: list[str] | None, options: dict[str, Any]) -> int:
     """`netready check` after parsing, for cli.py and the typer-free path of netready/entry.py alike (a national
-    sweep's main process then carries no typer, click or pydantic: about 13 MB). options: the command's
-    parameters by cli.py's names. Raises UsageError or ProfileError on bad input (exit 3 for the caller);
+    sweep's main process then carries no typer, click or pydantic: about 7 MB less, docs/scale.md). options:
+    the command's parameters by cli.py's names. Raises UsageError or ProfileError on bad input (exit 3 for the caller);
     returns the exit code, or ends the process with 130 when interrupted (everything finished is on disk)."""
     import os
 
