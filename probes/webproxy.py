@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -94,8 +94,13 @@ def _is_v6_literal(host: str) -> bool:
     return True
 
 
+PROXY_STOPPED = "the page check ended before this host was looked up (its time budget ran out)"
+
+
 class HostResolver:
-    """AAAA and A of host names with netready's resolver, each name once (both asked side by side)."""
+    """AAAA and A of host names with netready's resolver, each name once (both asked side by side).
+    Once the proxy stopped (the page check's budget ran out), a connection still open gets PROXY_STOPPED as
+    its lookup error instead of an exception in its thread."""
 
     def __init__(self, settings: ProbeSettings, pool: ThreadPoolExecutor) -> None:
         self.settings = settings
@@ -107,17 +112,29 @@ class HostResolver:
         with self._lock:
             fut = self._cache.get(host)
             if fut is None:
-                fut = self._cache[host] = self.pool.submit(self._lookup, host)
-        return fut.result()
+                try:
+                    fut = self._cache[host] = self.pool.submit(self._lookup, host)
+                except RuntimeError:  # the pool was shut down: the proxy stopped
+                    return Addresses(error=PROXY_STOPPED)
+        try:
+            return fut.result()
+        except CancelledError:  # stop() cancels lookups not yet started
+            return Addresses(error=PROXY_STOPPED)
 
     def _lookup(self, host: str) -> Addresses:
         try:
             resolver = pdns.Resolver(self.settings)
         except (OSError, ValueError) as exc:
             return Addresses(error=str(exc))
-        v4 = self.pool.submit(resolver.resolve, host, "A")
+        try:
+            v4 = self.pool.submit(resolver.resolve, host, "A")
+        except RuntimeError:  # the proxy stopped between the two submissions
+            return Addresses(error=PROXY_STOPPED)
         six = resolver.resolve(host, "AAAA")
-        four = v4.result()
+        try:
+            four = v4.result()
+        except CancelledError:
+            return Addresses(error=PROXY_STOPPED)
         out = Addresses(aaaa=list(six.records), a=list(four.records), aaaa_rcode=six.rcode, a_rcode=four.rcode)
         if six.error and not six.records:
             out.error = six.error

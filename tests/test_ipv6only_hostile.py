@@ -25,7 +25,7 @@ from netready.lab.plan import HOST6
 from netready.model import ProbeSettings, Target
 from netready.probes import browser as browser_mod
 from netready.probes import ipv6only
-from netready.probes.webproxy import IPv6OnlyProxy, Limits
+from netready.probes.webproxy import PROXY_STOPPED, HostResolver, IPv6OnlyProxy, Limits
 
 MANY = 120  # hosts the hostile page opens connections to (more than the proxy's host cap of 48)
 ZONES = {
@@ -296,3 +296,40 @@ def test_a_history_source_that_fails_is_said_and_the_check_goes_on(hostile) -> N
     assert hosts.error is None, hosts.error
     assert hosts.data["history"]["error"] == "history not read: OSError: connection refused"
     assert hosts.data["history"]["first_seen"] == {} and hosts.data["transport"]
+
+
+def test_a_lookup_asked_after_the_proxy_stopped_is_an_error_not_a_thread_exception(hostile) -> None:
+    """A page's connection still open when its check's budget ends asked the stopped proxy to look a host up:
+    that raised RuntimeError ('cannot schedule new futures after shutdown') in the connection's thread and
+    printed a traceback in the middle of a batch. It is the host's lookup error now."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _pages, hints = hostile
+    pool = ThreadPoolExecutor(2)
+    pool.shutdown()
+    resolver = HostResolver(settings_for(hints), pool)
+    assert resolver.resolve("dichvucong.hostile6.gov.vn").error == PROXY_STOPPED
+    # stopped between the AAAA and A halves of one lookup
+    assert resolver._lookup("dichvucong.hostile6.gov.vn").error == PROXY_STOPPED
+
+
+def test_connections_open_when_the_proxy_stops_end_without_thread_exceptions(hostile) -> None:
+    _pages, hints = hostile
+    seen: list[BaseException] = []
+    old_hook = threading.excepthook
+    threading.excepthook = lambda args: seen.append(args.exc_value)
+    try:
+        proxy = IPv6OnlyProxy(settings_for(hints), time.monotonic() + 5)
+        proxy.start()
+        proxy.pool.shutdown()  # what stop() does, before the connections below have asked anything
+        clients = [socket.create_connection(("127.0.0.1", proxy.port), timeout=5) for _ in range(4)]
+        for i, c in enumerate(clients):
+            c.sendall(f"CONNECT h{i}.hostile6.gov.vn:443 HTTP/1.1\r\n\r\n".encode())
+        answers = [c.recv(4096) for c in clients]
+        proxy.stop()
+        for c in clients:
+            c.close()
+    finally:
+        threading.excepthook = old_hook
+    assert seen == []
+    assert all(a.startswith(b"HTTP/1.1 502") and PROXY_STOPPED.encode() in a for a in answers), answers
