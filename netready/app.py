@@ -23,14 +23,6 @@ def default_root_hints() -> str:
     return str(resources.path("data", "named.root"))
 
 
-def lab_env_dict() -> dict[str, Any]:
-    """The running lab's env (root hints, trust anchor, CA bundle, resolvers, portals)."""
-    from netready import lab
-
-    env = lab.env()
-    return env.to_dict() if hasattr(env, "to_dict") else dict(env)
-
-
 def build_settings(
     resolvers: list[str] | None = None,
     root_hints: str | None = None,
@@ -43,7 +35,9 @@ def build_settings(
     """Probe settings from options; --lab fills in whatever the running lab provides."""
     lab_flag = False
     if use_lab:
-        env = lab_env_dict()
+        from netready import lab
+
+        env = lab.trust()  # not lab.env(): a scaled lab's portal list is 14 MB of JSON
         root_hints = root_hints or env["root_hints"]
         trust_anchor = trust_anchor or env["trust_anchor"]
         ca_file = ca_file or env["ca_bundle"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import LabError
 from .model import LabEnv, Portal
-from .state import env, lab_name, state_dir
+from .state import env, lab_name, state_dir, trust
 
 _ORCHESTRATION = ("down", "is_up", "status", "up")
 _SCENARIO_TABLES = ("RULES", "SCENARIOS")  # built when first read: `--lab` itself needs only the state (~10 ms)
@@ -28,6 +28,7 @@ __all__ = [
     "SCENARIOS",
     "down",
     "env",
+    "trust",
     "is_up",
     "lab_name",
     "state_dir",

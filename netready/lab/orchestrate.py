@@ -27,7 +27,7 @@ from . import bind, knot, netns, nginx, pages, pki, plan, zones
 from .errors import LabError
 from .model import LabEnv, Portal
 from .scenarios import BY_NAME, SCENARIOS, scale_names
-from .state import DEFAULT_NAME, NAME_RE, env, lab_name, state_dir  # noqa: F401 - public names of this module
+from .state import DEFAULT_NAME, NAME_RE, TRUST_FILE, TRUST_KEYS, env, lab_name, state_dir  # noqa: F401 - public names of this module
 from .state import load_state as _load_state
 from .state import read_env as _read_env
 from .sysutil import Keeper, alive, check_root, cmdline, find_pids, find_tools, in_ns, reap, stop, wait_until
@@ -246,6 +246,7 @@ def _build_with(
     timings["total"] = round(time.monotonic() - t0, 3)
     env_.timings = timings
     (d / "env.json").write_text(json.dumps(env_.to_dict(), indent=2))
+    (d / TRUST_FILE).write_text(json.dumps({k: getattr(env_, k) for k in TRUST_KEYS}, indent=2))
     st["phase"] = "up"
     st["timings"] = timings
     _save_state(d, st)

@@ -45,11 +45,35 @@ def read_env(d: Path) -> LabEnv:
         raise LabError(f"no lab environment in {d} ({exc}); run `python -m netready.lab up`") from exc
 
 
-def env(name: str | None = None) -> LabEnv:
-    """The environment of a running lab (paths, addresses, portals); LabError if it is not up."""
+# What a check needs of the lab, beside env.json (which lists every portal: 14 MB at scale 9000).
+TRUST_FILE = "trust.json"
+TRUST_KEYS = ("root_hints", "trust_anchor", "ca_bundle", "resolvers")
+
+
+def trust(name: str | None = None) -> dict:
+    """Root hints, trust anchor, CA bundle and resolvers of a running lab: all `check --lab` needs, read without
+    the portal list (parsing a scaled lab's env.json cost a national sweep's main process about 17 MB at its
+    peak). A lab brought up by older code has no trust.json: its env.json is read instead."""
+    d = _up_dir(name)
+    try:
+        data = json.loads((d / TRUST_FILE).read_text())
+        if all(k in data for k in TRUST_KEYS):
+            return {k: data[k] for k in TRUST_KEYS}
+    except (OSError, ValueError):
+        pass
+    full = read_env(d).to_dict()
+    return {k: full[k] for k in TRUST_KEYS}
+
+
+def _up_dir(name: str | None) -> Path:
     name = lab_name(name)
     d = state_dir(name)
     st = load_state(d)
     if not st or st.get("phase") != "up":
         raise LabError(f"lab {name!r} is not up (no state in {d}); run `python -m netready.lab up`")
-    return read_env(d)
+    return d
+
+
+def env(name: str | None = None) -> LabEnv:
+    """The environment of a running lab (paths, addresses, portals); LabError if it is not up."""
+    return read_env(_up_dir(name))

@@ -44,6 +44,10 @@ def test_env_shape(lab):
             set(ns) == {"name", "ipv4", "ipv6"} for ns in p["nameservers"]
         )
     assert LabEnv.from_dict(data) == env(lab.name)
+    # what `check --lab` reads instead of the whole env: written by up, the same values
+    small = json.loads((Path(data["state_dir"]) / "trust.json").read_text())
+    assert small == {k: data[k] for k in ("root_hints", "trust_anchor", "ca_bundle", "resolvers")}
+    assert lab_mod.trust(lab.name) == small
 
 
 def test_cli_env_json(lab):
@@ -137,5 +141,5 @@ def test_down_leaves_nothing_behind():
 
 
 def test_public_api():
-    for fn in ("up", "down", "status", "env", "LabEnv", "LabError"):
+    for fn in ("up", "down", "status", "env", "trust", "LabEnv", "LabError"):
         assert hasattr(lab_mod, fn)
