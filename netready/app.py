@@ -37,7 +37,10 @@ def build_settings(
     if use_lab:
         from netready import lab
 
-        env = lab.trust()  # not lab.env(): a scaled lab's portal list is 14 MB of JSON
+        try:
+            env = lab.trust()  # not lab.env(): a scaled lab's portal list is 14 MB of JSON
+        except lab.LabError as exc:  # not up, or half torn down: said in one line, exit 3, no traceback
+            raise UsageError(f"--lab: {exc}") from exc
         root_hints = root_hints or env["root_hints"]
         trust_anchor = trust_anchor or env["trust_anchor"]
         ca_file = ca_file or env["ca_bundle"]

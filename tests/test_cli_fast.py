@@ -275,3 +275,18 @@ def test_a_sweep_main_process_loads_no_typer(tmp_path):
             "print(rc, [m for m in ('typer', 'click', 'pydantic', 'rich') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert out.stdout.splitlines()[-1] == "2 []", out.stdout[-800:] + out.stderr  # an invalid name: undetermined
+
+
+@pytest.mark.parametrize("command", ["tls", "dnssec", "ipv6", "check"])
+def test_lab_that_is_not_up_is_one_line_and_exit_3_on_both_paths(command, tmp_path):
+    """`netready tls NAME --lab` with no lab up printed a LabError traceback; now a usage error, on both paths."""
+    import os
+
+    env = dict(os.environ, NETREADY_LAB_NAME="notuplab", NETREADY_LAB_DIR=str(tmp_path))
+    argv = [command, "x.gov.vn", "--lab"]
+    fast = subprocess.run([NETREADY, *argv], capture_output=True, text=True, timeout=60, env=env)
+    slow = subprocess.run([*TYPER, *argv], capture_output=True, text=True, timeout=60, cwd=REPO, env=env)
+    assert fast.returncode == slow.returncode == 3, (fast.stderr, slow.stderr)
+    assert fast.stderr == slow.stderr
+    assert fast.stderr.startswith("netready: --lab: lab 'notuplab' is not up") and "Traceback" not in fast.stderr
+    assert fast.stderr.count("\n") == 1
