@@ -37,10 +37,7 @@ def build_settings(
     if use_lab:
         from netready import lab
 
-        try:
-            env = lab.trust()  # not lab.env(): a scaled lab's portal list is 14 MB of JSON
-        except lab.LabError as exc:  # not up, or half torn down: said in one line, exit 3, no traceback
-            raise UsageError(f"--lab: {exc}") from exc
+        env = lab.trust()  # not lab.env(): a scaled lab's portal list is 14 MB of JSON (LabError: the caller says it)
         root_hints = root_hints or env["root_hints"]
         trust_anchor = trust_anchor or env["trust_anchor"]
         ca_file = ca_file or env["ca_bundle"]
