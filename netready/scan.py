@@ -414,7 +414,7 @@ ADMIT_FLOOR = 8  # targets a checking process always takes, however busy the CPU
 ADMIT_BUSY = 0.9  # share of one core (the GIL's limit) at which a process counts as saturated
 ADMIT_IDLE = 0.1  # share of the machine's CPU time left idle at or under which the machine counts as saturated
 ADMIT_WINDOW = 0.5  # seconds of CPU time looked at
-ADMIT_LAG = 0.005  # a 20 ms sleep that ends this much late (smoothed): threads queue for the GIL (switch interval)
+ADMIT_LAG = 0.005  # the admitting thread's 0.1 s sleeps end this much late (smoothed): threads queue for GIL and cores
 
 
 def cpu_sample() -> tuple[float, float, float, float]:
@@ -437,8 +437,8 @@ class Admission:
     read later, closer to the timeout. On the lab (answers in microseconds, two processes on two cores),
     32 targets in flight per process gave 399 names/min and 213 MB; 12 gave 482 names/min and 187 MB. When
     targets wait on the network instead (real round trips, dead servers), the CPU idles and every free
-    thread takes a name, up to --concurrency. Until the first window is measured the CPU counts as
-    saturated, so a batch starts with `floor` targets, not with a burst of --concurrency.
+    thread takes a name, up to --concurrency (one more per sleep of `pause`: at most 10 a second). The
+    smoothed lateness starts at its threshold, so a batch starts with `floor` targets, not with a burst.
     The lateness of this thread's own short sleeps is the third sign: with hundreds of probe threads a
     process can queue for the GIL and the cores while its CPU clock stays under a core (on the lab: 0.7 core
     per process, sleeps 5-30 ms late). sample: cpu_sample(); sleep: time.sleep (both replaced in tests)."""
