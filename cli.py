@@ -117,7 +117,6 @@ def check(
     1 some not compliant, 2 a required check could not run, 3 usage error."""
     from netready.app import check_main
     from netready.errors import UsageError
-    from netready.lab.errors import LabError
     from netready.profiles import ProfileError
 
     options = dict(input_file=input_file, profile=profile, fmt=fmt.value, lang=lang.value, output=output,
@@ -128,8 +127,6 @@ def check(
         code = check_main(names, options)
     except (UsageError, ProfileError) as exc:
         _fail_usage(str(exc))
-    except LabError as exc:  # --lab with no lab up: one line, exit 3, no traceback
-        _fail_usage(f"--lab: {exc}")
     raise typer.Exit(code)
 
 
@@ -235,7 +232,6 @@ def _area_command(area: str, target: str, options: dict[str, Any]) -> None:
     """The area command after parsing (netready.app.area_main; netready/entry.py calls it too, without typer)."""
     from netready.app import area_main
     from netready.errors import UsageError
-    from netready.lab.errors import LabError
     from netready.profiles import ProfileError
 
     options = {k: v.value if isinstance(v, StrEnum) else v for k, v in options.items()}
@@ -243,8 +239,6 @@ def _area_command(area: str, target: str, options: dict[str, Any]) -> None:
         code = area_main(area, target, options)
     except (UsageError, ProfileError) as exc:
         _fail_usage(str(exc))
-    except LabError as exc:  # --lab with no lab up: one line, exit 3, no traceback
-        _fail_usage(f"--lab: {exc}")
     raise typer.Exit(code)
 
 

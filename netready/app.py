@@ -37,7 +37,7 @@ def build_settings(
     if use_lab:
         from netready import lab
 
-        env = lab.trust()  # not lab.env(): a scaled lab's portal list is 14 MB of JSON (LabError: the caller says it)
+        env = lab.trust()  # not lab.env(): a scaled lab's portal list is 14 MB of JSON (LabError: see command_settings)
         root_hints = root_hints or env["root_hints"]
         trust_anchor = trust_anchor or env["trust_anchor"]
         ca_file = ca_file or env["ca_bundle"]
@@ -56,6 +56,17 @@ def build_settings(
         budget=budget,
         lab=lab_flag,
     )
+
+
+def command_settings(*args: Any, **kwargs: Any) -> ProbeSettings:
+    """build_settings for `check` and the area commands (both the typer and the fast path): a lab that is not
+    up is a usage error there, said in one line (exit 3). Other commands catch LabError with their own hint."""
+    from netready.lab.errors import LabError
+
+    try:
+        return build_settings(*args, **kwargs)
+    except LabError as exc:
+        raise UsageError(f"--lab: {exc}") from exc
 
 
 def read_names(names: list[str], input_file: str | None) -> list[str]:
@@ -340,7 +351,7 @@ def check_main(names: list[str] | None, options: dict[str, Any]) -> int:
     lang, output = options["lang"], options.get("output")
     targets = read_names(names or [], options.get("input_file"))
     prof = load_for_run(options["profile"], options["lab"])
-    settings = build_settings(options.get("resolver"), options.get("root_hints"), options.get("trust_anchor"),
+    settings = command_settings(options.get("resolver"), options.get("root_hints"), options.get("trust_anchor"),
                               options.get("ca_file"), options["timeout"], options["budget"], use_lab=options["lab"])
     with_ipv6only_options(settings, options.get("browser"), options.get("follow"), options.get("history"),
                           names=len(targets))
@@ -417,7 +428,7 @@ def area_command(area: str, name: str, fmt: str, lang: str, profile: str, settin
     lab = args.pop("use_lab")
     v6only = args.pop("ipv6only", None)
     prof = load_for_run(profile, lab)
-    settings = build_settings(**args, use_lab=lab)
+    settings = command_settings(**args, use_lab=lab)
     if v6only is not None:
         with_ipv6only_options(settings, **v6only)
     report = area_report(area, name, settings, prof, **(extra or {}))

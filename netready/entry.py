@@ -132,7 +132,6 @@ def run(command: str, argv: list[str]) -> int | None:
         return None
     from netready.app import area_main, check_main
     from netready.errors import UsageError
-    from netready.lab.errors import LabError
     from netready.profiles import ProfileError
 
     argument = COMMANDS[command][0]
@@ -142,9 +141,6 @@ def run(command: str, argv: list[str]) -> int | None:
         return area_main(command, args.pop(argument), args)
     except (UsageError, ProfileError) as exc:
         sys.stderr.write(f"netready: {exc}\n")
-        return EXIT_USAGE
-    except LabError as exc:  # --lab with no lab up: one line, exit 3, no traceback
-        sys.stderr.write(f"netready: --lab: {exc}\n")
         return EXIT_USAGE
 
 

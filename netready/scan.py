@@ -449,7 +449,7 @@ class Admission:
         self._mark = sample()
         self._cpu_busy = False
         self.lag = ADMIT_LAG  # smoothed lateness of this thread's own short sleeps: the wait for the GIL
-        self.held = 0  # targets held back at least once (for the bench and tests)
+        self.held = 0  # targets held back at least once (read by the tests)
 
     def _measure_cpu(self) -> bool:
         now, cpu, idle, total = self._sample()
