@@ -50,10 +50,10 @@ class RunCache:
         if ttl <= 0:
             return
         with self._lock:
-            self._data[key] = (time.monotonic() + min(ttl, MAX_TTL), value)
+            now = time.monotonic()
+            self._data[key] = (now + min(ttl, MAX_TTL), value)
             self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            self._evict(now)
 
     def setdefault(self, key: Hashable, value: Any, ttl: float) -> tuple[Any, bool]:
         """(the live value under key, True) or store `value` and return (value, False)."""
@@ -84,9 +84,22 @@ class RunCache:
             value = make()
             self._data[key] = (now + min(ttl, MAX_TTL), value)
             self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            self._evict(now)
             return value, False
+
+    def _evict(self, now: float) -> None:
+        """Over the bound: least recently used out. Then, from the same end, entries whose time is up: nobody
+        asks again for an answer of a target checked minutes ago (the peer store's SOA answers and page GETs
+        live seconds), and an expired entry only dropped on lookup would keep its parsed response in memory
+        until the bound pushed it out."""
+        data = self._data
+        while len(data) > self.max_entries:
+            data.popitem(last=False)
+        while data:
+            oldest = next(iter(data.values()))
+            if oldest[0] > now:
+                break
+            data.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._data)

@@ -36,6 +36,23 @@ def test_ttl_lru_and_failure_removal():
     assert cache.get("zero") is None
 
 
+def test_expired_entries_leave_memory_when_newer_ones_are_stored_without_being_asked_for():
+    # the peer store holds each target's SOA answers and page GETs for seconds; a batch never asks for them
+    # again, so they must not stay until the bound pushes them out
+    cache = runcache.RunCache(max_entries=100)
+    for i in range(5):
+        cache.put(("old", i), object(), ttl=0.05)
+    cache.put("long", 1, ttl=60)
+    time.sleep(0.06)
+    cache.put("new", 2, ttl=60)
+    assert len(cache) == 2 and cache.get("long") == 1 and cache.get("new") == 2
+    cache.get_or_make("made", lambda: 3, ttl=0.05)
+    time.sleep(0.06)
+    cache.get("long"), cache.get("new")  # asked for again: "made" is now the least recently used
+    cache.get_or_make("made2", lambda: 4, ttl=60)
+    assert len(cache) == 3 and cache.get("made") is None
+
+
 def test_active_only_inside_a_run():
     assert runcache.current() is None
     with runcache.active() as outer:
