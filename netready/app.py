@@ -352,7 +352,7 @@ def check_main(names: list[str] | None, options: dict[str, Any]) -> int:
     targets = read_names(names or [], options.get("input_file"))
     prof = load_for_run(options["profile"], options["lab"])
     settings = command_settings(options.get("resolver"), options.get("root_hints"), options.get("trust_anchor"),
-                              options.get("ca_file"), options["timeout"], options["budget"], use_lab=options["lab"])
+                                options.get("ca_file"), options["timeout"], options["budget"], use_lab=options["lab"])
     with_ipv6only_options(settings, options.get("browser"), options.get("follow"), options.get("history"),
                           names=len(targets))
     if options.get("resume") and not output:

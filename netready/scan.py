@@ -167,9 +167,10 @@ def scan_results(
     pool = cf.ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="target")
     shared = runcache.active()  # answers above the portals' zones are asked once per run, not per target
     shared.__enter__()
-    trimming = _trimming() if len(todo) >= MIN_NAMES_PER_PROCESS else contextlib.nullcontext()
-    if len(todo) >= MIN_NAMES_PER_PROCESS:
+    batch = len(todo) >= MIN_NAMES_PER_PROCESS  # a batch's process: tuned and trimmed like a checking process
+    if batch:
         tune_malloc()
+    trimming = _trimming() if batch else contextlib.nullcontext()
     trimming.__enter__()
     try:
         futures = {pool.submit(_check, n, settings, profile, probe_names, encoder): n for n in todo}
