@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MOZILLA_INTERMEDIATE = (
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
-)
+from netready.tables.tls import MOZILLA_HSTS_AGE, MOZILLA_INTERMEDIATE_OPENSSL
+
 # Debian's OpenSSL 3.0 refuses TLS 1.0/1.1, SHA-1 and 1024-bit keys/groups above SECLEVEL 0.
 CBC_ONLY_CIPHERS = "AES128-SHA:AES256-SHA"  # TLS 1.2, static RSA, CBC with HMAC-SHA1 (cbconly)
 LEGACY_CIPHERS = (
@@ -61,13 +59,13 @@ def _tls(s: Site) -> list[str]:
     else:
         lines += [
             "ssl_protocols TLSv1.2 TLSv1.3;",
-            f'ssl_ciphers "{MOZILLA_INTERMEDIATE}";',
+            f'ssl_ciphers "{MOZILLA_INTERMEDIATE_OPENSSL}";',
             "ssl_ecdh_curve X25519:prime256v1:secp384r1;",
             "ssl_prefer_server_ciphers off;",
             "ssl_session_tickets off;",
         ]
     if s.hsts:
-        lines.append('add_header Strict-Transport-Security "max-age=63072000" always;')
+        lines.append(f'add_header Strict-Transport-Security "max-age={MOZILLA_HSTS_AGE}" always;')
     return lines
 
 

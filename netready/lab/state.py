@@ -40,9 +40,14 @@ def load_state(d: Path) -> dict | None:
 
 def read_env(d: Path) -> LabEnv:
     try:
-        return LabEnv.from_dict(json.loads((d / "env.json").read_text()))
-    except (OSError, ValueError) as exc:
+        text = (d / "env.json").read_text()
+    except OSError as exc:
         raise LabError(f"no lab environment in {d} ({exc}); run `python -m netready.lab up`") from exc
+    try:
+        return LabEnv.from_dict(json.loads(text))
+    except (ValueError, TypeError, AttributeError) as exc:  # edited by hand, cut short, or another shape
+        raise LabError(f"{d / 'env.json'} is not a lab environment netready wrote ({type(exc).__name__}: {exc}); "
+                       "run `python -m netready.lab down` and `up` again") from exc
 
 
 # What a check needs of the lab, beside env.json (which lists every portal: 14 MB at scale 9000).
