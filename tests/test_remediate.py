@@ -181,6 +181,33 @@ def test_config_check_accepts_good_and_refuses_broken_nginx(tmp_path):
     assert not Path("/etc/nginx/conf.d/netready-test.conf").exists()  # the live tree was never touched
 
 
+def test_config_check_copies_the_targets_of_relative_symlinks_and_leaves_out_dangling_ones(tmp_path, monkeypatch):
+    """Debian's a2enmod/a2ensite link mods-enabled/ and sites-enabled/ relatively (../mods-available/x.load):
+    the checked copy must hold what they point to, whatever the current directory is (copytree's own
+    ignore_dangling_symlinks dropped them all, and every Apache check failed with "No MPM loaded")."""
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader("config_check", str(COMMON / "netready-config-check"))
+    spec = importlib.util.spec_from_loader("config_check", loader)
+    check = importlib.util.module_from_spec(spec)
+    loader.exec_module(check)
+    src = tmp_path / "apache2"
+    (src / "mods-available").mkdir(parents=True)
+    (src / "mods-enabled").mkdir()
+    (src / "mods-available" / "mpm_event.load").write_text("LoadModule mpm_event_module x.so\n")
+    (src / "mods-enabled" / "mpm_event.load").symlink_to("../mods-available/mpm_event.load")
+    (src / "mods-enabled" / "gone.load").symlink_to("../mods-available/gone.load")  # dangling
+    (src / "sites").symlink_to("mods-available", target_is_directory=True)  # a relative link to a directory
+    monkeypatch.chdir("/")
+    check.copy_config(str(src), str(tmp_path / "copy"))
+    copied = tmp_path / "copy"
+    assert (copied / "mods-enabled" / "mpm_event.load").read_text() == "LoadModule mpm_event_module x.so\n"
+    assert not (copied / "mods-enabled" / "mpm_event.load").is_symlink()
+    assert not (copied / "mods-enabled" / "gone.load").exists()
+    assert (copied / "sites" / "mpm_event.load").is_file()
+
+
 def test_config_check_bind_policy_and_knot(tmp_path):
     # The role's own defaults (the rollover timings among them), then what this test sets.
     defaults = yaml.safe_load((ROLES / "dnssec/defaults/main.yml").read_text(encoding="utf-8"))

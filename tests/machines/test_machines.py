@@ -92,6 +92,8 @@ def test_web1_starts_ipv4_only_self_signed_no_redirect_no_hsts(machines, lab):
         socket.create_connection((web1.ipv6, 443), timeout=1).close()
     listen = web1.run(["ss", "-Hltn"]).stdout
     assert "0.0.0.0:443" in listen and "[::]:443" not in listen and "[::]:80" not in listen
+    # Apache is installed (tests/playbooks/test_apache_lab.py turns web1 into an Apache host) but not running.
+    assert web1.run(["systemctl", "is-active", "apache2"]).stdout.strip() == "inactive"
     # HTTPS works over IPv4, but the certificate is self-signed: the lab CA does not validate it.
     ctx = ssl.create_default_context(cafile=lab.ca_bundle)
     with pytest.raises(ssl.SSLCertVerificationError, match="self-signed|self signed"):
@@ -124,7 +126,7 @@ def test_dns_machine_serves_unsigned_zone_over_v4_and_v6(machines, name):
     assert [r.to_text() for r in a.answer[0]] == [spec.WEB1.ipv4]
     assert not _query(m.ipv4, f"dichvucong.{m.zone}", "AAAA").answer  # the dual-stack playbook adds it
     want = {"bind1": "named", "knot1": "knot"}[name]
-    for unit in ("nginx", "named", "knot"):
+    for unit in ("nginx", "named", "knot", "apache2"):
         state = m.run(["systemctl", "is-active", unit]).stdout.strip()
         assert state == ("active" if unit == want else "inactive"), (name, unit, state)
 

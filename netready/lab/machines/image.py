@@ -31,9 +31,11 @@ PACKAGES = (
     # issue #15: the tls role's ACME source (certbot webroot) is tested against Pebble on the controller;
     # debootstrap does not resolve virtual packages, so certbot's cffi backend is named
     "certbot", "python3-cffi-backend",
+    # the dual_stack role's Apache path (tests/playbooks/test_apache_lab.py): enabled there by the test only
+    "apache2",
 )  # fmt: skip
 # Enabled by their packages, but each machine enables only its own daemon (in its overlay).
-DAEMON_UNITS = ("nginx.service", "named.service", "knot.service")
+DAEMON_UNITS = ("nginx.service", "named.service", "knot.service", "apache2.service", "apache-htcacheclean.service")
 APT_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 
 
