@@ -35,6 +35,12 @@ def test_a_hand_edited_env_json_is_one_lab_error_naming_the_file(tmp_path: Path,
     assert "lab down" in str(caught.value)
 
 
+def test_an_env_json_that_is_not_utf8_is_one_lab_error(tmp_path: Path) -> None:
+    (tmp_path / "env.json").write_bytes(b'{"portals": "\xff"}')
+    with pytest.raises(LabError, match="env.json"):
+        read_env(tmp_path)
+
+
 def test_a_missing_env_json_says_to_bring_the_lab_up(tmp_path: Path) -> None:
     with pytest.raises(LabError, match="no lab environment.*lab up"):
         read_env(tmp_path)

@@ -181,17 +181,22 @@ def test_config_check_accepts_good_and_refuses_broken_nginx(tmp_path):
     assert not Path("/etc/nginx/conf.d/netready-test.conf").exists()  # the live tree was never touched
 
 
-def test_config_check_copies_the_targets_of_relative_symlinks_and_leaves_out_dangling_ones(tmp_path, monkeypatch):
-    """Debian's a2enmod/a2ensite link mods-enabled/ and sites-enabled/ relatively (../mods-available/x.load):
-    the checked copy must hold what they point to, whatever the current directory is (copytree's own
-    ignore_dangling_symlinks dropped them all, and every Apache check failed with "No MPM loaded")."""
+def _config_check_module():
+    """The helper script as a module (it has no .py name), for its functions."""
     import importlib.machinery
     import importlib.util
 
     loader = importlib.machinery.SourceFileLoader("config_check", str(COMMON / "netready-config-check"))
-    spec = importlib.util.spec_from_loader("config_check", loader)
-    check = importlib.util.module_from_spec(spec)
-    loader.exec_module(check)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("config_check", loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_config_check_copies_the_targets_of_relative_symlinks_and_leaves_out_dangling_ones(tmp_path, monkeypatch):
+    """Debian's a2enmod/a2ensite link mods-enabled/ and sites-enabled/ relatively (../mods-available/x.load):
+    the checked copy must hold what they point to, whatever the current directory is (copytree's own
+    ignore_dangling_symlinks dropped them all, and every Apache check failed with "No MPM loaded")."""
+    check = _config_check_module()
     src = tmp_path / "apache2"
     (src / "mods-available").mkdir(parents=True)
     (src / "mods-enabled").mkdir()
@@ -206,6 +211,60 @@ def test_config_check_copies_the_targets_of_relative_symlinks_and_leaves_out_dan
     assert not (copied / "mods-enabled" / "mpm_event.load").is_symlink()
     assert not (copied / "mods-enabled" / "gone.load").exists()
     assert (copied / "sites" / "mpm_event.load").is_file()
+
+
+def test_config_check_copy_leaves_out_link_loops_and_special_files(tmp_path):
+    import os
+
+    check = _config_check_module()
+    src = tmp_path / "nginx"
+    (src / "conf.d").mkdir(parents=True)
+    (src / "conf.d" / "a.conf").write_text("a\n")
+    (src / "conf.d" / "up").symlink_to("..", target_is_directory=True)  # a loop
+    (src / "self").symlink_to(".", target_is_directory=True)
+    os.mkfifo(src / "conf.d" / "fifo")
+    check.copy_config(str(src), str(tmp_path / "copy"))
+    assert (tmp_path / "copy" / "conf.d" / "a.conf").read_text() == "a\n"
+    assert not (tmp_path / "copy" / "conf.d" / "up").exists() and not (tmp_path / "copy" / "self").exists()
+    assert not (tmp_path / "copy" / "conf.d" / "fifo").exists()
+
+
+def test_config_check_puts_the_candidate_wherever_the_tree_links_to_the_target(tmp_path):
+    """nginx reads sites-enabled/default, a link to sites-available/default (the role's target): a copy that
+    held the candidate only at the target's place checked the old site."""
+    check = _config_check_module()
+    src = tmp_path / "nginx"
+    (src / "sites-available").mkdir(parents=True)
+    (src / "sites-enabled").mkdir()
+    (src / "sites-available" / "default").write_text("old\n")
+    (src / "sites-enabled" / "default").symlink_to(src / "sites-available" / "default")  # absolute, as Debian's
+    (src / "sites-enabled" / "again").symlink_to("../sites-available/default")  # relative, as a2ensite's
+    (src / "sites-available" / "other").write_text("other\n")
+    candidate = tmp_path / "candidate"
+    candidate.write_text("new\n")
+    root = tmp_path / "copy"
+    check.copy_config(str(src), str(root))
+    written = check.place_candidate(str(src), str(root), str(candidate), str(src / "sites-available" / "default"))
+    assert len(written) == 3
+    for rel in ("sites-available/default", "sites-enabled/default", "sites-enabled/again"):
+        assert (root / rel).read_text() == "new\n", rel
+    assert (root / "sites-available" / "other").read_text() == "other\n"
+    assert (src / "sites-available" / "default").read_text() == "old\n"  # the live tree untouched
+
+
+def test_config_check_refuses_a_broken_candidate_for_the_linked_default_site_of_nginx(tmp_path):
+    target = Path("/etc/nginx/sites-available/default")
+    assert Path("/etc/nginx/sites-enabled/default").resolve() == target  # Debian's nginx package, as on web1
+    before = target.read_text()
+    bad = tmp_path / "default"
+    bad.write_text(before.replace("server {", "server {\n\tthis_is_no_directive on;", 1))
+    assert bad.read_text() != before
+    res = _check("nginx", bad, str(target))
+    assert res.returncode != 0 and "this_is_no_directive" in res.stderr
+    good = tmp_path / "good"
+    good.write_text(before)
+    assert _check("nginx", good, str(target)).returncode == 0
+    assert target.read_text() == before
 
 
 def test_config_check_bind_policy_and_knot(tmp_path):

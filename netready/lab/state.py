@@ -40,11 +40,11 @@ def load_state(d: Path) -> dict | None:
 
 def read_env(d: Path) -> LabEnv:
     try:
-        text = (d / "env.json").read_text()
+        raw = (d / "env.json").read_bytes()
     except OSError as exc:
         raise LabError(f"no lab environment in {d} ({exc}); run `python -m netready.lab up`") from exc
-    try:
-        return LabEnv.from_dict(json.loads(text))
+    try:  # UnicodeDecodeError is a ValueError
+        return LabEnv.from_dict(json.loads(raw.decode()))
     except (ValueError, TypeError, AttributeError) as exc:  # edited by hand, cut short, or another shape
         raise LabError(f"{d / 'env.json'} is not a lab environment netready wrote ({type(exc).__name__}: {exc}); "
                        "run `python -m netready.lab down` and `up` again") from exc

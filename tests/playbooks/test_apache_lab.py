@@ -60,15 +60,17 @@ def test_an_apache_configuration_apache_would_refuse_is_never_written_and_apache
     # Broken after Apache started (an admin's half-done edit): the running server does not see it, but the
     # whole configuration checked with the new ports.conf in place fails.
     _sh(web, f"printf 'ThisIsNotADirective on\\n' > {BROKEN}")
-    before = web.run(LOOK).stdout
-    r = remediate("dual-stack", lab_inv, limit="web1", extravars=VERIFY)
-    assert r.exit_code() == EXIT_HOST_FAILED and r.failed_hosts == ["web1"], r.stdout[-3000:]
-    failed = [e for e in r.events if e.status == "failed"]
-    assert failed[0].task == "Make Apache listen on all address families", failed[0]
-    assert "ThisIsNotADirective" in failed[0].message
-    assert web.run(LOOK).stdout == before  # ports.conf not written
-    assert PAGE in _get(web.ipv4)  # and Apache still serves
-    _sh(web, f"rm {BROKEN}")
+    try:
+        before = web.run(LOOK).stdout
+        r = remediate("dual-stack", lab_inv, limit="web1", extravars=VERIFY)
+        assert r.exit_code() == EXIT_HOST_FAILED and r.failed_hosts == ["web1"], r.stdout[-3000:]
+        failed = [e for e in r.events if e.status == "failed"]
+        assert failed[0].task == "Make Apache listen on all address families", failed[0]
+        assert "ThisIsNotADirective" in failed[0].message
+        assert web.run(LOOK).stdout == before  # ports.conf not written
+        assert PAGE in _get(web.ipv4)  # and Apache still serves
+    finally:
+        _sh(web, f"rm -f {BROKEN}")
 
 
 # Another program holding port 80 over IPv6 only (IPV6_V6ONLY): Apache on 0.0.0.0:80 runs beside it, and with the
@@ -81,7 +83,8 @@ SQUATTER = ("import socket, time; s = socket.socket(socket.AF_INET6); s.setsocko
 def test_apache_that_cannot_take_the_ipv6_port_is_rolled_back_and_serves_as_before(apache_web1, lab_inv):
     web = apache_web1
     _sh(web, f"systemd-run --unit=netready-test-v6squat python3 -c \"{SQUATTER}\""
-             " && for i in $(seq 50); do ss -H -l -t -n -6 'sport = :80' | grep -q . && break; sleep 0.1; done")
+             " && for i in $(seq 50); do ss -H -l -t -n -6 'sport = :80' | grep -q . && exit 0; sleep 0.1; done;"
+             " exit 1")
     try:
         r = remediate("dual-stack", lab_inv, limit="web1", extravars=VERIFY)
         assert r.exit_code() == EXIT_HOST_FAILED and r.failed_hosts == ["web1"], r.stdout[-3000:]
@@ -98,6 +101,7 @@ def test_apache_that_cannot_take_the_ipv6_port_is_rolled_back_and_serves_as_befo
 
 def test_the_role_makes_apache_listen_on_ipv6_without_starting_the_stopped_nginx(apache_web1, lab_inv):
     web = apache_web1
+    backups = _sh(web, "ls /etc/apache2/ | grep -c '^ports.conf\\..*~$' || true").strip()
     r = remediate("dual-stack", lab_inv, limit="web1", extravars=VERIFY)
     assert r.exit_code() == EXIT_OK and r.failed_hosts == [], r.stdout[-3000:]
     ports = _sh(web, "cat /etc/apache2/ports.conf")
@@ -106,7 +110,8 @@ def test_the_role_makes_apache_listen_on_ipv6_without_starting_the_stopped_nginx
     assert PAGE in _get(web.ipv6)  # from the controller, over IPv6 (the role opened the firewall too)
     assert PAGE in _get(web.ipv4)
     assert web.run(["systemctl", "is-active", "nginx.service"]).stdout.strip() == "inactive"
-    assert web.run(["sh", "-c", "ls /etc/apache2/ports.conf.*~"]).returncode == 0  # the backup beside it
+    # one more backup beside it, of the ports.conf before the change
+    assert int(_sh(web, "ls /etc/apache2/ | grep -c '^ports.conf\\..*~$' || true")) == int(backups) + 1
 
 
 def test_a_second_run_on_the_apache_host_changes_nothing(apache_web1, lab_inv):
@@ -116,3 +121,15 @@ def test_a_second_run_on_the_apache_host_changes_nothing(apache_web1, lab_inv):
     assert r.exit_code() == EXIT_OK, r.stdout[-3000:]
     assert r.hosts["web1"].changed == 0, [e.task for e in r.events if e.status == "changed"]
     assert hashlib.sha256(_sh(web, "cat /etc/apache2/ports.conf").encode()).hexdigest() == digest
+
+
+def test_a_ports_conf_made_dual_stack_by_hand_is_left_as_it_is(apache_web1, lab_inv):
+    """`Listen 0.0.0.0:80` beside `Listen [::]:80` already serves both families: rewriting the first to `Listen 80`
+    would ask for [::]:80 twice."""
+    web = apache_web1
+    _sh(web, "printf 'Listen 0.0.0.0:80\\nListen [::]:80\\n' > /etc/apache2/ports.conf && systemctl restart apache2")
+    assert PAGE in _get(web.ipv6) and PAGE in _get(web.ipv4)
+    r = remediate("dual-stack", lab_inv, limit="web1", extravars=VERIFY)
+    assert r.exit_code() == EXIT_OK, r.stdout[-3000:]
+    assert r.hosts["web1"].changed == 0, [e.task for e in r.events if e.status == "changed"]
+    assert _sh(web, "cat /etc/apache2/ports.conf").splitlines() == ["Listen 0.0.0.0:80", "Listen [::]:80"]
