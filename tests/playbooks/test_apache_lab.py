@@ -9,11 +9,12 @@ the admin stopped; a second run changes nothing."""
 from __future__ import annotations
 
 import hashlib
-import socket
 
 import pytest
 
 from netready.remediate import EXIT_HOST_FAILED, EXIT_OK, remediate
+
+from .web import http_get, ipv6_port_held
 
 PAGE = "apache on web1, served over both families"
 BROKEN = "/etc/apache2/conf-enabled/zz-netready-test-broken.conf"
@@ -22,17 +23,8 @@ VERIFY = {"dual_stack_verify_ports": [80]}
 LOOK = ["sh", "-c", "cat /etc/apache2/ports.conf; ls /etc/apache2/conf-enabled"]
 
 
-def _get(address: str, port: int = 80) -> str:
-    """One HTTP/1.0 GET of / straight to address (no proxy, no resolver); the body, or the error."""
-    try:
-        with socket.create_connection((address, port), timeout=5) as sock:
-            sock.sendall(b"GET / HTTP/1.0\r\nHost: web1\r\n\r\n")
-            data = b""
-            while chunk := sock.recv(65536):
-                data += chunk
-    except OSError as exc:
-        return f"error: {exc}"
-    return data.partition(b"\r\n\r\n")[2].decode(errors="replace")
+def _get(address: str) -> str:
+    return http_get(address).partition("\r\n\r\n")[2]
 
 
 def _sh(machine, script: str) -> str:
@@ -73,19 +65,9 @@ def test_an_apache_configuration_apache_would_refuse_is_never_written_and_apache
         _sh(web, f"rm -f {BROKEN}")
 
 
-# Another program holding port 80 over IPv6 only (IPV6_V6ONLY): Apache on 0.0.0.0:80 runs beside it, and with the
-# `Listen 80` of the fix it cannot have [::]:80.
-SQUATTER = ("import socket, time; s = socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, "
-            "socket.IPV6_V6ONLY, 1); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-            "s.bind(('::', 80)); s.listen(); time.sleep(3600)")
-
-
 def test_apache_that_cannot_take_the_ipv6_port_is_rolled_back_and_serves_as_before(apache_web1, lab_inv):
     web = apache_web1
-    _sh(web, f"systemd-run --unit=netready-test-v6squat python3 -c \"{SQUATTER}\""
-             " && for i in $(seq 50); do ss -H -l -t -n -6 'sport = :80' | grep -q . && exit 0; sleep 0.1; done;"
-             " exit 1")
-    try:
+    with ipv6_port_held(web, 80):
         r = remediate("dual-stack", lab_inv, limit="web1", extravars=VERIFY)
         assert r.exit_code() == EXIT_HOST_FAILED and r.failed_hosts == ["web1"], r.stdout[-3000:]
         failed = [e for e in r.events if e.status == "failed"]
@@ -95,8 +77,6 @@ def test_apache_that_cannot_take_the_ipv6_port_is_rolled_back_and_serves_as_befo
         assert _sh(web, "cat /etc/apache2/ports.conf").splitlines() == ["Listen 0.0.0.0:80"]
         assert web.run(["systemctl", "is-active", "apache2.service"]).stdout.strip() == "active"
         assert PAGE in _get(web.ipv4)
-    finally:
-        web.run(["systemctl", "stop", "netready-test-v6squat.service"])
 
 
 def test_the_role_makes_apache_listen_on_ipv6_without_starting_the_stopped_nginx(apache_web1, lab_inv):
