@@ -288,6 +288,41 @@ def test_config_check_bind_policy_and_knot(tmp_path):
     assert subprocess.run(["knotc", "-c", str(knot), "conf-check"], capture_output=True).returncode != 0
 
 
+def _rollback_order(role_tasks: str, registered: dict) -> dict[str, str]:
+    """What each file holds after the rescue task "Roll back the edited files from their backups" of a tasks
+    file copies the backups back in its loop's order, given the registered results of the edits."""
+    tasks = yaml.safe_load((ROLES / role_tasks).read_text(encoding="utf-8"))
+    rescue = next(t for t in tasks if "rescue" in t)["rescue"]
+    copy = next(t for t in rescue if t["name"] == "Roll back the edited files from their backups")
+    expression = copy["loop"].strip().removeprefix("{{").removesuffix("}}")
+    env = jinja2.Environment()
+    env.filters["default"] = lambda v, d=None, b=False: d if v is None or isinstance(v, jinja2.Undefined) else v
+    items = env.compile_expression(expression)(**registered)
+    files: dict[str, str] = {}
+    for item in items:
+        files[item.get("dest") or item["path"]] = item["backup_file"]
+    return files
+
+
+def test_a_rollback_puts_back_each_file_as_it_was_before_the_run_not_after_its_first_edit():
+    """One backup per edit: the zone statements of two zones are two edits of the same file, and the second
+    backup already holds the first zone's edit; only the first backup is the file before the run."""
+    two_zone_edits = {"results": [{"changed": True, "path": "/etc/conf", "backup_file": "/etc/conf.before-run~"},
+                                  {"changed": True, "path": "/etc/conf", "backup_file": "/etc/conf.after-zone-1~"}]}
+    bind = _rollback_order("dnssec/tasks/bind.yml", {
+        "dnssec_bind_zone_files": {"results": []}, "dnssec_bind_policy": {"changed": True},
+        "dnssec_bind_include": {"changed": True, "path": "/etc/bind/named.conf", "backup_file": "/etc/bind/nc~"},
+        "dnssec_bind_zone_stmt": two_zone_edits})
+    assert bind == {"/etc/conf": "/etc/conf.before-run~", "/etc/bind/named.conf": "/etc/bind/nc~"}
+    # Knot: the policy and each zone's signing lines are edits of knot.conf
+    knot = _rollback_order("dnssec/tasks/knot.yml", {
+        "dnssec_knot_zone_files": {"results": []},
+        "dnssec_knot_policy": {"changed": True, "path": "/etc/conf", "backup_file": "/etc/conf.before-run~"},
+        "dnssec_knot_zone_stmt": {"results": [{"changed": True, "path": "/etc/conf", "backup_file": "/etc/conf.1~"},
+                                              {"changed": True, "path": "/etc/conf", "backup_file": "/etc/conf.2~"}]}})
+    assert knot == {"/etc/conf": "/etc/conf.before-run~"}
+
+
 def test_zone_serial_helper(tmp_path):
     z = tmp_path / "db"
     z.write_text("$TTL 300\n@ IN SOA ns1.t.gov.vn. h.t.gov.vn. ( ; comment\n  2099010101 ; serial\n"
