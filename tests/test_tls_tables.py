@@ -25,6 +25,7 @@ def test_the_tls_role_configures_nginx_with_the_intermediate_suites_and_hsts_age
     template = (ROLE / "templates" / "nginx-site.conf.j2").read_text()
     ciphers = re.findall(r"^\s*ssl_ciphers\s+([^;]+);", template, re.M)
     assert ciphers == [T.MOZILLA_INTERMEDIATE_OPENSSL]
+    assert re.findall(r"^\s*ssl_ecdh_curve\s+([^;]+);", template, re.M) == [T.MOZILLA_INTERMEDIATE_CURVES_OPENSSL]
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     assert defaults["tls_hsts_max_age"] == T.MOZILLA_HSTS_AGE
     specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())
@@ -37,5 +38,6 @@ def test_the_lab_serves_the_intermediate_suites_of_the_tables() -> None:
     good = nginx.Site(names=["a.gov.vn"], ipv4=[], ipv6=[], tls="modern", chain=Path("c"), key=Path("k"),
                       root=Path("r"))
     assert f'ssl_ciphers "{T.MOZILLA_INTERMEDIATE_OPENSSL}";' in nginx._tls(good)
+    assert f"ssl_ecdh_curve {T.MOZILLA_INTERMEDIATE_CURVES_OPENSSL};" in nginx._tls(good)
     assert pqweb.CIPHERS.decode() == T.MOZILLA_INTERMEDIATE_OPENSSL
     assert pqweb.HSTS == f"max-age={T.MOZILLA_HSTS_AGE}"

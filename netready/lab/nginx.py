@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netready.tables.tls import MOZILLA_HSTS_AGE, MOZILLA_INTERMEDIATE_OPENSSL
+from netready.tables.tls import MOZILLA_HSTS_AGE, MOZILLA_INTERMEDIATE_CURVES_OPENSSL, MOZILLA_INTERMEDIATE_OPENSSL
 
 # Debian's OpenSSL 3.0 refuses TLS 1.0/1.1, SHA-1 and 1024-bit keys/groups above SECLEVEL 0.
 CBC_ONLY_CIPHERS = "AES128-SHA:AES256-SHA"  # TLS 1.2, static RSA, CBC with HMAC-SHA1 (cbconly)
@@ -60,7 +60,7 @@ def _tls(s: Site) -> list[str]:
         lines += [
             "ssl_protocols TLSv1.2 TLSv1.3;",
             f'ssl_ciphers "{MOZILLA_INTERMEDIATE_OPENSSL}";',
-            "ssl_ecdh_curve X25519:prime256v1:secp384r1;",
+            f"ssl_ecdh_curve {MOZILLA_INTERMEDIATE_CURVES_OPENSSL};",
             "ssl_prefer_server_ciphers off;",
             "ssl_session_tickets off;",
         ]
